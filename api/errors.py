@@ -1,0 +1,88 @@
+"""Errors are part of the API: every failure a caller can cause is an :class:`ApiError` with a JSON body.
+
+The body is ``{"detail": "<human message>", "error": "<machine code>", ...extra}``; ``detail`` matches what
+FastAPI and the Agent Server return, so the official SDK surfaces the message. Unexpected exceptions are
+logged with the request's ids and answered 500 with a generic body, never with internals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("clew.api")
+
+
+class ApiError(Exception):
+    """An error a caller caused (or a conflict they can resolve): answered with ``status`` and a JSON body."""
+
+    # positional-only, so ``extra`` may carry any key (e.g. a row's ``status``) without a TypeError
+    def __init__(self, status: int, error: str, detail: str, /, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail, "error": self.error, **self.extra}
+
+
+def not_found(kind: str, ident: object) -> ApiError:
+    return ApiError(404, "not_found", f"{kind} {ident} not found")
+
+
+def conflict(detail: str, **extra: Any) -> ApiError:
+    return ApiError(409, "conflict", detail, **extra)
+
+
+def bad_request(detail: str, **extra: Any) -> ApiError:
+    return ApiError(422, "invalid", detail, **extra)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a JSON response."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+        return JSONResponse(
+            {"detail": f"{where}: {first['msg']}", "error": "invalid", "errors": errors}, status_code=422
+        )
+
+    @app.exception_handler(psycopg.errors.DataError)
+    async def _data(request: Request, exc: psycopg.errors.DataError) -> JSONResponse:
+        # SQLSTATE class 22: Postgres refused a value the caller sent (a NUL character in JSON, a number out of
+        # range); the transaction was rolled back, so nothing was written.
+        log.warning("value refused by the database", path=request.url.path, error=str(exc))
+        message = (exc.diag.message_primary or str(exc)).strip()
+        detail = f"invalid value: {message}" + (f" ({exc.diag.message_detail})" if exc.diag.message_detail else "")
+        return JSONResponse({"detail": detail, "error": "invalid"}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc.detail), "error": "http_error"},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path, method=request.method)
+        return JSONResponse({"detail": "internal error", "error": "internal"}, status_code=500)

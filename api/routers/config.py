@@ -1,0 +1,432 @@
+"""Configuration routes: definitions, the user layer, the session layer of a thread, the system layer.
+
+- ``GET /api/v1/config/definitions``: every key a settings screen can show (type, default, bounds, options,
+  scope), grouped by category.
+- ``GET|PUT|DELETE /api/v1/users/settings[/{key}|/batch]``, ``GET …/history``, ``POST …/rollback``: the
+  caller's user layer. An administrator may act on another user's layer with ``?user_id=`` (and may set system
+  keys there, e.g. one user's budget); anyone else asking for another user gets 403.
+- ``GET /api/v1/agents/{agent_name}/config``: effective values for a graph or assistant, each with its layer.
+- ``GET|PUT /threads/{thread_id}/config`` (+ ``/history``): the thread's session layer.
+- ``GET|PUT /api/v1/system/config[/{key}]``, ``DELETE …/{key}``, ``GET …/history``, ``POST …/rollback``:
+  administrator overrides of the system layer.
+
+Every write is all or nothing: a value that breaks a rule is a 422 naming the key and the rule, a key the
+layer may not set a 403, and nothing is stored. Secret values are write-only (shown masked).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import AdminUser, CurrentUser, RuntimeDep
+from api.errors import ApiError, not_found
+from api.responses import JSON
+from api.routers.threads import load_thread
+from config_schema.definitions import Setting
+from config_schema.layers import flatten
+from config_schema.resolver import SOURCE_LAYER, Resolved, layer_allows, mask, readable
+from config_schema.service import ChangeResult, ConfigService
+from engine import service as engine_service
+from persistence import threads as threads_repo
+
+router = APIRouter(tags=["config"])
+
+CATEGORY_INFO: dict[str, tuple[str, str]] = {
+    "llm": ("Language models", "Which models answer in each role, and how they are called."),
+    "search": ("Search", "Web retrievers, their weights and limits, and the page fetcher."),
+    "search_enhancement": (
+        "Search enhancement",
+        "Hybrid knowledge-base search: fusion weights and threshold.",
+    ),
+    "memory": ("Memory", "How much retrieved text a run hands to its models."),
+    "budget": ("Budget", "Spending limits."),
+    "mcp": ("Tools (MCP)", "MCP tool servers and how many tools a step may use."),
+    "ui": ("Interface", "Theme, language and font size of the UI."),
+    "reading": ("Reading", "How documents open in the reader."),
+    "agent_behavior": ("Assistant behaviour", "How far the assistant searches and how its answers read."),
+    "research": ("Deep research", "Breadth, depth, sources and review of a deep research, and its report."),
+}
+
+
+class SettingValue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any = Field(description="the new value (null only where the setting allows it)")
+
+
+class RollbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=0, description="restore the layer as it was right after this version (0: empty)")
+
+
+def _service(runtime: Any) -> ConfigService:
+    service = runtime.services.get("config")
+    if not isinstance(service, ConfigService):
+        raise ApiError(503, "unavailable", "the configuration service is not running")
+    return service
+
+
+def _target_user(user: Any, user_id: str | None) -> str:
+    if user_id is None or user_id == user.user_id:
+        return str(user.user_id)
+    if not user.is_admin:
+        raise ApiError(403, "forbidden", "only an administrator may read or change another user's settings")
+    return user_id
+
+
+def _definition(s: Setting) -> dict[str, Any]:
+    out = s.model_dump()
+    out["default"] = mask(s, s.default)
+    out["options"] = list(s.options) if s.options is not None else None
+    out["user_editable"] = s.scope != "system"
+    out["session_editable"] = s.scope == "session"
+    return out
+
+
+def _effective(service: ConfigService, resolved: Resolved, *, admin: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, value in resolved.values.items():
+        setting = service.registry.get(key)
+        if setting is None:
+            values[key], sources[key] = value, resolved.sources.get(key, "run")
+            continue
+        if not readable(setting, admin=admin):
+            continue
+        values[key] = mask(setting, value)
+        sources[key] = resolved.sources.get(key, "default")
+    return {"values": values, "sources": sources}
+
+
+def _stored_out(service: ConfigService, stored: dict[str, Any], *, admin: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, sv in stored.items():
+        setting = service.registry.get(key)
+        if readable(setting, admin=admin):
+            out[key] = mask(setting, getattr(sv, "value", sv))
+    return out
+
+
+def _body_values(service: ConfigService, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid", "body must be a JSON object of {key: value}")
+    return flatten(body, service.registry)
+
+
+async def _change_out(
+    service: ConfigService, result: ChangeResult, user_id: str | None, *, admin: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"version": result.version, "changed": result.keys}
+    if result.skipped:
+        out["skipped"] = result.skipped
+    if user_id is not None:
+        resolved = await service.user_resolved(user_id)
+        eff = _effective(service, resolved, admin=admin)
+        out["values"] = {k: eff["values"][k] for k in result.keys if k in eff["values"]}
+        out["sources"] = {k: eff["sources"][k] for k in result.keys if k in eff["sources"]}
+    return out
+
+
+# ---------------------------------------------------------------------------- definitions
+@router.get("/api/v1/config/definitions")
+async def definitions(user: CurrentUser, runtime: RuntimeDep) -> Response:
+    service = _service(runtime)
+    defs = [s for s in service.registry.all() if readable(s, admin=user.is_admin)]
+    cats: dict[str, dict[str, Any]] = {}
+    for s in defs:
+        name, description = CATEGORY_INFO.get(s.category, (s.category.replace("_", " ").capitalize(), ""))
+        cats.setdefault(
+            s.category, {"code": s.category, "name": name, "description": description, "keys": []}
+        )
+        cats[s.category]["keys"].append(s.key)
+    return JSON(
+        {
+            "schema_version": service.schema_version,
+            "categories": list(cats.values()),
+            "definitions": [_definition(s) for s in defs],
+        }
+    )
+
+
+# ---------------------------------------------------------------------------- user layer
+@router.get("/api/v1/users/settings")
+async def user_settings(user: CurrentUser, runtime: RuntimeDep, user_id: str | None = None) -> Response:
+    service = _service(runtime)
+    target = _target_user(user, user_id)
+    resolved = await service.user_resolved(target)
+    version, stored = await service.stored("user", target)
+    editable = [
+        s.key
+        for s in service.registry.all()
+        if readable(s, admin=user.is_admin) and layer_allows(s, "user", admin=user.is_admin)
+    ]
+    return JSON(
+        {
+            "user_id": target,
+            "version": version,
+            **_effective(service, resolved, admin=user.is_admin),
+            "overrides": _stored_out(service, stored, admin=user.is_admin),
+            "editable": editable,
+        }
+    )
+
+
+@router.put("/api/v1/users/settings/batch")
+async def put_user_settings_batch(
+    user: CurrentUser, runtime: RuntimeDep, body: Any = Body(...), user_id: str | None = None
+) -> Response:
+    service = _service(runtime)
+    target = _target_user(user, user_id)
+    values = _body_values(service, body)
+    if not values:
+        raise ApiError(422, "invalid", "no settings given")
+    result = await service.set_values("user", target, values, actor=user.user_id, admin=user.is_admin)
+    return JSON(await _change_out(service, result, target, admin=user.is_admin))
+
+
+@router.get("/api/v1/users/settings/history")
+async def user_settings_history(
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    user_id: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    before: int | None = Query(None, ge=1),
+    key: str | None = None,
+) -> Response:
+    service = _service(runtime)
+    target = _target_user(user, user_id)
+    versions = await service.history("user", target, limit=limit, before=before, key=key)
+    return JSON(_readable_history(service, versions, admin=user.is_admin))
+
+
+@router.post("/api/v1/users/settings/rollback")
+async def rollback_user_settings(
+    body: RollbackBody, user: CurrentUser, runtime: RuntimeDep, user_id: str | None = None
+) -> Response:
+    service = _service(runtime)
+    target = _target_user(user, user_id)
+    result = await service.rollback("user", target, body.version, actor=user.user_id, admin=user.is_admin)
+    return JSON(
+        {**await _change_out(service, result, target, admin=user.is_admin), "rolled_back_to": body.version}
+    )
+
+
+@router.put("/api/v1/users/settings/{key}")
+async def put_user_setting(
+    key: str, body: SettingValue, user: CurrentUser, runtime: RuntimeDep, user_id: str | None = None
+) -> Response:
+    service = _service(runtime)
+    target = _target_user(user, user_id)
+    result = await service.set_values(
+        "user", target, {key: body.value}, actor=user.user_id, admin=user.is_admin
+    )
+    resolved = await service.user_resolved(target)
+    setting = service.registry.get(key)
+    return JSON(
+        {
+            "key": key,
+            "value": mask(setting, resolved.values.get(key)),
+            "source": resolved.sources.get(key),
+            "version": result.version,
+            "changed": bool(result.changes),
+        }
+    )
+
+
+@router.delete("/api/v1/users/settings/{key}")
+async def delete_user_setting(
+    key: str, user: CurrentUser, runtime: RuntimeDep, user_id: str | None = None
+) -> Response:
+    service = _service(runtime)
+    target = _target_user(user, user_id)
+    result = await service.delete_values("user", target, [key], actor=user.user_id, admin=user.is_admin)
+    resolved = await service.user_resolved(target)
+    setting = service.registry.get(key)
+    value = mask(setting, resolved.values.get(key)) if readable(setting, admin=user.is_admin) else None
+    return JSON(
+        {
+            "key": key,
+            "value": value,
+            "source": resolved.sources.get(key),
+            "version": result.version,
+            "changed": bool(result.changes),
+        }
+    )
+
+
+def _readable_history(
+    service: ConfigService, versions: list[dict[str, Any]], *, admin: bool
+) -> list[dict[str, Any]]:
+    out = []
+    for v in versions:
+        changes = [c for c in v["changes"] if readable(service.registry.get(c["key"]), admin=admin)]
+        if changes:
+            out.append({**v, "changes": changes})
+    return out
+
+
+# ---------------------------------------------------------------------------- effective config of an agent
+@router.get("/api/v1/agents/{agent_name}/config")
+async def agent_config(
+    agent_name: str, user: CurrentUser, runtime: RuntimeDep, thread_id: str | None = None
+) -> Response:
+    """Effective values for a graph (by name) or an assistant (by id), optionally within a thread."""
+    service = _service(runtime)
+    async with runtime.db.connection() as conn:
+        try:
+            assistant = await engine_service.resolve_assistant(conn, runtime, user, agent_name)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise not_found("agent", agent_name) from exc
+            raise
+        thread_config: dict[str, Any] | None = None
+        if thread_id is not None:
+            tid = engine_service.valid_uuid(thread_id, "thread")
+            thread = await threads_repo.get(conn, user.user_id, tid)
+            if thread is None:
+                raise not_found("thread", thread_id)
+            thread_config = thread.get("config") or {}
+    resolved = await service.resolve(
+        user.user_id, assistant=assistant.get("context") or {}, thread=thread_config
+    )
+    eff = _effective(service, resolved, admin=user.is_admin)
+    settings = [
+        {
+            "key": k,
+            "value": v,
+            "source": eff["sources"][k],
+            "layer": SOURCE_LAYER.get(eff["sources"][k], "session"),
+        }
+        for k, v in sorted(eff["values"].items())
+    ]
+    return JSON(
+        {
+            "agent": agent_name,
+            "graph_id": assistant["graph_id"],
+            "assistant_id": str(assistant["assistant_id"]),
+            "thread_id": thread_id,
+            "settings": settings,
+            **eff,
+        }
+    )
+
+
+# ---------------------------------------------------------------------------- session layer of a thread
+async def _own_thread(runtime: Any, user: Any, thread_id: str) -> dict[str, Any]:
+    return await load_thread(runtime, user, thread_id)
+
+
+async def _thread_view(service: ConfigService, user: Any, thread: dict[str, Any]) -> dict[str, Any]:
+    tid = str(thread["thread_id"])
+    config = dict(thread.get("config") or {})
+    version, _ = await service.stored("session", tid)
+    resolved = (await service.user_resolved(user.user_id)).overlay("thread", config)
+    return {
+        "thread_id": tid,
+        "version": version,
+        "config": {k: mask(service.registry.get(k), v) for k, v in config.items()},
+        **_effective(service, resolved, admin=user.is_admin),
+    }
+
+
+@router.get("/threads/{thread_id}/config")
+async def get_thread_config(thread_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    service = _service(runtime)
+    return JSON(await _thread_view(service, user, await _own_thread(runtime, user, thread_id)))
+
+
+@router.put("/threads/{thread_id}/config")
+async def put_thread_config(
+    thread_id: str, user: CurrentUser, runtime: RuntimeDep, body: Any = Body(...)
+) -> Response:
+    """Replace the thread's session layer; keys left out go back to the inherited value."""
+    service = _service(runtime)
+    tid = engine_service.valid_uuid(thread_id, "thread")
+    values = _body_values(service, body)
+    result = await service.set_thread_config(user.user_id, tid, values, actor=user.user_id)
+    view = await _thread_view(service, user, await _own_thread(runtime, user, tid))
+    return JSON({**view, "changed": result.keys})
+
+
+@router.get("/threads/{thread_id}/config/history")
+async def thread_config_history(
+    thread_id: str,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    limit: int = Query(50, ge=1, le=1000),
+    before: int | None = Query(None, ge=1),
+) -> Response:
+    service = _service(runtime)
+    thread = await _own_thread(runtime, user, thread_id)
+    versions = await service.history("session", str(thread["thread_id"]), limit=limit, before=before)
+    return JSON(_readable_history(service, versions, admin=user.is_admin))
+
+
+# ---------------------------------------------------------------------------- system layer (administrators)
+async def _system_view(service: ConfigService) -> dict[str, Any]:
+    resolved = await service.system_resolved()
+    version, stored = await service.stored("system", "")
+    return {
+        "version": version,
+        **_effective(service, resolved, admin=True),
+        "overrides": _stored_out(service, stored, admin=True),
+    }
+
+
+@router.get("/api/v1/system/config")
+async def get_system_config(user: AdminUser, runtime: RuntimeDep) -> Response:
+    return JSON(await _system_view(_service(runtime)))
+
+
+@router.put("/api/v1/system/config")
+async def put_system_config(user: AdminUser, runtime: RuntimeDep, body: Any = Body(...)) -> Response:
+    """Set administrator overrides, all or nothing: ``{key: value, …}`` (nested tables are accepted)."""
+    service = _service(runtime)
+    values = _body_values(service, body)
+    if not values:
+        raise ApiError(422, "invalid", "no settings given")
+    result = await service.set_values("system", "", values, actor=user.user_id, admin=True)
+    return JSON({**await _system_view(service), "changed": result.keys})
+
+
+@router.get("/api/v1/system/config/history")
+async def system_config_history(
+    user: AdminUser,
+    runtime: RuntimeDep,
+    limit: int = Query(50, ge=1, le=1000),
+    before: int | None = Query(None, ge=1),
+    key: str | None = None,
+) -> Response:
+    return JSON(await _service(runtime).history("system", "", limit=limit, before=before, key=key))
+
+
+@router.post("/api/v1/system/config/rollback")
+async def rollback_system_config(body: RollbackBody, user: AdminUser, runtime: RuntimeDep) -> Response:
+    service = _service(runtime)
+    result = await service.rollback("system", "", body.version, actor=user.user_id, admin=True)
+    return JSON(
+        {
+            **await _system_view(service),
+            "changed": result.keys,
+            "skipped": result.skipped,
+            "rolled_back_to": body.version,
+        }
+    )
+
+
+@router.put("/api/v1/system/config/{key}")
+async def put_system_setting(key: str, body: SettingValue, user: AdminUser, runtime: RuntimeDep) -> Response:
+    service = _service(runtime)
+    result = await service.set_values("system", "", {key: body.value}, actor=user.user_id, admin=True)
+    return JSON({**await _system_view(service), "changed": result.keys})
+
+
+@router.delete("/api/v1/system/config/{key}")
+async def delete_system_setting(key: str, user: AdminUser, runtime: RuntimeDep) -> Response:
+    service = _service(runtime)
+    result = await service.delete_values("system", "", [key], actor=user.user_id, admin=True)
+    return JSON({**await _system_view(service), "changed": result.keys})

@@ -1,0 +1,199 @@
+"""Run routes of the Agent Server protocol: create (background, stream, wait), read, join, cancel, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from sse_starlette import EventSourceResponse
+
+from api.deps import CurrentUser, RuntimeDep
+from api.errors import ApiError, bad_request, conflict, not_found
+from api.responses import JSON, run_out
+from api.schemas import RunCreate, RunsCancel
+from api.streaming import parse_last_event_id, sse_response
+from engine import service
+from persistence import runs as runs_repo
+from persistence import threads as threads_repo
+
+router = APIRouter(tags=["runs"])
+
+
+def _locations(run: dict[str, Any]) -> dict[str, str]:
+    base = f"/threads/{run['thread_id']}/runs/{run['run_id']}"
+    return {"Content-Location": base, "Location": f"{base}/stream"}
+
+
+async def _stream_new(runtime: Any, user: Any, thread_id: str | None, body: RunCreate, temporary: bool
+                      ) -> EventSourceResponse:
+    run = await service.create_run(runtime, user, thread_id, body, temporary=temporary)
+    run_id, tid = str(run["run_id"]), str(run["thread_id"])
+    on_disconnect = body.on_disconnect or ("continue" if body.stream_resumable else "cancel")
+
+    async def cancel() -> None:
+        try:
+            await service.cancel_run(runtime, user, tid, run_id, "interrupt")
+        except Exception:  # already finished: nothing to cancel
+            pass
+
+    return sse_response(
+        runtime, run_id, 0, headers=_locations(run), on_disconnect=cancel if on_disconnect == "cancel" else None,
+        user_id=user.user_id,
+    )
+
+
+async def _wait_new(runtime: Any, user: Any, thread_id: str | None, body: RunCreate, temporary: bool) -> Response:
+    run = await service.create_run(runtime, user, thread_id, body, temporary=temporary)
+    final = await service.join_run(runtime, str(run["run_id"]))
+    return JSON(await _final_output(runtime, final, str(run["thread_id"])), headers=_locations(run))
+
+
+async def _final_output(runtime: Any, run: dict[str, Any] | None, thread_id: str) -> Any:
+    if run is not None and run["status"] in ("error", "timeout"):
+        return {"__error__": run.get("error") or {"error": run["status"], "message": run["status"]}}
+    row = await runtime.db.fetchone("SELECT state_values, interrupts FROM threads WHERE thread_id = %s", (thread_id,))
+    if row is None:
+        return None
+    values = row["state_values"]
+    interrupts = [i for items in (row["interrupts"] or {}).values() for i in items]
+    if interrupts:
+        values = {**(values if isinstance(values, dict) else {}), "__interrupt__": interrupts}
+    return values
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_background(thread_id: str, body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    run = await service.create_run(runtime, user, thread_id, body)
+    return JSON(run_out(run), headers=_locations(run))
+
+
+@router.post("/threads/{thread_id}/runs/stream")
+async def create_stream(thread_id: str, body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> EventSourceResponse:
+    return await _stream_new(runtime, user, thread_id, body, False)
+
+
+@router.post("/threads/{thread_id}/runs/wait")
+async def create_wait(thread_id: str, body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    return await _wait_new(runtime, user, thread_id, body, False)
+
+
+@router.post("/runs/stream")
+async def stateless_stream(body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> EventSourceResponse:
+    return await _stream_new(runtime, user, None, body, True)
+
+
+@router.post("/runs/wait")
+async def stateless_wait(body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    return await _wait_new(runtime, user, None, body, True)
+
+
+@router.post("/runs")
+async def stateless_background(body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    run = await service.create_run(runtime, user, None, body, temporary=True)
+    return JSON(run_out(run), headers=_locations(run))
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    limit: int = Query(10, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    status: str | None = None,
+) -> Response:
+    thread_id = service.valid_uuid(thread_id, "thread")
+    async with runtime.db.connection() as conn:
+        if await threads_repo.get(conn, user.user_id, thread_id) is None:
+            raise not_found("thread", thread_id)
+        rows = await runs_repo.list_for_thread(conn, user.user_id, thread_id, limit=limit, offset=offset, status=status)
+    return JSON([run_out(r) for r in rows])
+
+
+async def _get_run(runtime: Any, user: Any, thread_id: str, run_id: str) -> dict[str, Any]:
+    thread_id = service.valid_uuid(thread_id, "thread")
+    run_id = service.valid_uuid(run_id, "run")
+    async with runtime.db.connection() as conn:
+        run = await runs_repo.get(conn, user.user_id, run_id, thread_id)
+    if run is None:
+        raise not_found("run", run_id)
+    return run
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(thread_id: str, run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    return JSON(run_out(await _get_run(runtime, user, thread_id, run_id)))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(thread_id: str, run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    run = await _get_run(runtime, user, thread_id, run_id)
+    final = await service.join_run(runtime, str(run["run_id"]))
+    return JSON(await _final_output(runtime, final, str(run["thread_id"])))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+async def join_stream(
+    thread_id: str, run_id: str, request: Request, user: CurrentUser, runtime: RuntimeDep
+) -> EventSourceResponse:
+    run = await _get_run(runtime, user, thread_id, run_id)
+    after = parse_last_event_id(request.headers.get("last-event-id"))
+    return sse_response(runtime, str(run["run_id"]), after, headers=_locations(run), user_id=user.user_id)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel(
+    thread_id: str,
+    run_id: str,
+    user: CurrentUser,
+    runtime: RuntimeDep,
+    wait: bool = False,
+    action: str = Query("interrupt", pattern="^(interrupt|rollback)$"),
+) -> Response:
+    await service.cancel_run(runtime, user, thread_id, run_id, action)
+    if wait:
+        await service.join_run(runtime, service.valid_uuid(run_id, "run"))
+    return Response(status_code=202 if not wait else 204)
+
+
+@router.post("/runs/cancel")
+async def cancel_many(body: RunsCancel, user: CurrentUser, runtime: RuntimeDep,
+                      action: str = Query("interrupt", pattern="^(interrupt|rollback)$")) -> Response:
+    """Cancel the listed runs (every id must be the caller's, else 404 and nothing is cancelled), or every
+    run of the caller (on ``thread_id`` if given) in ``status``. Runs that ended meanwhile are skipped."""
+    if not body.run_ids and not body.status:
+        raise bad_request("send run_ids or status")
+    where, params = "user_id = %s", [user.user_id]
+    if body.thread_id:
+        where += " AND thread_id = %s"
+        params.append(body.thread_id)
+    if body.run_ids:
+        where += " AND run_id = ANY(%s::uuid[])"
+        params.append(body.run_ids)
+    else:
+        where += " AND status = ANY(%s)"
+        params.append(["pending", "running"] if body.status == "all" else [body.status])
+    rows = await runtime.db.fetchall(f"SELECT run_id, thread_id, status FROM runs WHERE {where}", params)
+    found = {str(r["run_id"]) for r in rows}
+    for run_id in body.run_ids or ():
+        if run_id not in found:
+            raise not_found("run", run_id)
+    for row in rows:
+        if row["status"] not in ("pending", "running"):
+            continue
+        try:
+            await service.cancel_run(runtime, user, str(row["thread_id"]), str(row["run_id"]), action)
+        except ApiError as exc:
+            if exc.status != 409:  # 409: it ended in the meantime
+                raise
+    return Response(status_code=204)
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}")
+async def delete_run(thread_id: str, run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    run = await _get_run(runtime, user, thread_id, run_id)
+    if run["status"] in ("pending", "running"):
+        raise conflict(f"run {run_id} is still active; cancel it first")
+    async with runtime.db.transaction() as conn:
+        await runs_repo.delete(conn, str(run["run_id"]))
+    return Response(status_code=204)

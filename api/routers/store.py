@@ -1,0 +1,90 @@
+"""Store routes: LangGraph's long-term memory (AsyncPostgresStore), namespaces scoped to their user.
+
+Every namespace is stored under a hidden ``("users", <user_id>)`` prefix that is added on the way in and
+stripped on the way out, so one user can neither read nor list another user's items.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import CurrentUser, RuntimeDep
+from api.errors import ApiError, not_found
+from api.responses import JSON
+from api.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+
+router = APIRouter(tags=["store"])
+
+
+def _ns(user_id: str, namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    for part in namespace:
+        if not part or "." in part:
+            raise ApiError(422, "invalid", f"namespace: label {part!r} must be non-empty and contain no '.'")
+    return ("users", user_id, *namespace)
+
+
+def _item(item: Any) -> dict[str, Any]:
+    out = {
+        "namespace": list(item.namespace[2:]),
+        "key": item.key,
+        "value": item.value,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
+    if getattr(item, "score", None) is not None:
+        out["score"] = item.score
+    return out
+
+
+@router.put("/store/items")
+async def put_item(body: StorePut, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    await runtime.store.aput(_ns(user.user_id, body.namespace), body.key, body.value,
+                             index=body.index, ttl=body.ttl)
+    return Response(status_code=204)
+
+
+@router.get("/store/items")
+async def get_item(user: CurrentUser, runtime: RuntimeDep, key: str, namespace: str | None = None,
+                   namespace_list: list[str] | None = Query(None, alias="namespace[]")) -> Response:
+    parts: list[str] = []
+    if namespace_list:
+        parts = namespace_list
+    elif namespace:
+        if namespace.startswith("["):
+            try:
+                parts = json.loads(namespace)
+            except ValueError as exc:
+                raise ApiError(422, "invalid", f"namespace: not a JSON list: {exc}") from exc
+            if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+                raise ApiError(422, "invalid", "namespace: must be a list of strings")
+        else:
+            parts = namespace.split(".")
+    item = await runtime.store.aget(_ns(user.user_id, parts), key)
+    if item is None:
+        raise not_found("item", key)
+    return JSON(_item(item))
+
+
+@router.delete("/store/items")
+async def delete_item(body: StoreDelete, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    await runtime.store.adelete(_ns(user.user_id, body.namespace), body.key)
+    return Response(status_code=204)
+
+
+@router.post("/store/items/search")
+async def search_items(body: StoreSearch, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    items = await runtime.store.asearch(_ns(user.user_id, body.namespace_prefix), filter=body.filter,
+                                        limit=body.limit, offset=body.offset, query=body.query)
+    return JSON({"items": [_item(i) for i in items]})
+
+
+@router.post("/store/namespaces")
+async def list_namespaces(body: StoreNamespaces, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    prefix = _ns(user.user_id, body.prefix or [])
+    depth = body.max_depth + 2 if body.max_depth else None
+    namespaces = await runtime.store.alist_namespaces(prefix=prefix, suffix=tuple(body.suffix) if body.suffix else None,
+                                                      max_depth=depth, limit=body.limit, offset=body.offset)
+    return JSON({"namespaces": [list(ns[2:]) for ns in namespaces]})

@@ -1,0 +1,235 @@
+"""Thread routes of the Agent Server protocol: CRUD, search, state, history, copy."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from langgraph.errors import InvalidUpdateError
+from psycopg.types.json import Jsonb
+
+from api.deps import CurrentUser, RuntimeDep
+from api.errors import ApiError, conflict, not_found
+from api.responses import JSON, empty_state, snapshot_out, thread_out
+from api.schemas import HistoryQuery, StateUpdate, ThreadCount, ThreadCreate, ThreadPatch, ThreadSearch
+from engine.serde import to_jsonable
+from engine.service import valid_uuid
+from persistence import threads as threads_repo
+
+router = APIRouter(tags=["threads"])
+
+
+async def load_thread(runtime: Any, user: Any, thread_id: str, kind: str = "thread") -> dict[str, Any]:
+    """The caller's thread, or 404 naming it as ``kind`` (another user's thread does not exist for them)."""
+    tid = valid_uuid(thread_id, kind)
+    async with runtime.db.connection() as conn:
+        row = await threads_repo.get(conn, user.user_id, tid)
+    if row is None:
+        raise not_found(kind, thread_id)
+    return row
+
+
+def thread_graph(runtime: Any, thread: dict[str, Any]) -> Any | None:
+    spec = runtime.graphs.get((thread["metadata"] or {}).get("graph_id", ""))
+    if spec is None:
+        return None
+    return spec.graph.copy(update={"checkpointer": runtime.saver, "store": runtime.store})
+
+
+@router.post("/threads")
+async def create_thread(body: ThreadCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    thread_id = valid_uuid(body.thread_id, "thread") if body.thread_id else str(uuid.uuid4())
+    config_service = runtime.services.get("config")
+    config = config_service.check_session(body.config) if config_service is not None else body.config
+    async with runtime.db.transaction() as conn:
+        row = await threads_repo.insert(conn, user.user_id, thread_id, body.metadata or {}, config)
+        if row is None:
+            existing = await threads_repo.get(conn, user.user_id, thread_id)
+            if existing is not None and body.if_exists == "do_nothing":
+                return JSON(thread_out(existing))
+            raise conflict(f"thread {thread_id} already exists")
+    return JSON(thread_out(row))
+
+
+@router.post("/threads/search")
+async def search_threads(body: ThreadSearch, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    async with runtime.db.connection() as conn:
+        rows = await threads_repo.search(
+            conn, user.user_id, metadata=body.metadata, status=body.status, ids=body.ids,
+            limit=body.limit, offset=body.offset, sort_by=body.sort_by, sort_order=body.sort_order,
+        )
+    out = [thread_out(r) for r in rows]
+    if body.values:
+        out = [t for t in out if isinstance(t["values"], dict)
+               and all(t["values"].get(k) == v for k, v in body.values.items())]
+    return JSON(out)
+
+
+@router.post("/threads/count")
+async def count_threads(body: ThreadCount, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    async with runtime.db.connection() as conn:
+        n = await threads_repo.count(conn, user.user_id, metadata=body.metadata, status=body.status)
+    return JSON(n)
+
+
+@router.get("/threads/{thread_id}")
+async def get_thread(thread_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    return JSON(thread_out(await load_thread(runtime, user, thread_id)))
+
+
+@router.patch("/threads/{thread_id}")
+async def patch_thread(thread_id: str, body: ThreadPatch, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    thread_id = valid_uuid(thread_id, "thread")
+    async with runtime.db.transaction() as conn:
+        row = await threads_repo.update_metadata(conn, user.user_id, thread_id, body.metadata)
+    if row is None:
+        raise not_found("thread", thread_id)
+    return JSON(thread_out(row))
+
+
+@router.delete("/threads/{thread_id}")
+async def delete_thread(thread_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    thread_id = valid_uuid(thread_id, "thread")
+    async with runtime.db.transaction() as conn:
+        row = await threads_repo.get(conn, user.user_id, thread_id, for_update=True)
+        if row is None:
+            raise not_found("thread", thread_id)
+        cur = await conn.execute(
+            "SELECT 1 FROM runs WHERE thread_id = %s AND status IN ('pending', 'running')", (thread_id,)
+        )
+        if await cur.fetchone() is not None:
+            raise conflict(f"thread {thread_id} has an active run; cancel it first")
+        await threads_repo.delete(conn, user.user_id, thread_id)
+    return Response(status_code=204)
+
+
+async def _state(runtime: Any, user: Any, thread_id: str, checkpoint_id: str | None, subgraphs: bool) -> Any:
+    thread = await load_thread(runtime, user, thread_id)
+    graph = thread_graph(runtime, thread)
+    if graph is None:
+        if checkpoint_id:
+            raise not_found("checkpoint", checkpoint_id)
+        return empty_state(str(thread["thread_id"]))
+    config: dict[str, Any] = {"configurable": {"thread_id": str(thread["thread_id"]), "checkpoint_ns": ""}}
+    if checkpoint_id:
+        config["configurable"]["checkpoint_id"] = checkpoint_id
+    state = await graph.aget_state(config, subgraphs=subgraphs)
+    if checkpoint_id and state.config is None or (checkpoint_id and not state.created_at):
+        raise not_found("checkpoint", checkpoint_id)
+    return snapshot_out(state)
+
+
+@router.get("/threads/{thread_id}/state")
+async def get_state(thread_id: str, user: CurrentUser, runtime: RuntimeDep, subgraphs: bool = False) -> Response:
+    return JSON(await _state(runtime, user, thread_id, None, subgraphs))
+
+
+@router.get("/threads/{thread_id}/state/{checkpoint_id}")
+async def get_state_at(thread_id: str, checkpoint_id: str, user: CurrentUser, runtime: RuntimeDep,
+                       subgraphs: bool = False) -> Response:
+    return JSON(await _state(runtime, user, thread_id, checkpoint_id, subgraphs))
+
+
+@router.post("/threads/{thread_id}/state/checkpoint")
+async def get_state_at_checkpoint(thread_id: str, body: dict[str, Any], user: CurrentUser, runtime: RuntimeDep
+                                  ) -> Response:
+    checkpoint = body.get("checkpoint") or {}
+    return JSON(await _state(runtime, user, thread_id, checkpoint.get("checkpoint_id"), bool(body.get("subgraphs"))))
+
+
+@router.post("/threads/{thread_id}/state")
+async def update_state(thread_id: str, body: StateUpdate, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    thread = await load_thread(runtime, user, thread_id)
+    tid = str(thread["thread_id"])
+    if thread["status"] == "busy":
+        raise conflict(f"thread {tid} has an active run")
+    graph = thread_graph(runtime, thread)
+    if graph is None:
+        raise ApiError(409, "no_graph", f"thread {tid} has no graph yet: start a run on it first")
+    config: dict[str, Any] = {"configurable": {"thread_id": tid, "checkpoint_ns": ""}}
+    checkpoint_id = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
+    if checkpoint_id:
+        config["configurable"]["checkpoint_id"] = checkpoint_id
+    if isinstance(body.values, dict) and (unknown := sorted(k for k in body.values if k not in graph.channels)):
+        raise ApiError(422, "invalid", f"values: unknown state key(s) {unknown}")
+    try:
+        new_config = await graph.aupdate_state(config, body.values, as_node=body.as_node)
+    except (ValueError, KeyError, InvalidUpdateError) as exc:
+        raise ApiError(422, "invalid", f"cannot update state: {exc}") from exc
+    state = await graph.aget_state({"configurable": {"thread_id": tid}})
+    interrupts: dict[str, Any] = {}
+    for task in state.tasks or ():
+        if task.interrupts:
+            interrupts[task.id] = [{"value": i.value, "id": i.id} for i in task.interrupts]
+    await runtime.db.execute(
+        "UPDATE threads SET state_values = %s, interrupts = %s, status = %s, updated_at = now() "
+        "WHERE thread_id = %s AND status <> 'busy'",
+        (Jsonb(to_jsonable(state.values)), Jsonb(to_jsonable(interrupts)),
+         "interrupted" if interrupts else "idle", tid),
+    )
+    conf = new_config["configurable"]
+    return JSON({"checkpoint": {"thread_id": tid, "checkpoint_ns": conf.get("checkpoint_ns", ""),
+                                "checkpoint_id": conf.get("checkpoint_id")}})
+
+
+@router.post("/threads/{thread_id}/history")
+async def history(thread_id: str, body: HistoryQuery, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    thread = await load_thread(runtime, user, thread_id)
+    graph = thread_graph(runtime, thread)
+    if graph is None:
+        return JSON([])
+    config: dict[str, Any] = {"configurable": {"thread_id": str(thread["thread_id"]), "checkpoint_ns": ""}}
+    if body.checkpoint and body.checkpoint.get("checkpoint_id"):
+        config["configurable"]["checkpoint_id"] = body.checkpoint["checkpoint_id"]
+    before = body.before
+    before_cfg = None
+    if isinstance(before, str):
+        before_cfg = {"configurable": {"checkpoint_id": before}}
+    elif isinstance(before, dict):
+        before_cfg = {"configurable": before.get("configurable", before)}
+    out = []
+    async for state in graph.aget_state_history(config, limit=body.limit, before=before_cfg, filter=body.metadata):
+        out.append(snapshot_out(state))
+    return JSON(out)
+
+
+@router.get("/threads/{thread_id}/history")
+async def history_get(thread_id: str, user: CurrentUser, runtime: RuntimeDep,
+                      limit: int = Query(10, ge=1, le=1000), before: str | None = None) -> Response:
+    return await history(thread_id, HistoryQuery(limit=limit, before=before), user, runtime)
+
+
+@router.post("/threads/{thread_id}/copy")
+async def copy_thread(thread_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    thread = await load_thread(runtime, user, thread_id)
+    src = str(thread["thread_id"])
+    new_id = str(uuid.uuid4())
+    async with runtime.db.transaction() as conn:
+        cur = await conn.execute(
+            f"""INSERT INTO threads (thread_id, user_id, metadata, status, config, state_values, interrupts)
+                SELECT %s, user_id, metadata, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, config,
+                       state_values, interrupts
+                FROM threads WHERE thread_id = %s RETURNING {threads_repo.THREAD_COLUMNS}""",
+            (new_id, src),
+        )
+        row = await cur.fetchone()
+        await conn.execute(
+            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
+            "metadata) SELECT %s, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
+            "FROM checkpoints WHERE thread_id = %s",
+            (new_id, src),
+        )
+        await conn.execute(
+            "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) "
+            "SELECT %s, checkpoint_ns, channel, version, type, blob FROM checkpoint_blobs WHERE thread_id = %s",
+            (new_id, src),
+        )
+        await conn.execute(
+            "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, "
+            "task_path) SELECT %s, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path "
+            "FROM checkpoint_writes WHERE thread_id = %s",
+            (new_id, src),
+        )
+    assert row is not None
+    return JSON(thread_out(row))

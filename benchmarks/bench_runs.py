@@ -1,0 +1,198 @@
+"""Runs throughput (issue 2): clew against bare LangGraph in one process, and the checkpointer lock before/after.
+
+Workload: the 10-node ``steps10`` test graph (tests/graphs/scripted.py), ``--runs`` runs (default 200) at
+``--concurrency`` (default 20), each run on a new thread. Every scenario gets a fresh database on
+DATABASE_URL's server (default: the local Postgres at 127.0.0.1:5432) and a warm-up round first.
+
+- ``inproc-stock``: LangGraph's own ``AsyncPostgresSaver`` on a psycopg pool, ``graph.ainvoke`` in this process:
+  the in-process ceiling (what a single LangGraph process does with no server around it).
+- ``inproc-lockfree``: the same with clew's lock-free ``PooledSaver``.
+- ``clew``: a real ``clew serve --workers N`` subprocess driven through the official langgraph-sdk
+  (``runs.wait`` with ``if_not_exists="create"``: one HTTP request per run, which creates the thread, queues
+  the run, has a worker claim and execute it with fenced checkpoints and a persisted event log, and answers
+  with the final state).
+- ``clew-locked``: the same server with ``CLEW_CHECKPOINTER_LOCK=true``: one process-wide lock around every
+  checkpointer call, as the stock ``AsyncPostgresSaver`` has it (langgraph issue #7259).
+- ``clew-2proc``: ``clew serve --workers 0`` (API only) plus one ``clew worker`` process with the run slots:
+  the deployment that uses both cores (compose's scalable worker service).
+
+    uv run python benchmarks/bench_runs.py [--runs 200] [--concurrency 20] [--repeat 3] [--only clew,...]
+
+Each scenario takes 10-20 s per round; the default three rounds of all five take about four minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: E402
+from langgraph_sdk import get_client  # noqa: E402
+from psycopg_pool import AsyncConnectionPool  # noqa: E402
+
+from persistence.checkpointer import PooledSaver, strict_serde  # noqa: E402
+from persistence.db import CONNECT_KWARGS  # noqa: E402
+from tests.graphs.scripted import steps10  # noqa: E402
+from tests.support.pg import create_database, drop_database  # noqa: E402
+from tests.support.server import ClewProcess  # noqa: E402
+
+SCENARIOS = ("inproc-stock", "inproc-lockfree", "clew", "clew-locked", "clew-2proc")
+
+
+@dataclass
+class Result:
+    scenario: str
+    runs: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.runs / self.seconds
+
+    def pct(self, q: int) -> float:
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1] * 1000
+
+
+async def drive(one: Callable[[], Awaitable[None]], runs: int, concurrency: int) -> tuple[float, list[float]]:
+    """Run ``one`` ``runs`` times with at most ``concurrency`` in flight; wall time and per-run latencies."""
+    latencies: list[float] = []
+    todo = iter(range(runs))
+
+    async def lane() -> None:
+        for _ in todo:
+            t0 = time.perf_counter()
+            await one()
+            latencies.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies
+
+
+async def inproc(locked: bool, runs: int, concurrency: int, db: str) -> tuple[float, list[float]]:
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(db, min_size=concurrency, max_size=concurrency,
+                                                         kwargs=CONNECT_KWARGS, open=False)
+    await pool.open(wait=True)
+    try:
+        saver = AsyncPostgresSaver(pool, serde=strict_serde()) if locked else PooledSaver(pool)
+        await saver.setup()
+        graph = steps10.copy(update={"checkpointer": saver})
+
+        async def one() -> None:
+            out = await graph.ainvoke({"count": 0}, {"configurable": {"thread_id": str(uuid.uuid4())}})
+            assert out["count"] == 10
+
+        await drive(one, concurrency, concurrency)  # warm-up
+        return await drive(one, runs, concurrency)
+    finally:
+        await pool.close()
+
+
+async def served(locked: bool, runs: int, concurrency: int, workers: int, db: str,
+                 worker_processes: int = 0) -> tuple[float, list[float]]:
+    data = Path(tempfile.mkdtemp(prefix="clew-bench-runs-"))
+    env = {"CLEW_CHECKPOINTER_LOCK": "true" if locked else "false", "CLEW_LOG_LEVEL": "WARNING"}
+    # with worker processes, the API process only serves HTTP and the runs execute in `clew worker`s
+    server = ClewProcess(db, data, workers=0 if worker_processes else workers, env=env).start()
+    extra = [ClewProcess(db, data, kind="worker", workers=max(1, workers // worker_processes),
+                         env={**env, "CLEW_LOG_LEVEL": "INFO"}).start()  # start() waits for "worker started"
+             for _ in range(worker_processes)]
+    client = get_client(url=server.url, timeout=120)
+    try:
+        async def one() -> None:
+            out = await client.runs.wait(str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create")
+            assert isinstance(out, dict) and out["count"] == 10, out
+
+        await drive(one, concurrency, concurrency)  # warm-up
+        return await drive(one, runs, concurrency)
+    finally:
+        await client.http.client.aclose()
+        server.stop()
+        for w in extra:
+            w.stop()
+
+
+async def scenario(name: str, args: argparse.Namespace) -> Result:
+    db = create_database("clew_bench_runs")
+    try:
+        if name.startswith("inproc"):
+            seconds, lat = await inproc(name == "inproc-stock", args.runs, args.concurrency, db)
+        else:
+            seconds, lat = await served(name == "clew-locked", args.runs, args.concurrency, args.workers, db,
+                                        worker_processes=1 if name == "clew-2proc" else 0)
+    finally:
+        drop_database(db)
+    return Result(name, args.runs, seconds, lat)
+
+
+def machine() -> str:
+    mem = ""
+    try:
+        kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration):
+        pass
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()
+    return (f"{os.cpu_count()} cores{mem}, Python {platform.python_version()}, Postgres {pg[0] if pg else '?'}, "
+            f"langgraph {version('langgraph')}, langgraph-checkpoint-postgres {version('langgraph-checkpoint-postgres')}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=None, help="clew worker slots (default: --concurrency)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds over all scenarios (medians are reported)")
+    parser.add_argument("--only", default=",".join(SCENARIOS))
+    args = parser.parse_args()
+    args.workers = args.workers or args.concurrency
+    names = [n for n in args.only.split(",") if n]
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIOS}")
+    print(f"machine: {machine()}")
+    print(f"workload: steps10, {args.runs} runs at concurrency {args.concurrency}, clew workers {args.workers}")
+    rounds: list[dict[str, Result]] = []
+    for round_no in range(args.repeat):
+        results: dict[str, Result] = {}
+        for name in names:  # interleaved, so background load hits every scenario alike
+            r = await scenario(name, args)
+            results[name] = r
+            print(f"round {round_no + 1} {name}: {r.rate:.1f} runs/s, p50 {r.pct(50):.0f} ms, p99 {r.pct(99):.0f} ms",
+                  flush=True)
+        rounds.append(results)
+    # On a shared machine the load moves between rounds: rank each scenario by its median round, and compare
+    # each round's scenario with the ceiling measured right next to it (paired ratios).
+    print(f"\n| scenario | runs/s (median of {args.repeat}) | best | p50 (ms) | p99 (ms) | vs in-process ceiling "
+          "(median of paired rounds) |\n|---|---|---|---|---|---|")
+    for name in names:
+        rs = sorted((rd[name] for rd in rounds), key=lambda r: r.rate)
+        mid = rs[len(rs) // 2]
+        ratio = "-"
+        if "inproc-stock" in names:
+            ratio = f"{statistics.median(rd[name].rate / rd['inproc-stock'].rate for rd in rounds):.2f}"
+        print(f"| {name} | {mid.rate:.1f} | {rs[-1].rate:.1f} | {mid.pct(50):.0f} | {mid.pct(99):.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,151 @@
+"""The ``clew`` command: serve the API with workers, run workers only, manage keys, run research.
+
+Subcommands are registered by small modules (``cli/<name>.py``) so each concern stays in its own file.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Strict checkpoint deserialization: LangGraph reads this when it is imported and when graphs are compiled
+# (each graph then allows exactly the types of its state schema), so it is set before anything imports it.
+os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
+
+import argparse  # noqa: E402
+import asyncio
+import ipaddress
+import signal
+import sys
+from pathlib import Path
+
+from config_schema.settings import RuntimeSettings
+from engine.logging_setup import configure
+
+DEFAULT_PORT = 2024
+
+
+def _default_config() -> Path | None:
+    p = Path("langgraph.json")
+    if p.exists():
+        return p
+    bundled = Path(__file__).resolve().parent.parent / "langgraph.json"
+    return bundled if bundled.exists() else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = RuntimeSettings()
+    if args.workers is not None:
+        settings.workers = args.workers
+    if settings.auth == "none" and not _is_loopback(args.host):
+        print(f"refusing to listen on {args.host} with auth off: set CLEW_AUTH=api_key or jwt, "
+              "or listen on 127.0.0.1", file=sys.stderr)
+        return 2
+    configure(settings.log_format, settings.log_level)
+    config_path = Path(args.config) if args.config else _default_config()
+    app = create_app(settings, config_path)
+    # keep-alive longer than clients' idle gaps: a connection closed by the server just as a client reuses
+    # it is a spurious "server disconnected" for that client
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.runtime import Runtime
+
+    settings = RuntimeSettings()
+    configure(settings.log_format, settings.log_level)
+    config_path = Path(args.config) if args.config else _default_config()
+    slots = args.workers if args.workers is not None else settings.workers
+
+    async def main() -> None:
+        runtime = await Runtime.start(settings, config_path, workers=slots)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await runtime.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from api.auth import create_api_key
+    from persistence.db import Database
+
+    settings = RuntimeSettings()
+    configure(settings.log_format, "WARNING")
+
+    async def main() -> str:
+        db = await Database.open(settings)
+        try:
+            class _R:  # the minimal runtime create_api_key needs
+                pass
+
+            r = _R()
+            r.db = db  # type: ignore[attr-defined]
+            return await create_api_key(r, args.user, args.name or "")  # type: ignore[arg-type]
+        finally:
+            await db.close()
+
+    print(asyncio.run(main()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clew", description="Durable runtime for LangGraph research agents")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API with in-process workers")
+    serve.add_argument("--config", help="langgraph.json to load graphs from (default: ./langgraph.json)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--workers", type=int, default=None, help="concurrent runs executed in this process")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run workers only (any host sharing the database)")
+    worker.add_argument("--config")
+    worker.add_argument("--workers", type=int, default=None)
+    worker.set_defaults(func=cmd_worker)
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key for USER and print it")
+    create.add_argument("user")
+    create.add_argument("--name", default="")
+    create.set_defaults(func=cmd_keys)
+
+    for module in ("research", "ingest"):
+        try:
+            mod = __import__(f"cli.{module}", fromlist=["register"])
+        except ModuleNotFoundError:
+            continue
+        register = getattr(mod, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Setting definitions by category; each module exposes a ``SETTINGS`` list collected by the registry."""

@@ -1,0 +1,64 @@
+"""Process settings: where clew stores data and how it listens, read once from the environment.
+
+These are the knobs a process needs before it can reach the database (so they cannot live in the database
+layers). Everything a user or a run may change is a :class:`config_schema.definitions.Setting` instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RuntimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLEW_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "CLEW_DATABASE_URL")
+    )
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("clew")))
+    qdrant_url: str | None = Field(default=None, validation_alias=AliasChoices("QDRANT_URL", "CLEW_QDRANT_URL"))
+    config_file: Path | None = None  # system-layer TOML file
+
+    # identity
+    auth: Literal["none", "api_key", "jwt"] = "none"
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    admin_users: list[str] = Field(default_factory=lambda: ["local"])
+
+    # run engine
+    workers: int = 4  # concurrent run slots per process
+    lease_seconds: float = 6.0
+    max_attempts: int = 3
+    run_timeout_seconds: float = 3600.0
+    shutdown_grace_seconds: float = 20.0
+    event_retention_days: float = 7.0
+    # benchmarks only: serialise every checkpoint call of the process behind one lock, as the stock
+    # AsyncPostgresSaver does (langgraph issue #7259), to measure what removing that lock gained
+    checkpointer_lock: bool = False
+
+    # database pool
+    pool_min_size: int = 2
+    pool_max_size: int = 20
+
+    # knowledge base: upload size limit, and the size from which a file is ingested in the background
+    knowledge_max_upload_bytes: int = 50 * 1024 * 1024
+    knowledge_background_bytes: int = 2 * 1024 * 1024
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+    @property
+    def qdrant_dir(self) -> Path:
+        return self.data_dir / "qdrant"

@@ -1,0 +1,116 @@
+"""In-process wake-ups for stream readers, workers and cancel requests, fed by Postgres LISTEN/NOTIFY.
+
+Nothing here carries data: events live in ``run_events`` and runs in ``runs``. A wake-up only tells a waiter
+"look again". Writers in this process wake local waiters directly (the in-process hand-off); one dedicated
+LISTEN connection per process relays the NOTIFYs sent by other processes. When that connection drops, every
+waiter is woken after it is back, so nothing that happened meanwhile is missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
+
+import structlog
+
+if TYPE_CHECKING:
+    from persistence.db import Database
+
+log = structlog.get_logger("clew.broker")
+
+EVENTS_CHANNEL = "clew_events"  # payload: run_id
+RUNS_CHANNEL = "clew_runs"  # payload: run_id (a run became claimable)
+CANCEL_CHANNEL = "clew_cancel"  # payload: run_id
+CONFIG_CHANNEL = "clew_config"  # payload: free-form (configuration changed)
+
+
+class Broker:
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._handlers: dict[str, list[Callable[[str], Awaitable[None] | None]]] = defaultdict(list)
+
+    @contextlib.contextmanager
+    def subscribe(self, key: str) -> Iterator[asyncio.Event]:
+        """An event set whenever ``key`` (a run id) is woken; clear it before re-reading."""
+        ev = asyncio.Event()
+        self._waiters[key].add(ev)
+        try:
+            yield ev
+        finally:
+            waiters = self._waiters.get(key)
+            if waiters is not None:
+                waiters.discard(ev)
+                if not waiters:
+                    self._waiters.pop(key, None)
+
+    def wake(self, key: str) -> None:
+        for ev in self._waiters.get(key, ()):
+            ev.set()
+
+    def wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for ev in waiters:
+                ev.set()
+
+    def on(self, channel: str, handler: Callable[[str], Awaitable[None] | None]) -> None:
+        """Call ``handler(payload)`` for every NOTIFY on ``channel`` (and local :meth:`emit`)."""
+        self._handlers[channel].append(handler)
+
+    async def emit(self, channel: str, payload: str) -> None:
+        if channel == EVENTS_CHANNEL:
+            self.wake(payload)
+        for handler in self._handlers.get(channel, ()):
+            result = handler(payload)
+            if result is not None:
+                await result
+
+
+class Listener:
+    """One LISTEN connection relaying NOTIFYs into a :class:`Broker`, reconnecting forever."""
+
+    def __init__(self, db: Database, broker: Broker) -> None:
+        self.db = db
+        self.broker = broker
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="clew-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        delay = 0.2
+        first = True
+        while True:
+            try:
+                conn = await self.db.connect_dedicated()
+                async with conn:
+                    for channel in (EVENTS_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL, CONFIG_CHANNEL):
+                        await conn.execute(f"LISTEN {channel}")
+                    self.ready.set()
+                    if not first:
+                        # we may have missed notifications while disconnected
+                        self.broker.wake_all()
+                        for channel in (RUNS_CHANNEL, CONFIG_CHANNEL):
+                            await self.broker.emit(channel, "")
+                    first = False
+                    delay = 0.2
+                    async for note in conn.notifies():
+                        try:
+                            await self.broker.emit(note.channel, note.payload)
+                        except Exception:
+                            log.exception("notify handler failed", channel=note.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("listen connection lost; reconnecting", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

@@ -1,0 +1,61 @@
+"""The run context a graph receives: the resolved settings snapshot, secrets added fresh, fitted to the graph.
+
+Secret settings (API keys) are never stored in a run's snapshot: they are removed when the run is created
+and read again from the configuration layers when the run executes, so a key lives only where an
+administrator put it and a rotated key reaches a run that was waiting. A graph with a class-based
+``context_schema`` (dataclass, Pydantic model, TypedDict) gets only the keys its schema declares, since
+LangGraph builds the schema from the mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from config_schema.registry import REGISTRY
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+
+def secret_keys() -> set[str]:
+    return {s.key for s in REGISTRY.all() if s.secret}
+
+
+def without_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
+    secrets = secret_keys()
+    return {k: v for k, v in values.items() if k not in secrets}
+
+
+async def fresh_secrets(runtime: Runtime, user_id: str) -> dict[str, Any]:
+    service = runtime.services.get("config")
+    secrets = secret_keys()
+    if service is None:
+        return {s.key: s.default for s in REGISTRY.all() if s.secret and s.default is not None}
+    resolved = await service.user_resolved(user_id)
+    return {k: v for k, v in resolved.values.items() if k in secrets}
+
+
+def _schema_fields(schema: Any) -> set[str] | None:
+    if schema is None or schema is dict:
+        return None
+    if dataclasses.is_dataclass(schema):
+        return {f.name for f in dataclasses.fields(schema)}
+    fields = getattr(schema, "model_fields", None)
+    if isinstance(fields, dict):
+        return set(fields)
+    try:
+        return set(typing.get_type_hints(schema))
+    except Exception:
+        return None
+
+
+def fit_to_graph(graph: Any, context: Mapping[str, Any] | None) -> Any:
+    if context is None:
+        return None
+    fields = _schema_fields(getattr(graph, "context_schema", None))
+    if fields is None:
+        return dict(context)
+    return {k: v for k, v in context.items() if k in fields}

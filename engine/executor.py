@@ -1,0 +1,475 @@
+"""Executing one claimed run: graph stream → event log → checkpoint → final status, in that order.
+
+A run is executed by the worker that holds its lease. The graph runs with a :class:`FencedSaver`, so its
+checkpoints only land while this worker still owns the run, and its stream output goes through an
+:class:`EventWriter`, fenced the same way. The last events, the run's final status and the thread's status
+are written in one transaction, so a reader never sees ``end`` without the status, or the status without
+``end``.
+
+A retry (after a crash or an error) resumes from the thread's last checkpoint if this run wrote one, and
+starts over from the run's original input if it did not: finished nodes are not run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from langgraph.errors import GraphRecursionError
+from langgraph.types import Command
+from psycopg.types.json import Jsonb
+
+from api.errors import ApiError
+from engine.accounting import check_run_budget, run_callbacks
+from engine.context import fit_to_graph, fresh_secrets
+from engine.events import EventWriter, write_events
+from engine.serde import to_jsonable
+from persistence import runs as runs_repo
+from persistence.checkpointer import FencedOut, FencedSaver
+from persistence.runs_sql import FINISH_RUN, MAX_EVENT_SEQ, RETRY_RUN, SETTLE_THREAD
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+log = structlog.get_logger("clew.executor")
+
+STREAM_MODES = {"values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints", "events"}
+
+# Custom stream chunks shaped ``{"event": <name>, "data": …}`` with one of these names are clew's own SSE events
+# (human-in-the-loop, see nodes/interrupts.py and nodes/todos.py): always sent as ``event: <name>`` with
+# ``data``, whatever the stream modes; the whole chunk is also sent as ``custom`` when that mode was requested.
+NAMED_CUSTOM_EVENTS = frozenset({"interrupt", "todo"})
+
+
+class AttemptsExhausted(Exception):
+    """The run was claimed more often than its max_attempts allows."""
+
+
+class StopReason:
+    CANCEL = "cancel"
+    SHUTDOWN = "shutdown"
+    FENCED = "fenced"
+
+
+class Execution:
+    """Handle on a run being executed, so the worker can stop it for a reason."""
+
+    def __init__(self, run: dict[str, Any]) -> None:
+        self.run = run
+        self.run_id = str(run["run_id"])
+        self.thread_id = str(run["thread_id"])
+        self.token = int(run["fencing_token"])
+        self.reason: str | None = None
+        self.drain_requested = asyncio.Event()
+        self.step_boundary = asyncio.Event()
+        self.stream_task: asyncio.Task[None] | None = None
+        self.context: Any = None
+        self.final_values: Any = None
+        self.final_interrupts: dict[str, Any] | None = None
+
+    def stop(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        if self.stream_task is not None and not self.stream_task.done():
+            self.stream_task.cancel()
+
+
+class _BoundarySaver(FencedSaver):
+    """Signals when a root checkpoint was committed (a super-step boundary), for graceful hand-back."""
+
+    def __init__(self, *args: Any, on_root_checkpoint: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_root = on_root_checkpoint
+
+    async def aput(self, config, checkpoint, metadata, new_versions):  # type: ignore[no-untyped-def]
+        result = await super().aput(config, checkpoint, metadata, new_versions)
+        if not config.get("configurable", {}).get("checkpoint_ns"):
+            self._on_root()
+        return result
+
+
+def build_config(run: dict[str, Any]) -> dict[str, Any]:
+    kwargs = run["kwargs"]
+    base: dict[str, Any] = dict(run["config_snapshot"].get("config") or {})
+    user_config: dict[str, Any] = dict(kwargs.get("config") or {})
+    configurable = {**(base.get("configurable") or {}), **(user_config.get("configurable") or {})}
+    config = {**base, **user_config}
+    ids = {
+        "thread_id": str(run["thread_id"]),
+        "run_id": str(run["run_id"]),
+        "assistant_id": str(run["assistant_id"]),
+        "graph_id": run["graph_id"],
+        "user_id": run["user_id"],
+    }
+    configurable.update(ids)
+    configurable["clew_fencing_token"] = int(run["fencing_token"])
+    configurable.pop("checkpoint_ns", None)
+    config["configurable"] = configurable
+    config["metadata"] = {**(config.get("metadata") or {}), **(run.get("metadata") or {}), **ids}
+    config["run_id"] = run["run_id"]
+    config.setdefault("recursion_limit", 150)
+    for key in ("tags",):
+        if key in config and not isinstance(config[key], list):
+            config.pop(key)
+    return config
+
+
+def _command(cmd: dict[str, Any]) -> Command[Any]:
+    goto = cmd.get("goto")
+    if isinstance(goto, dict):
+        from langgraph.types import Send
+
+        goto = Send(goto["node"], goto.get("input"))
+    elif isinstance(goto, list):
+        from langgraph.types import Send
+
+        goto = [Send(g["node"], g.get("input")) if isinstance(g, dict) else g for g in goto]
+    return Command(resume=cmd.get("resume"), update=cmd.get("update"), goto=goto or ())
+
+
+def _event_name(mode: str, ns: tuple[str, ...]) -> str:
+    return mode if not ns else mode + "|" + "|".join(ns)
+
+
+async def execute(runtime: Runtime, execution: Execution) -> None:
+    """Run ``execution`` to a final state, a retry, or a hand-back. Never raises (except cancellation)."""
+    run = execution.run
+    run_id, thread_id, token = execution.run_id, execution.thread_id, execution.token
+    bound = log.bind(run_id=run_id, thread_id=thread_id, user_id=run["user_id"], attempt=run["attempt"])
+    db = runtime.db
+    row = {"seq": run["last_seq"]} if run.get("last_seq") is not None else await db.fetchone(MAX_EVENT_SEQ, (run_id,))
+    writer = EventWriter(db, runtime.broker, run_id, token, int(row["seq"]) if row else 0)
+    writer.start()
+    status = "error"
+    error: dict[str, Any] | None = None
+    graph = None
+    config = build_config(run)
+    try:
+        writer.add("metadata", {"run_id": run_id, "attempt": run["attempt"]})
+        if run["attempt"] > run["max_attempts"]:
+            # every earlier attempt died with its worker (or was lost): give up rather than loop forever
+            last = run.get("error") or {}
+            raise AttemptsExhausted(
+                f"run gave up after {run['max_attempts']} attempts" + (f": {last.get('message')}" if last else "")
+            )
+        spec = runtime.graphs.get(run["graph_id"])
+        if spec is None:
+            raise LookupError(f"graph {run['graph_id']!r} is not loaded in this process")
+        saver = _BoundarySaver(db.pool, run_id, token, on_root_checkpoint=execution.step_boundary.set,
+                               lock=runtime.checkpoint_lock)
+        graph = spec.graph.copy(update={"checkpointer": saver, "store": runtime.store})
+        stream_input = await _prepare_input(runtime, execution, saver, config)
+        context = {**(run["config_snapshot"].get("context") or {}), **await fresh_secrets(runtime, run["user_id"])}
+        execution.context = fit_to_graph(graph, context)
+        await check_run_budget(db, run["user_id"], context)
+        config["callbacks"] = [*(config.get("callbacks") or []), *run_callbacks(db, run, context)]
+        hooks = runtime.run_hooks
+        for hook in hooks.before_run:
+            await hook(runtime, run)
+        execution.stream_task = asyncio.create_task(
+            _stream(runtime, execution, graph, stream_input, config, writer), name=f"clew-run-{run_id}"
+        )
+        if execution.reason is not None:  # stopped (cancel, shutdown, fenced) while being set up
+            execution.stream_task.cancel()
+        timeout_at = run.get("timeout_at")
+        remaining = None
+        if timeout_at is not None:
+            remaining = max(0.0, timeout_at.timestamp() - time.time())
+        watcher = asyncio.create_task(_watch_drain(execution))
+        try:
+            await asyncio.wait_for(asyncio.shield(execution.stream_task), timeout=remaining)
+        except TimeoutError:
+            execution.stop("timeout")
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await execution.stream_task
+            raise
+        finally:
+            watcher.cancel()
+        state = await graph.aget_state(config)
+        status = "interrupted" if state.interrupts else "success"
+        execution.final_values = state.values
+        execution.final_interrupts = interrupts_by_task(state)
+    except asyncio.CancelledError:
+        reason = execution.reason
+        if reason == StopReason.FENCED or reason is None:
+            bound.warning("run lost its lease; stopping without writing")
+            await writer.close()
+            if reason is None:
+                raise
+            return
+        if reason == StopReason.SHUTDOWN:
+            await _hand_back(runtime, execution, writer, bound)
+            return
+        if reason == StopReason.CANCEL:
+            await _cancelled(runtime, execution, writer, graph, config, bound)
+            return
+        raise
+    except FencedOut:
+        bound.warning("run lost its lease; stopped")
+        await writer.close()
+        return
+    except TimeoutError:
+        status, error = "timeout", {"error": "TimeoutError", "message": "run exceeded its timeout"}
+    except Exception as exc:  # the graph failed
+        reason = execution.reason
+        if reason == StopReason.SHUTDOWN:
+            await _hand_back(runtime, execution, writer, bound)
+            return
+        if isinstance(exc, FencedOut) or reason == StopReason.FENCED:
+            await writer.close()
+            return
+        error = {"error": type(exc).__name__, "message": str(exc)}
+        if isinstance(exc, ApiError):
+            error = {"error": exc.error, "message": exc.detail, **exc.extra}
+        retryable = not isinstance(
+            exc, GraphRecursionError | LookupError | ValueError | TypeError | KeyError | AttemptsExhausted | ApiError
+        )
+        if retryable and run["attempt"] < run["max_attempts"]:
+            bound.warning("run attempt failed; will retry", error=error)
+            await _retry(runtime, execution, writer, error, bound)
+            return
+        bound.error("run failed", error=error, exc_info=exc)
+        status = "error"
+    await _finish(runtime, execution, writer, status, error, bound)
+
+
+def interrupts_by_task(state: Any) -> dict[str, Any]:
+    """``{task_id: [interrupt, …]}`` as the Agent Server's thread ``interrupts`` field."""
+    out: dict[str, Any] = {}
+    for task in state.tasks or ():
+        if task.interrupts:
+            out[task.id] = [{"value": i.value, "id": i.id} for i in task.interrupts]
+    return out
+
+
+async def _watch_drain(execution: Execution) -> None:
+    """When draining, stop the run right after its next root checkpoint (a super-step boundary)."""
+    await execution.drain_requested.wait()
+    execution.step_boundary.clear()
+    await execution.step_boundary.wait()
+    execution.stop(StopReason.SHUTDOWN)
+
+
+async def _prepare_input(runtime: Runtime, execution: Execution, saver: FencedSaver, config: dict[str, Any]) -> Any:
+    """The graph input of this attempt: the run's input or command, or None to continue from the checkpoints
+    this run already wrote (a retry after a crash or an error).
+
+    ``checkpoint_before`` (the thread's latest checkpoint when the run was first claimed) is set by the claim.
+    """
+    run = execution.run
+    kwargs = run["kwargs"]
+    if run["attempt"] > 1:
+        latest = await saver.aget_tuple({"configurable": {"thread_id": execution.thread_id, "checkpoint_ns": ""}})
+        latest_id = latest.checkpoint["id"] if latest else ""
+        if latest_id and latest_id > (run["checkpoint_before"] or ""):
+            return None
+    if kwargs.get("checkpoint_id"):
+        config["configurable"]["checkpoint_id"] = kwargs["checkpoint_id"]
+    if kwargs.get("command"):
+        return _command(kwargs["command"])
+    return kwargs.get("input")
+
+
+async def _stream(
+    runtime: Runtime, execution: Execution, graph: Any, stream_input: Any, config: dict[str, Any], writer: EventWriter
+) -> None:
+    run = execution.run
+    kwargs = run["kwargs"]
+    requested = list(kwargs.get("stream_mode") or ["values"])
+    subgraphs = bool(kwargs.get("stream_subgraphs"))
+    to_lg = {"messages-tuple": "messages"}
+    lg_modes = sorted({to_lg.get(m, m) for m in requested if m != "events"} | {"custom"})
+    names = {to_lg.get(m, m): ("messages" if m in ("messages-tuple", "messages") else m) for m in requested}
+    context = execution.context
+    extra: dict[str, Any] = {}
+    if kwargs.get("interrupt_before"):
+        extra["interrupt_before"] = kwargs["interrupt_before"]
+    if kwargs.get("interrupt_after"):
+        extra["interrupt_after"] = kwargs["interrupt_after"]
+    if kwargs.get("durability"):
+        extra["durability"] = kwargs["durability"]
+    async for ns, mode, chunk in _chunks(graph, stream_input, config, context, lg_modes, extra,
+                                         "events" in requested, writer):
+        if mode == "custom":
+            if isinstance(chunk, dict) and chunk.get("event") in NAMED_CUSTOM_EVENTS and "data" in chunk:
+                writer.add(chunk["event"], chunk["data"])
+            if "custom" not in names:
+                continue
+        if ns and not subgraphs:
+            continue
+        if mode == "messages":
+            message, meta = chunk
+            writer.add(_event_name(names[mode], ns), [message, meta])
+        else:
+            writer.add(_event_name(names.get(mode, mode), ns), chunk)
+
+
+async def _chunks(
+    graph: Any, stream_input: Any, config: dict[str, Any], context: Any, modes: list[str], extra: dict[str, Any],
+    with_events: bool, writer: EventWriter,
+) -> AsyncIterator[tuple[tuple[str, ...], str, Any]]:
+    """The graph's ``(namespace, mode, chunk)`` stream; with the ``events`` mode, taken from ``astream_events``
+    (which runs the same ``astream`` underneath: the root's ``on_chain_stream`` events carry its chunks), so
+    a client asking for events and other modes together gets both from one execution."""
+    if not with_events:
+        async for item in graph.astream(stream_input, config, context=context, stream_mode=modes,
+                                        subgraphs=True, **extra):
+            yield item
+        return
+    async for ev in graph.astream_events(stream_input, config, version="v2", context=context, stream_mode=modes,
+                                         subgraphs=True, **extra):
+        writer.add("events", ev)
+        if ev.get("event") == "on_chain_stream" and not ev.get("parent_ids"):
+            chunk = ev.get("data", {}).get("chunk")
+            if isinstance(chunk, tuple) and len(chunk) == 3:
+                yield chunk
+
+
+async def _finish(
+    runtime: Runtime,
+    execution: Execution,
+    writer: EventWriter,
+    status: str,
+    error: dict[str, Any] | None,
+    bound: Any,
+) -> None:
+    """Write the last events, the run's status and the thread's status in one transaction."""
+    try:
+        await writer.flush()
+    except FencedOut:
+        await writer.close()
+        return
+    except Exception:
+        bound.exception("event write failed before finishing")
+    if error is not None:
+        writer.add("error", error)
+    writer.add("end", None)
+    batch = writer.take()
+    await writer.close()
+    thread_status = {"success": "idle", "interrupted": "interrupted"}.get(status, "error")
+    try:
+        async with runtime.db.transaction() as conn:
+            await write_events(conn, execution.run_id, execution.token, batch)
+            cur = await conn.execute(
+                FINISH_RUN,
+                {"status": status, "error": Jsonb(error) if error else None, "run_id": execution.run_id,
+                 "token": execution.token},
+            )
+            if await cur.fetchone() is None:
+                raise FencedOut(execution.run_id)
+            await conn.execute(
+                SETTLE_THREAD,
+                {
+                    "thread_id": execution.thread_id,
+                    "status": thread_status,
+                    "error": Jsonb(error) if error else None,
+                    "values": Jsonb(to_jsonable(execution.final_values))
+                    if execution.final_values is not None else None,
+                    "interrupts": Jsonb(to_jsonable(execution.final_interrupts or {})),
+                },
+            )
+    except FencedOut:
+        bound.warning("run lost its lease before finishing; nothing written")
+        return
+    runtime.broker.wake(execution.run_id)
+    bound.info("run finished", status=status)
+    for hook in runtime.run_hooks.after_run:
+        try:
+            await hook(runtime, execution.run, status)
+        except Exception:
+            bound.exception("after-run hook failed")
+
+
+async def _retry(runtime: Runtime, execution: Execution, writer: EventWriter, error: dict[str, Any], bound: Any) -> None:
+    with contextlib.suppress(Exception):
+        await writer.flush()
+    await writer.close()
+    delay = min(0.2 * (2 ** (execution.run["attempt"] - 1)), 5.0)
+    await runtime.db.execute(
+        RETRY_RUN, {"error": Jsonb(error), "delay": delay, "run_id": execution.run_id, "token": execution.token}
+    )
+    runtime.wake_workers()
+
+
+async def _hand_back(runtime: Runtime, execution: Execution, writer: EventWriter, bound: Any) -> None:
+    from persistence.runs_sql import RELEASE_RUN
+
+    with contextlib.suppress(Exception):
+        await writer.flush()
+    await writer.close()
+    await runtime.db.execute(RELEASE_RUN, (execution.run_id, execution.token))
+    await runtime.db.notify("clew_runs", execution.run_id)
+    bound.info("run handed back")
+
+
+async def _cancelled(
+    runtime: Runtime, execution: Execution, writer: EventWriter, graph: Any, config: dict[str, Any], bound: Any
+) -> None:
+    row = await runtime.db.fetchone("SELECT cancel_action FROM runs WHERE run_id = %s", (execution.run_id,))
+    action = (row or {}).get("cancel_action") or "interrupt"
+    if action == "rollback":
+        await rollback_run(runtime, execution, writer, bound)
+        return
+    await _finish(runtime, execution, writer, "interrupted", None, bound)
+    # a user-cancelled run leaves the thread idle unless the graph itself was waiting on an interrupt
+    if graph is not None:
+        state = await graph.aget_state(config)
+        await runtime.db.execute(
+            "UPDATE threads SET status = %s WHERE thread_id = %s AND status = 'interrupted' "
+            "AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = %s AND status IN ('pending','running'))",
+            ("interrupted" if state.interrupts else "idle", execution.thread_id, execution.thread_id),
+        )
+
+
+async def rollback_run(runtime: Runtime, execution: Execution, writer: EventWriter | None, bound: Any) -> None:
+    """Undo a run: its checkpoints go, the run and its events go, the thread is as before the run."""
+    if writer is not None:
+        with contextlib.suppress(Exception):
+            await writer.flush()
+        writer.add("end", None)
+        batch = writer.take()
+        await writer.close()
+    else:
+        batch = []
+    before = execution.run.get("checkpoint_before")
+    row = await runtime.db.fetchone("SELECT checkpoint_before FROM runs WHERE run_id = %s", (execution.run_id,))
+    if row is not None:
+        before = row["checkpoint_before"]
+    try:
+        async with runtime.db.transaction() as conn:
+            if batch:
+                await write_events(conn, execution.run_id, execution.token, batch)
+            cur = await conn.execute(
+                "UPDATE runs SET status = 'interrupted', ended_at = now() WHERE run_id = %s AND fencing_token = %s "
+                "AND status = 'running' RETURNING run_id",
+                (execution.run_id, execution.token),
+            )
+            if await cur.fetchone() is None:
+                raise FencedOut(execution.run_id)
+            await delete_checkpoints_after(conn, execution.thread_id, before)
+    except FencedOut:
+        return
+    runtime.broker.wake(execution.run_id)
+    await asyncio.sleep(0)
+    await finalize_rollback(runtime, execution.run_id, execution.thread_id)
+    bound.info("run rolled back")
+
+
+async def delete_checkpoints_after(conn: Any, thread_id: str, before: str | None) -> None:
+    for table in ("checkpoint_writes", "checkpoints"):
+        if before:
+            await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s AND checkpoint_id > %s", (thread_id, before))
+        else:
+            await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
+
+
+async def finalize_rollback(runtime: Runtime, run_id: str, thread_id: str) -> None:
+    """Delete the rolled-back run (after readers got its ``end``) and settle the thread's status."""
+    async with runtime.db.transaction() as conn:
+        await runs_repo.delete(conn, run_id)
+        await conn.execute(SETTLE_THREAD, {"thread_id": thread_id, "status": "idle", "error": None, "values": None, "interrupts": None})
+    await runtime.refresh_thread_status(thread_id)

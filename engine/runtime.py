@@ -1,0 +1,172 @@
+"""The process runtime: everything one clew process shares (database, graphs, store, broker, workers).
+
+``clew serve`` builds one with in-process workers and hands it to the API; ``clew worker`` builds one with
+workers only. Start-up order matters: database and migrations (under an advisory lock, so concurrent
+starts are safe), then graphs and their system assistants, then the LISTEN connection, then workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg.types.json import Jsonb
+
+from config_schema.settings import RuntimeSettings
+from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL, Broker, Listener
+from engine.graphs import GraphRegistry, load_config
+from persistence import runs as runs_repo
+from persistence.checkpointer import PooledSaver
+from persistence.db import Database
+
+log = structlog.get_logger("clew.runtime")
+
+_SETUP_LOCK = 0x636C6578
+
+RunHook = Callable[..., Awaitable[None]]
+
+
+@dataclass
+class RunHooks:
+    """Extension points around a run (budgets, usage accounting) without the executor knowing them."""
+
+    before_run: list[RunHook] = field(default_factory=list)
+    after_run: list[RunHook] = field(default_factory=list)
+
+
+class Runtime:
+    def __init__(self, settings: RuntimeSettings, db: Database, graphs: GraphRegistry) -> None:
+        self.settings = settings
+        self.db = db
+        self.graphs = graphs
+        self.broker = Broker()
+        self.listener = Listener(db, self.broker)
+        # one lock for the whole process (all per-run savers too) when the stock behaviour is asked for
+        self.checkpoint_lock: asyncio.Lock | None = asyncio.Lock() if settings.checkpointer_lock else None
+        self.saver = PooledSaver(db.pool, lock=self.checkpoint_lock)
+        self.store = AsyncPostgresStore(db.pool)  # type: ignore[arg-type]
+        self.worker: Any = None
+        self.run_hooks = RunHooks()
+        self.services: dict[str, Any] = {}
+        self.knowledge: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.broker.on(RUNS_CHANNEL, lambda _payload: self.wake_workers())
+        self.broker.on(CANCEL_CHANNEL, self._on_cancel)
+
+    @classmethod
+    async def start(
+        cls, settings: RuntimeSettings, config_path: Path | None, *, workers: int = 0, url: str | None = None
+    ) -> Runtime:
+        db = await Database.open(settings, url=url)
+        graphs = load_config(config_path) if config_path else GraphRegistry({})
+        runtime = cls(settings, db, graphs)
+        await runtime._setup()
+        runtime.listener.start()
+        await asyncio.wait_for(runtime.listener.ready.wait(), timeout=30)
+        from nodes.effects import bind_runtime
+
+        bind_runtime(runtime)
+        for starter in list(STARTUP_HOOKS):
+            await starter(runtime)
+        if workers > 0:
+            from engine.worker import Worker
+
+            runtime.worker = Worker(runtime, workers)
+            runtime.worker.start()
+        runtime._tasks.append(asyncio.create_task(runtime._retention(), name="clew-retention"))
+        return runtime
+
+    async def _setup(self) -> None:
+        async with self.db.connection() as conn:
+            # LangGraph's own migrations build indexes CONCURRENTLY, which waits for every open transaction:
+            # so hold a session-level lock taken by polling (a waiter holds no snapshot), not a transaction.
+            while True:
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_SETUP_LOCK,))
+                row = await cur.fetchone()
+                if row and row["ok"]:
+                    break
+                await asyncio.sleep(0.1)
+            try:
+                await self.saver.setup()
+                await self.store.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+            for spec in self.graphs.specs.values():
+                await conn.execute(
+                    """INSERT INTO assistants (assistant_id, user_id, graph_id, name, description, metadata)
+                       VALUES (%s, NULL, %s, %s, %s, %s)
+                       ON CONFLICT (assistant_id) DO UPDATE SET graph_id = EXCLUDED.graph_id""",
+                    (spec.assistant_id, spec.graph_id, spec.graph_id, spec.description,
+                     Jsonb({"created_by": "system"})),
+                )
+
+    def wake_workers(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    async def _on_cancel(self, run_id: str) -> None:
+        if self.worker is not None:
+            self.worker.cancel_run(run_id)
+
+    async def refresh_thread_status(self, thread_id: str) -> None:
+        """Set an idle thread's status from its graph state (interrupted if a checkpoint waits on one)."""
+        row = await self.db.fetchone("SELECT metadata, status FROM threads WHERE thread_id = %s", (thread_id,))
+        if row is None or row["status"] == "busy":
+            return
+        spec = self.graphs.get((row["metadata"] or {}).get("graph_id", ""))
+        status = "idle"
+        if spec is not None:
+            graph = spec.graph.copy(update={"checkpointer": self.saver, "store": self.store})
+            state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+            if state.interrupts:
+                status = "interrupted"
+        await self.db.execute(
+            "UPDATE threads SET status = %s, updated_at = now() WHERE thread_id = %s AND status <> 'busy'",
+            (status, thread_id),
+        )
+
+    async def _retention(self) -> None:
+        while True:
+            try:
+                async with self.db.connection() as conn:
+                    n = await runs_repo.prune_events(conn, self.settings.event_retention_days)
+                if n:
+                    log.info("pruned old stream events", events=n)
+            except Exception as exc:
+                log.warning("retention pass failed", error=str(exc))
+            await asyncio.sleep(3600)
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop(self.settings.shutdown_grace_seconds)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for stopper in list(SHUTDOWN_HOOKS):
+            with contextlib.suppress(Exception):
+                await stopper(self)
+        await self.listener.stop()
+        await self.db.close()
+
+
+# Subsystems (knowledge base, configuration, todos) register start/stop hooks here so the runtime does not
+# import them; each receives the runtime.
+STARTUP_HOOKS: list[Callable[[Runtime], Awaitable[None]]] = []
+SHUTDOWN_HOOKS: list[Callable[[Runtime], Awaitable[None]]] = []
+
+# The configuration service (config_schema/service.py) hooks in here, so API and worker processes both get it.
+from config_schema.service import register_hooks as _register_config_hooks  # noqa: E402
+
+_register_config_hooks()
+
+# The knowledge base (retrieval/knowledge/hooks.py): runtime.knowledge, after configuration is up.
+from retrieval.knowledge.hooks import register_hooks as _register_knowledge_hooks  # noqa: E402
+
+_register_knowledge_hooks()

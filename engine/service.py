@@ -1,0 +1,257 @@
+"""Run lifecycle operations shared by every API route: create (with multitask strategies), cancel, join.
+
+Creating a run locks the thread row, so concurrent requests on one thread are decided one at a time:
+``reject`` answers 409 while a run is active, ``interrupt`` and ``rollback`` stop the active run and queue the
+new one behind it, ``enqueue`` queues it. A resume is accepted only on an interrupted thread with no active
+run, and marks the thread busy in the same transaction, so of two concurrent resumes exactly one applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from psycopg.types.json import Jsonb
+
+from api.errors import ApiError, conflict, not_found
+from api.schemas import RunCreate
+from engine.accounting import check_run_budget
+from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL
+from engine.context import without_secrets
+from engine.graphs import system_assistant_id
+from nodes.interrupts import check_resume
+from persistence import assistants as assistants_repo
+from persistence import runs as runs_repo
+from persistence import threads as threads_repo
+from persistence.runs_sql import SETTLE_THREAD
+
+if TYPE_CHECKING:
+    from api.auth import User
+    from engine.runtime import Runtime
+    from persistence.db import Conn
+
+log = structlog.get_logger("clew.service")
+
+TERMINAL = {"success", "error", "timeout", "interrupted"}
+
+
+def valid_uuid(value: str, kind: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as exc:
+        raise not_found(kind, value) from exc
+
+
+async def resolve_assistant(conn: Conn, runtime: Runtime, user: User, assistant_id: str) -> dict[str, Any]:
+    """An assistant by id or by graph name (its system assistant), visible to ``user``."""
+    if assistant_id in runtime.graphs:
+        assistant_id = system_assistant_id(assistant_id)
+    try:
+        ident = str(uuid.UUID(assistant_id))
+    except ValueError as exc:
+        raise not_found("assistant", assistant_id) from exc
+    row = await assistants_repo.get(conn, user.user_id, ident)
+    if row is None:
+        raise not_found("assistant", assistant_id)
+    if row["graph_id"] not in runtime.graphs:
+        raise ApiError(409, "graph_unavailable", f"graph {row['graph_id']!r} is not loaded on this server")
+    return row
+
+
+async def resolve_settings(
+    runtime: Runtime, user_id: str, thread: dict[str, Any], assistant: dict[str, Any], context: dict[str, Any] | None,
+    *, resuming: bool = False,
+) -> dict[str, Any]:
+    """The run's resolved configuration (system → user → session), snapshotted on the run.
+
+    A resume of an interrupt keeps the interrupted run's snapshot (see ConfigService.resolve_for_run).
+    """
+    resolver = runtime.services.get("config")
+    session = {**(assistant.get("context") or {}), **(thread.get("config") or {}), **(context or {})}
+    if resolver is not None:
+        resolved: dict[str, Any] = await resolver.resolve_for_run(
+            user_id, str(thread["thread_id"]), session, resuming=resuming, run_context=context
+        )
+        return resolved
+    from config_schema.access import defaults
+
+    return {**defaults(), **session}
+
+
+async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_id: str, body: RunCreate) -> None:
+    """Refuse at creation what the run would only trip over later: unknown interrupt nodes, an unknown checkpoint."""
+    spec = runtime.graphs.get(graph_id)
+    nodes = set(spec.graph.nodes) - {"__start__"} if spec is not None else set()
+    for name in ("interrupt_before", "interrupt_after"):
+        value = getattr(body, name)
+        if isinstance(value, list) and (unknown := [n for n in value if n not in nodes]):
+            raise ApiError(422, "invalid", f"{name}: unknown node(s) {unknown}; graph {graph_id!r} has {sorted(nodes)}")
+    checkpoint = body.checkpoint or {}
+    checkpoint_id = body.checkpoint_id or checkpoint.get("checkpoint_id")
+    if checkpoint_id:
+        cur = await conn.execute(
+            "SELECT 1 FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = %s",
+            (thread_id, checkpoint.get("checkpoint_ns") or "", checkpoint_id),
+        )
+        if await cur.fetchone() is None:
+            raise not_found("checkpoint", checkpoint_id)
+
+
+async def create_run(
+    runtime: Runtime, user: User, thread_id: str | None, body: RunCreate, *, temporary: bool = False
+) -> dict[str, Any]:
+    if body.command is not None and body.input is not None:
+        raise ApiError(422, "invalid", "send either input or command, not both")
+    cancels: list[str] = []
+    resuming = body.command is not None and body.command.resume is not None
+    stateless = thread_id is None
+    # Configuration and budget are resolved before the thread row is locked, because they borrow pool
+    # connections of their own: a request holding one connection while waiting for another deadlocks the pool
+    # as soon as every connection is held by a request doing the same (N run creations on a pool of N).
+    async with runtime.db.connection() as conn:
+        assistant = await resolve_assistant(conn, runtime, user, body.assistant_id)
+        seen = None
+        if thread_id is not None:
+            thread_id = valid_uuid(thread_id, "thread")
+            seen = await threads_repo.get(conn, user.user_id, thread_id)
+            if seen is None and body.if_not_exists != "create":
+                raise not_found("thread", thread_id)
+    thread_id = thread_id or str(uuid.uuid4())
+    context = await resolve_settings(runtime, user.user_id, seen or {"thread_id": thread_id, "config": {}},
+                                     assistant, body.context, resuming=resuming)
+    await check_run_budget(runtime.db, user.user_id, context)
+    async with runtime.db.transaction() as conn:
+        if stateless:
+            thread = await threads_repo.insert(conn, user.user_id, thread_id, {"temporary": temporary})
+        else:
+            thread = await threads_repo.get(conn, user.user_id, thread_id, for_update=True)
+            if thread is None:
+                if body.if_not_exists != "create":
+                    raise not_found("thread", thread_id)
+                thread = await threads_repo.insert(conn, user.user_id, thread_id, {})
+                if thread is None:  # the id belongs to someone else: do not reveal it
+                    raise not_found("thread", thread_id)
+        assert thread is not None
+        await check_run_targets(conn, runtime, assistant["graph_id"], thread_id, body)
+        active = await runs_repo.active_for_thread(conn, thread_id)
+        if resuming and (thread["status"] != "interrupted" or active):
+            raise conflict(
+                f"thread {thread_id} is not waiting on an interrupt (status {thread['status']})",
+                thread_status=thread["status"],
+            )
+        if resuming:
+            assert body.command is not None
+            await check_resume(conn, thread, body.command.resume)  # typed interrupts: 422 on a bad answer
+        if active:
+            strategy = body.multitask_strategy
+            if strategy == "reject":
+                raise conflict(f"thread {thread_id} has a run in progress", run_id=str(active[0]["run_id"]))
+            if strategy in ("interrupt", "rollback"):
+                for old in active:
+                    old_id = str(old["run_id"])
+                    if old["status"] == "pending":
+                        if strategy == "rollback":
+                            await runs_repo.delete(conn, old_id)
+                        else:
+                            await runs_repo.finish_unclaimed(conn, old_id, "interrupted")
+                        await conn.execute("SELECT pg_notify('clew_events', %s)", (old_id,))
+                    else:
+                        await runs_repo.mark_cancel(conn, old_id, strategy)
+                        cancels.append(old_id)
+        kwargs = body.model_dump(
+            include={
+                "input", "command", "config", "context", "stream_mode", "stream_subgraphs", "checkpoint_id",
+                "interrupt_before", "interrupt_after", "durability", "stream_resumable", "on_completion",
+            },
+            exclude_none=True,
+        )
+        # the timeout counts from the run's start, with the limit in force when it was created
+        kwargs["timeout_seconds"] = runtime.settings.run_timeout_seconds
+        if body.checkpoint and not body.checkpoint_id and body.checkpoint.get("checkpoint_id"):
+            kwargs["checkpoint_id"] = body.checkpoint["checkpoint_id"]
+        if body.durability is None and body.checkpoint_during is False:
+            kwargs["durability"] = "exit"
+        metadata = dict(body.metadata or {})
+        run = await runs_repo.insert(
+            conn,
+            run_id=str(uuid.uuid4()),
+            thread_id=thread_id,
+            user_id=user.user_id,
+            assistant_id=str(assistant["assistant_id"]),
+            graph_id=assistant["graph_id"],
+            kwargs=kwargs,
+            config_snapshot={"config": assistant.get("config") or {}, "context": without_secrets(context)},
+            metadata=metadata,
+            multitask_strategy=body.multitask_strategy,
+            max_attempts=runtime.settings.max_attempts,
+            delay_seconds=body.after_seconds or 0.0,
+        )
+        await conn.execute(
+            "UPDATE threads SET status = 'busy', metadata = metadata || %s, updated_at = now() WHERE thread_id = %s",
+            (Jsonb({"graph_id": assistant["graph_id"], "assistant_id": str(assistant["assistant_id"])}), thread_id),
+        )
+        await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, str(run["run_id"])))
+        for old_id in cancels:
+            await conn.execute("SELECT pg_notify(%s, %s)", (CANCEL_CHANNEL, old_id))
+    for old_id in cancels:
+        if runtime.worker is not None:
+            runtime.worker.cancel_run(old_id)
+    runtime.wake_workers()
+    log.info("run created", run_id=str(run["run_id"]), thread_id=thread_id, user_id=user.user_id)
+    return run
+
+
+async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, action: str) -> dict[str, Any]:
+    thread_id = valid_uuid(thread_id, "thread")
+    run_id = valid_uuid(run_id, "run")
+    notify = False
+    async with runtime.db.transaction() as conn:
+        cur = await conn.execute(
+            "SELECT run_id, status FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s FOR UPDATE",
+            (run_id, thread_id, user.user_id),
+        )
+        run = await cur.fetchone()
+        if run is None:
+            raise not_found("run", run_id)
+        if run["status"] in TERMINAL:
+            raise conflict(f"run {run_id} is not active (status {run['status']})", run_status=run["status"])
+        if run["status"] == "pending":
+            if action == "rollback":
+                await runs_repo.delete(conn, run_id)
+            else:
+                await runs_repo.finish_unclaimed(conn, run_id, "interrupted")
+            await conn.execute(SETTLE_THREAD, {"thread_id": thread_id, "status": "idle", "error": None, "values": None, "interrupts": None})
+            await conn.execute("SELECT pg_notify('clew_events', %s)", (run_id,))
+        else:
+            await runs_repo.mark_cancel(conn, run_id, action)
+            await conn.execute("SELECT pg_notify(%s, %s)", (CANCEL_CHANNEL, run_id))
+            notify = True
+    if notify and runtime.worker is not None:
+        runtime.worker.cancel_run(run_id)
+    if not notify:
+        runtime.broker.wake(run_id)
+        await runtime.refresh_thread_status(thread_id)
+    return dict(run)
+
+
+async def join_run(runtime: Runtime, run_id: str) -> dict[str, Any] | None:
+    """Wait until the run is no longer pending or running; return its row (None if it was deleted)."""
+    with runtime.broker.subscribe(run_id) as ev:
+        check = True
+        while True:
+            ev.clear()
+            if check:
+                row = await runtime.db.fetchone(
+                    f"SELECT {runs_repo.RUN_COLUMNS} FROM runs WHERE run_id = %s", (run_id,)
+                )
+                if row is None or row["status"] in TERMINAL:
+                    return row
+            try:
+                await asyncio.wait_for(ev.wait(), timeout=5.0)
+                # Woken by a flush of events. A run this process executes cannot have ended before its
+                # executor returned (the worker wakes the run once more then), so skip the read until then.
+                check = runtime.worker is None or run_id not in runtime.worker.running
+            except TimeoutError:
+                check = True

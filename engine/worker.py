@@ -1,0 +1,170 @@
+"""Workers: claim runs from Postgres, keep their leases alive, execute them, hand them back on shutdown.
+
+A worker process (``clew worker``, or the in-process workers of ``clew serve``) runs one :class:`Worker`
+with N slots. It claims with ``FOR UPDATE SKIP LOCKED`` whenever a slot is free and something may be
+claimable: woken by NOTIFY (a run was created, a run was handed back), when a slot frees up, and every
+``poll`` seconds to pick up runs whose worker died (their lease lapsed) and delayed retries.
+One heartbeat task renews the leases of all its runs; a run whose lease could not be renewed was taken over
+by another worker and is stopped here without writing anything more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+import structlog
+
+from engine.executor import Execution, StopReason, execute
+from persistence.runs_sql import CLAIM_RUN, RENEW_LEASES
+
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
+
+log = structlog.get_logger("clew.worker")
+
+
+class Worker:
+    def __init__(self, runtime: Runtime, slots: int) -> None:
+        self.runtime = runtime
+        self.slots = max(1, slots)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.running: dict[str, Execution] = {}
+        # cancels that arrived while their run was being claimed here (claim committed, not yet launched):
+        # applied at launch, so such a cancel is not lost. Bounded: most entries are runs of other workers.
+        self._early_cancels: dict[str, None] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._beat_task: asyncio.Task[None] | None = None
+        s = runtime.settings
+        self.lease = s.lease_seconds
+        self.poll = max(0.2, min(1.0, s.lease_seconds / 4))
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="clew-worker")
+        self._beat_task = asyncio.create_task(self._heartbeat(), name="clew-heartbeat")
+        log.info("worker started", worker=self.worker_id, slots=self.slots)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel_run(self, run_id: str) -> bool:
+        execution = self.running.get(run_id)
+        if execution is None:
+            self._early_cancels[run_id] = None
+            while len(self._early_cancels) > 1000:
+                self._early_cancels.pop(next(iter(self._early_cancels)))
+            return False
+        execution.stop(StopReason.CANCEL)
+        return True
+
+    async def _claim(self) -> dict[str, Any] | None:
+        for _ in range(5):
+            try:
+                async with self.runtime.db.connection() as conn:  # one statement: atomic on its own
+                    cur = await conn.execute(
+                        CLAIM_RUN,
+                        {"worker": self.worker_id, "lease": self.lease,
+                         "timeout": self.runtime.settings.run_timeout_seconds},
+                    )
+                    return await cur.fetchone()
+            except psycopg.errors.UniqueViolation:
+                # another worker started a run on the same thread at the same moment
+                continue
+        return None
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                while len(self.running) < self.slots and not self._stopping:
+                    run = await self._claim()
+                    if run is None:
+                        break
+                    self._launch(run)
+            except Exception as exc:
+                log.warning("claim failed", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+
+    def _launch(self, run: dict[str, Any]) -> None:
+        execution = Execution(run)
+        self.running[execution.run_id] = execution
+        if execution.run_id in self._early_cancels:
+            del self._early_cancels[execution.run_id]
+            execution.stop(StopReason.CANCEL)
+        if run["attempt"] > 1:
+            log.info("resuming run", run_id=execution.run_id, attempt=run["attempt"])
+
+        async def _go() -> None:
+            try:
+                await execute(self.runtime, execution)
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("executor crashed", run_id=execution.run_id, thread_id=execution.thread_id)
+            finally:
+                self.running.pop(execution.run_id, None)
+                self.runtime.broker.wake(execution.run_id)  # joiners re-read the run now (see service.join_run)
+                self._wake.set()
+
+        task = asyncio.create_task(_go(), name=f"clew-exec-{execution.run_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _heartbeat(self) -> None:
+        interval = self.lease / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not self.running:
+                continue
+            items = list(self.running.values())
+            try:
+                rows = await self.runtime.db.fetchall(
+                    RENEW_LEASES,
+                    {"lease": self.lease, "worker": self.worker_id,
+                     "run_ids": [e.run_id for e in items], "tokens": [e.token for e in items]},
+                )
+            except Exception as exc:
+                log.warning("lease renewal failed", error=str(exc))
+                continue
+            renewed = {str(r["run_id"]) for r in rows}
+            for execution in items:
+                if execution.run_id not in renewed and execution.run_id in self.running:
+                    # finished in between, or taken over by another worker: stop without writing
+                    still = await self.runtime.db.fetchone(
+                        "SELECT 1 FROM runs WHERE run_id = %s AND fencing_token = %s AND status = 'running'",
+                        (execution.run_id, execution.token),
+                    )
+                    if still is None and execution.run_id in self.running:
+                        log.warning("lease lost", run_id=execution.run_id)
+                        execution.stop(StopReason.FENCED)
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; let runs reach their next super-step boundary, then hand them back."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for execution in list(self.running.values()):
+            execution.drain_requested.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
+            for execution in list(self.running.values()):
+                execution.stop(StopReason.SHUTDOWN)
+            if pending:
+                await asyncio.wait(pending, timeout=10)
+        if self._beat_task is not None:
+            self._beat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat_task
+        log.info("worker stopped", worker=self.worker_id)

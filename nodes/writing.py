@@ -1,0 +1,280 @@
+"""Writing the report: markdown with inline ``[n]`` citations and a numbered source list.
+
+The numbering is fixed here, from the documents the run's branches retrieved, and returned with the report
+as :class:`nodes.research_types.NumberedSource` entries for the state -- so ``[n]`` always means "the n-th
+stored source" and the citation check (:mod:`nodes.review`) can verify it.
+
+- With a ``smart`` model: the model gets the learnings (already carrying their ``[n]``) and the numbered
+  source list, and writes the report in the configured tone and length. Any source list it writes is cut
+  off and replaced by one built from the stored sources it actually cited; a number it invents stays in the
+  text, where the check finds it.
+- Without a model (the offline engine): the report is assembled from quoted sentences only -- a summary
+  chosen across all documents (:func:`providers.offline.summarize`), then one section per research query
+  with that branch's cited sentences -- numbered by first citation, so it never cites anything it did not
+  retrieve. It is deterministic: the same sources give the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+
+from config_schema.access import setting
+from nodes.research_types import Finding, NumberedSource
+from providers import offline
+from providers.text import word_count
+from providers.types import CitedSentence, SourceDoc, dedupe_sources
+from reports.citations import find_citations
+
+_SOURCES_HEADING = re.compile(
+    r"^\s*(#{1,6}\s*|\*\*)?\s*(sources|references|bibliography|citations|works cited|参考文献|参考资料|来源)\b",
+    re.IGNORECASE,
+)
+
+
+def heading(text: str) -> str:
+    text = " ".join(text.split())
+    return text[:1].upper() + text[1:]
+
+
+def source_key(doc: SourceDoc) -> str:
+    """What a citation points at: a knowledge-base document (not its chunk), a web page's URL, else the id."""
+    return str(doc.metadata.get("document_id") or doc.url or doc.id)
+
+
+def _label(doc: SourceDoc) -> str:
+    title = doc.label()
+    filename = str(doc.metadata.get("filename") or "")
+    if filename and filename not in title:
+        return f"{title} ({filename})"
+    return title
+
+
+def retrieved_docs(findings: Sequence[Finding]) -> list[SourceDoc]:
+    """The documents the successful branches kept, one per :func:`source_key` (chunks of one document are
+    joined), in branch order."""
+    grouped: dict[str, list[SourceDoc]] = {}
+    for f in findings:
+        if f.failed:
+            continue
+        for d in dedupe_sources(f.docs):
+            chunks = grouped.setdefault(source_key(d), [])
+            if all(c.id != d.id for c in chunks):
+                chunks.append(d)
+    out = []
+    for key, chunks in grouped.items():
+        first = chunks[0]
+        meta = {k: v for k, v in first.metadata.items() if k not in ("score",)}
+        meta["chunks"] = [c.id for c in chunks]
+        out.append(
+            SourceDoc(
+                id=key,
+                url=first.url,
+                title=_label(first),
+                text="\n\n".join(c.text for c in chunks),
+                metadata=meta,
+            )
+        )
+    return out
+
+
+def _by_document(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings with each learning citing documents (:func:`source_key`) instead of chunks."""
+    key_of = {d.id: source_key(d) for f in findings for d in f.docs}
+    out = []
+    for f in findings:
+        learnings = [
+            CitedSentence(text=s.text, source_ids=list(dict.fromkeys(key_of.get(i, i) for i in s.source_ids)))
+            for s in f.learnings
+        ]
+        out.append(f.model_copy(update={"learnings": learnings}))
+    return out
+
+
+class _Numbering:
+    """Numbers sources in order of first citation (offline engine)."""
+
+    def __init__(self, docs: Sequence[SourceDoc]) -> None:
+        self.by_id = {d.id: d for d in docs}
+        self.order: list[str] = []
+
+    def marks(self, ids: Sequence[str]) -> str:
+        out = []
+        for i in ids:
+            if i not in self.by_id:
+                continue  # never cite what was not retrieved
+            if i not in self.order:
+                self.order.append(i)
+            out.append(f"[{self.order.index(i) + 1}]")
+        return "".join(out)
+
+    def numbered(self) -> list[NumberedSource]:
+        return [NumberedSource.of(n, self.by_id[i]) for n, i in enumerate(self.order, start=1)]
+
+    def docs(self) -> list[SourceDoc]:
+        return [self.by_id[i] for i in self.order]
+
+
+def offline_report(
+    question: str,
+    findings: Sequence[Finding],
+    *,
+    word_budget: int = 1500,
+    summary_sentences: int = 4,
+    sentences_per_section: int = 3,
+    open_questions: Sequence[str] = (),
+    title: str | None = None,
+) -> tuple[str, list[NumberedSource]]:
+    """The offline engine's report over ``findings`` and its numbered sources (see the module docstring)."""
+    ok = _by_document([f for f in findings if not f.failed])
+    docs = retrieved_docs(ok)
+    numbering = _Numbering(docs)
+    out = [f"# {heading(title or question)}", "", f"> {offline.OFFLINE_NOTICE}", ""]
+    if not docs:
+        out.append("No source text was available to answer this question.")
+        return "\n".join(out) + "\n", []
+    used: set[str] = set()
+
+    def paragraph(sentences: Sequence[CitedSentence]) -> str:
+        parts = []
+        for s in sentences:
+            marks = numbering.marks(s.source_ids)
+            if marks:
+                used.add(s.text.lower())
+                parts.append(f"{s.text} {marks}")
+        return " ".join(parts)
+
+    summary = offline.summarize(question, docs, summary_sentences)
+    lead = paragraph(summary.sentences)
+    out += ["## Summary", "", lead or "The sources found do not answer the question directly.", ""]
+    words = word_count(lead)
+    multi_level = len({f.level for f in ok}) > 1
+    current_level = 0
+    for f in ok:
+        picked = [s for s in f.learnings if s.text.lower() not in used][:sentences_per_section]
+        if not picked:
+            continue
+        text = paragraph(picked)
+        if not text:
+            continue
+        if words + word_count(text) > word_budget and words > 0:
+            break
+        words += word_count(text)
+        if multi_level and f.level != current_level:
+            current_level = f.level
+            out += [f"## Level {f.level} findings", ""]
+        label = "Main findings" if f.query.strip().lower() == question.strip().lower() else heading(f.query)
+        out += [f"{'###' if multi_level else '##'} {label}", "", text, ""]
+    if open_questions:
+        out += ["## Open questions", ""] + [f"- {q}" for q in open_questions] + [""]
+    out.append(offline.format_sources(numbering.docs()))
+    return "\n".join(out) + "\n", numbering.numbered()
+
+
+def strip_sources_section(markdown: str) -> str:
+    """The text before a model-written Sources / References section (clew writes its own list)."""
+    lines = markdown.rstrip().split("\n")
+    for i, line in enumerate(lines):
+        if i > 0 and _SOURCES_HEADING.match(line):
+            return "\n".join(lines[:i]).rstrip()
+    return "\n".join(lines).rstrip()
+
+
+def _reply_text(reply: Any) -> str:
+    content = getattr(reply, "content", reply)
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return str(content)
+
+
+async def model_report(
+    model: Any,
+    question: str,
+    findings: Sequence[Finding],
+    values: Mapping[str, Any] | None,
+    *,
+    open_questions: Sequence[str] = (),
+    config: RunnableConfig | None = None,
+) -> tuple[str, list[NumberedSource]]:
+    """A report written by ``model`` from the learnings, citing the numbered stored sources."""
+    ok = _by_document([f for f in findings if not f.failed])
+    docs = retrieved_docs(ok)
+    cited_ids = {i for f in ok for s in f.learnings for i in s.source_ids}
+    listed = [d for d in docs if d.id in cited_ids] or docs
+    number = {d.id: n for n, d in enumerate(listed, start=1)}
+    notes = []
+    for f in ok:
+        lines = [
+            f"- {s.text} " + "".join(f"[{number[i]}]" for i in s.source_ids if i in number)
+            for s in f.learnings
+            if any(i in number for i in s.source_ids)
+        ]
+        if lines:
+            notes.append(f"Query: {f.query}\n" + "\n".join(lines))
+    catalogue = "\n".join(
+        f"[{n}] {d.label()}" + (f" <{d.url}>" if d.url else "")
+        for d, n in ((d, number[d.id]) for d in listed)
+    )
+    tone = str(setting(values, "research.tone"))
+    words = int(setting(values, "research.report_word_budget"))
+    prompt = [
+        SystemMessage(
+            content=(
+                "You write well-structured research reports in markdown. Use only the provided learnings. "
+                "Cite every factual statement with the bracketed numbers of its sources, e.g. [1] or [2][3]; "
+                "use only numbers from the source list. Do not write a sources or references section."
+            )
+        ),
+        HumanMessage(
+            content=(
+                f"Question: {question}\nTone: {tone}\nLength: about {words} words.\n\n"
+                "Learnings:\n\n"
+                + "\n\n".join(notes)
+                + "\n\nSources:\n"
+                + catalogue
+                + (
+                    "\n\nOpen questions to mention at the end:\n"
+                    + "\n".join(f"- {q}" for q in open_questions)
+                    if open_questions
+                    else ""
+                )
+                + "\n\nStart with a level-1 heading (the report's title)."
+            )
+        ),
+    ]
+    reply = await model.ainvoke(prompt, config=config)
+    body = strip_sources_section(_reply_text(reply))
+    if not body.lstrip().startswith("#"):
+        body = f"# {heading(question)}\n\n{body}"
+    cited = [n for n in await asyncio.to_thread(find_citations, body) if 1 <= n <= len(listed)]
+    markdown = body + "\n\n" + offline.format_sources(listed, only=cited) + "\n"
+    return markdown, [NumberedSource.of(n, d) for n, d in enumerate(listed, start=1)]
+
+
+async def write_report(
+    question: str,
+    findings: Sequence[Finding],
+    values: Mapping[str, Any] | None,
+    *,
+    open_questions: Sequence[str] = (),
+    config: RunnableConfig | None = None,
+) -> tuple[str, list[NumberedSource], bool]:
+    """The report, its numbered sources, and whether it was written offline (no model configured)."""
+    from providers.models import get_model
+
+    model = get_model(values, "smart")
+    if model is None:
+        budget = int(setting(values, "research.report_word_budget"))
+        md, numbered = await asyncio.to_thread(
+            lambda: offline_report(question, findings, word_budget=budget, open_questions=open_questions)
+        )
+        return md, numbered, True
+    md, numbered = await model_report(
+        model, question, findings, values, open_questions=open_questions, config=config
+    )
+    return md, numbered, False

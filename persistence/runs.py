@@ -1,0 +1,135 @@
+"""Runs table access for the API side (creation, reads, cancel marks). The worker side SQL is in runs_sql."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from persistence.db import Conn
+
+RUN_COLUMNS = (
+    "run_id, thread_id, user_id, assistant_id, graph_id, status, kwargs, config_snapshot, metadata, "
+    "multitask_strategy, attempt, max_attempts, fencing_token, cancel_action, checkpoint_before, error, "
+    "created_at, updated_at, started_at, ended_at"
+)
+
+
+async def insert(
+    conn: Conn,
+    *,
+    run_id: str,
+    thread_id: str,
+    user_id: str,
+    assistant_id: str,
+    graph_id: str,
+    kwargs: dict[str, Any],
+    config_snapshot: dict[str, Any],
+    metadata: dict[str, Any],
+    multitask_strategy: str,
+    max_attempts: int,
+    delay_seconds: float = 0.0,
+    timeout_seconds: float | None = None,
+) -> dict[str, Any]:
+    cur = await conn.execute(
+        f"""INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs, config_snapshot,
+                metadata, multitask_strategy, max_attempts, available_at, timeout_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s),
+                CASE WHEN %s::float8 IS NULL THEN NULL
+                     ELSE now() + make_interval(secs => %s + coalesce(%s::float8, 0)) END)
+            RETURNING {RUN_COLUMNS}""",
+        (
+            run_id, thread_id, user_id, assistant_id, graph_id, Jsonb(kwargs), Jsonb(config_snapshot),
+            Jsonb(metadata), multitask_strategy, max_attempts, delay_seconds,
+            timeout_seconds, delay_seconds, timeout_seconds,
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def get(conn: Conn, user_id: str, run_id: str, thread_id: str | None = None) -> dict[str, Any] | None:
+    if thread_id is None:
+        cur = await conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND user_id = %s", (run_id, user_id))
+    else:
+        cur = await conn.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s",
+            (run_id, thread_id, user_id),
+        )
+    return await cur.fetchone()
+
+
+async def get_any(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    cur = await conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s", (run_id,))
+    return await cur.fetchone()
+
+
+async def active_for_thread(conn: Conn, thread_id: str) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        f"SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = %s AND status IN ('pending', 'running') "
+        "ORDER BY created_at FOR UPDATE",
+        (thread_id,),
+    )
+    return await cur.fetchall()
+
+
+async def list_for_thread(
+    conn: Conn, user_id: str, thread_id: str, *, limit: int, offset: int, status: str | None
+) -> list[dict[str, Any]]:
+    where = "thread_id = %s AND user_id = %s"
+    params: list[Any] = [thread_id, user_id]
+    if status:
+        where += " AND status = %s"
+        params.append(status)
+    cur = await conn.execute(
+        f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY created_at DESC LIMIT %s OFFSET %s",
+        (*params, limit, offset),
+    )
+    return await cur.fetchall()
+
+
+async def mark_cancel(conn: Conn, run_id: str, action: str) -> None:
+    await conn.execute(
+        "UPDATE runs SET cancel_action = %s, updated_at = now() WHERE run_id = %s AND status = 'running'",
+        (action, run_id),
+    )
+
+
+async def finish_unclaimed(conn: Conn, run_id: str, status: str) -> bool:
+    """End a run that no worker holds (pending), writing its final ``end`` event."""
+    cur = await conn.execute(
+        "UPDATE runs SET status = %s, ended_at = now(), updated_at = now() WHERE run_id = %s AND status = 'pending'",
+        (status, run_id),
+    )
+    if not cur.rowcount:
+        return False
+    await conn.execute(
+        "INSERT INTO run_events (run_id, seq, event, data) "
+        "SELECT %s, coalesce(max(seq), 0) + 1, 'end', 'null' FROM run_events WHERE run_id = %s",
+        (run_id, run_id),
+    )
+    return True
+
+
+async def delete(conn: Conn, run_id: str) -> None:
+    await conn.execute("DELETE FROM run_events WHERE run_id = %s", (run_id,))
+    await conn.execute("DELETE FROM runs WHERE run_id = %s", (run_id,))
+
+
+async def read_events(conn: Conn, run_id: str, after_seq: int, limit: int = 500) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT seq, event, data FROM run_events WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+        (run_id, after_seq, limit),
+    )
+    return await cur.fetchall()
+
+
+async def prune_events(conn: Conn, older_than_days: float) -> int:
+    """Retention: drop events of runs that ended more than ``older_than_days`` ago."""
+    cur = await conn.execute(
+        "DELETE FROM run_events e USING runs r WHERE e.run_id = r.run_id "
+        "AND r.status NOT IN ('pending', 'running') AND r.ended_at < now() - make_interval(secs => %s)",
+        (older_than_days * 86400.0,),
+    )
+    return cur.rowcount

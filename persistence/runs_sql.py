@@ -1,0 +1,109 @@
+"""SQL of the run queue, kept in one place (like langgraph-checkpoint-postgres's base module)."""
+
+# Locks the run row in share mode for the rest of the caller's transaction: a takeover (which updates the
+# row) waits for the write, and a write after a takeover finds the token changed.
+CHECK_FENCE = "SELECT 1 FROM runs WHERE run_id = %s AND fencing_token = %s AND status = 'running' FOR SHARE"
+
+# The same check as a statement that fails (division by zero, SQLSTATE 22012) when the token lost the run: put
+# first in a pipeline, it aborts the pipeline's implicit transaction, so the writes queued after it never land.
+FENCE_OR_FAIL = (
+    "SELECT 1 / count(*) AS fenced FROM ("
+    "SELECT 1 FROM runs WHERE run_id = %s AND fencing_token = %s AND status = 'running' FOR SHARE) AS owner"
+)
+
+# Claim the oldest runnable run: a pending run whose thread has no running run and which is the oldest
+# pending run of its thread, or a running run whose lease lapsed (its worker died).
+CLAIM_RUN = """
+WITH candidate AS (
+    SELECT r.run_id
+    FROM runs r
+    WHERE (
+        r.status = 'pending' AND r.available_at <= now()
+        AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
+        AND NOT EXISTS (
+            SELECT 1 FROM runs y
+            WHERE y.thread_id = r.thread_id AND y.status = 'pending' AND y.created_at < r.created_at
+        )
+    ) OR (r.status = 'running' AND r.lease_expires_at < now())
+    ORDER BY r.created_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE runs SET
+    status = 'running',
+    lease_owner = %(worker)s,
+    lease_expires_at = now() + make_interval(secs => %(lease)s),
+    fencing_token = runs.fencing_token + 1,
+    attempt = runs.attempt + 1,
+    started_at = coalesce(runs.started_at, now()),
+    -- where a rollback returns the thread to: the checkpoint to fork from, else the thread's latest one
+    -- (LangGraph's checkpoint ids sort by time), fixed at the first claim
+    checkpoint_before = coalesce(runs.checkpoint_before, runs.kwargs->>'checkpoint_id', (
+        SELECT max(c.checkpoint_id) FROM checkpoints c
+        WHERE c.thread_id = runs.thread_id::text AND c.checkpoint_ns = ''), ''),
+    timeout_at = coalesce(runs.timeout_at, now() + make_interval(
+        secs => coalesce((runs.kwargs->>'timeout_seconds')::float8, %(timeout)s))),
+    updated_at = now()
+FROM candidate
+WHERE runs.run_id = candidate.run_id
+RETURNING runs.*, (SELECT coalesce(max(seq), 0) FROM run_events e WHERE e.run_id = runs.run_id) AS last_seq
+"""
+
+RENEW_LEASES = """
+UPDATE runs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+WHERE status = 'running' AND lease_owner = %(worker)s
+  AND (run_id, fencing_token) IN (SELECT * FROM unnest(%(run_ids)s::uuid[], %(tokens)s::bigint[]))
+RETURNING run_id
+"""
+
+# Hand a run back to the queue (graceful shutdown): not counted as an attempt.
+RELEASE_RUN = """
+UPDATE runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+    attempt = greatest(attempt - 1, 0), updated_at = now()
+WHERE run_id = %s AND fencing_token = %s AND status = 'running'
+"""
+
+FINISH_RUN = """
+UPDATE runs SET status = %(status)s, error = %(error)s, lease_owner = NULL, lease_expires_at = NULL,
+    ended_at = now(), updated_at = now()
+WHERE run_id = %(run_id)s AND fencing_token = %(token)s AND status = 'running'
+RETURNING thread_id
+"""
+
+# Retry after a failed attempt: back to pending after a short back-off.
+RETRY_RUN = """
+UPDATE runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, error = %(error)s,
+    available_at = now() + make_interval(secs => %(delay)s), updated_at = now()
+WHERE run_id = %(run_id)s AND fencing_token = %(token)s AND status = 'running'
+"""
+
+# Thread status after its run ended: busy while runs are queued, else from the run's outcome.
+SETTLE_THREAD = """
+UPDATE threads SET
+    status = CASE
+        WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = %(thread_id)s AND status IN ('pending', 'running'))
+            THEN 'busy'
+        ELSE %(status)s END,
+    error = %(error)s,
+    state_values = coalesce(%(values)s, state_values),
+    interrupts = coalesce(%(interrupts)s, interrupts),
+    updated_at = now()
+WHERE thread_id = %(thread_id)s
+"""
+
+# One statement (one round trip, atomic on its own): append the batch if the token still owns the run, and
+# NOTIFY the readers of other processes (delivered on commit). Answers how many events were written.
+INSERT_EVENTS = """
+WITH ins AS (
+    INSERT INTO run_events (run_id, seq, event, data)
+    SELECT %(run_id)s, e.seq, e.event, e.data
+    FROM unnest(%(seqs)s::bigint[], %(events)s::text[], %(datas)s::text[]) AS e(seq, event, data)
+    WHERE EXISTS (
+        SELECT 1 FROM runs WHERE run_id = %(run_id)s AND fencing_token = %(token)s AND status = 'running' FOR SHARE
+    )
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins) AS written, pg_notify(%(channel)s, %(run_id)s::text) AS notified
+"""
+
+MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %s"

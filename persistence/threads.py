@@ -1,0 +1,120 @@
+"""Threads table access. Every function filters by ``user_id``: another user's thread does not exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from persistence.db import Conn
+
+THREAD_COLUMNS = "thread_id, user_id, metadata, status, config, state_values, interrupts, error, created_at, updated_at"
+
+
+async def get(conn: Conn, user_id: str, thread_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+    lock = " FOR UPDATE" if for_update else ""
+    cur = await conn.execute(
+        f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s AND user_id = %s{lock}", (thread_id, user_id)
+    )
+    return await cur.fetchone()
+
+
+async def insert(
+    conn: Conn, user_id: str, thread_id: str, metadata: dict[str, Any], config: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Insert; returns None when the id is taken (by anyone)."""
+    cur = await conn.execute(
+        f"INSERT INTO threads (thread_id, user_id, metadata, config) VALUES (%s, %s, %s, %s) "
+        f"ON CONFLICT (thread_id) DO NOTHING RETURNING {THREAD_COLUMNS}",
+        (thread_id, user_id, Jsonb(metadata), Jsonb(config or {})),
+    )
+    return await cur.fetchone()
+
+
+async def exists_any(conn: Conn, thread_id: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM threads WHERE thread_id = %s", (thread_id,))
+    return await cur.fetchone() is not None
+
+
+async def update_metadata(conn: Conn, user_id: str, thread_id: str, metadata: dict[str, Any]) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"UPDATE threads SET metadata = metadata || %s, updated_at = now() WHERE thread_id = %s AND user_id = %s "
+        f"RETURNING {THREAD_COLUMNS}",
+        (Jsonb(metadata), thread_id, user_id),
+    )
+    return await cur.fetchone()
+
+
+async def set_config(conn: Conn, user_id: str, thread_id: str, config: dict[str, Any]) -> dict[str, Any] | None:
+    cur = await conn.execute(
+        f"UPDATE threads SET config = %s, updated_at = now() WHERE thread_id = %s AND user_id = %s "
+        f"RETURNING {THREAD_COLUMNS}",
+        (Jsonb(config), thread_id, user_id),
+    )
+    return await cur.fetchone()
+
+
+async def set_status(conn: Conn, thread_id: str, status: str) -> None:
+    await conn.execute(
+        "UPDATE threads SET status = %s, updated_at = now() WHERE thread_id = %s", (status, thread_id)
+    )
+
+
+async def delete(conn: Conn, user_id: str, thread_id: str) -> bool:
+    cur = await conn.execute("DELETE FROM threads WHERE thread_id = %s AND user_id = %s", (thread_id, user_id))
+    if cur.rowcount:
+        for table in ("checkpoints", "checkpoint_writes", "checkpoint_blobs"):
+            await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
+        await conn.execute(
+            "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = %s)", (thread_id,)
+        )
+    return bool(cur.rowcount)
+
+
+def _filters(
+    user_id: str, metadata: dict[str, Any] | None, status: str | None, ids: list[str] | None
+) -> tuple[str, list[Any]]:
+    where = ["user_id = %s"]
+    params: list[Any] = [user_id]
+    if metadata:
+        where.append("metadata @> %s")
+        params.append(Jsonb(metadata))
+    if status:
+        where.append("status = %s")
+        params.append(status)
+    if ids:
+        where.append("thread_id = ANY(%s::uuid[])")
+        params.append(ids)
+    return " AND ".join(where), params
+
+
+SORTABLE = {"thread_id", "status", "created_at", "updated_at"}
+
+
+async def search(
+    conn: Conn,
+    user_id: str,
+    *,
+    metadata: dict[str, Any] | None,
+    status: str | None,
+    ids: list[str] | None,
+    limit: int,
+    offset: int,
+    sort_by: str = "created_at",
+    sort_order: str = "desc",
+) -> list[dict[str, Any]]:
+    where, params = _filters(user_id, metadata, status, ids)
+    order = sort_by if sort_by in SORTABLE else "created_at"
+    direction = "ASC" if sort_order.lower() == "asc" else "DESC"
+    cur = await conn.execute(
+        f"SELECT {THREAD_COLUMNS} FROM threads WHERE {where} ORDER BY {order} {direction} LIMIT %s OFFSET %s",
+        (*params, limit, offset),
+    )
+    return await cur.fetchall()
+
+
+async def count(conn: Conn, user_id: str, *, metadata: dict[str, Any] | None, status: str | None) -> int:
+    where, params = _filters(user_id, metadata, status, None)
+    cur = await conn.execute(f"SELECT count(*) AS n FROM threads WHERE {where}", params)
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0

@@ -1,0 +1,80 @@
+"""Shared value types for sources and cited text, used by retrieval, the offline engine and the graphs.
+
+A :class:`SourceDoc` is one piece of evidence (a web page, a knowledge-base chunk) with a stable ``id``.
+Everything that cites refers to sources by that id and numbers them only from the list it was given, so a
+report can never cite a source nobody retrieved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class SourceDoc(BaseModel):
+    """One retrieved document: ``id`` is stable (a URL or a knowledge-base chunk id) and unique in a list."""
+
+    id: str = Field(min_length=1)
+    url: str = ""
+    title: str = ""
+    text: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def label(self) -> str:
+        """What a source list shows for this document: its title, else its URL, else its id."""
+        return self.title.strip() or self.url.strip() or self.id
+
+
+Source = SourceDoc
+"""Alias: the same model under the shorter name."""
+
+
+class CitedSentence(BaseModel):
+    """A sentence and the ids of the sources it comes from (at least one)."""
+
+    text: str
+    source_ids: list[str] = Field(min_length=1)
+
+
+class Summary(BaseModel):
+    """Cited sentences answering ``question`` and the numbered sources they cite (``[n]`` = ``sources[n-1]``)."""
+
+    question: str
+    sentences: list[CitedSentence]
+    sources: list[SourceDoc]
+    offline: bool = True
+
+    def number_of(self, source_id: str) -> int:
+        """The 1-based citation number of a source id (ValueError when it is not in :attr:`sources`)."""
+        for i, s in enumerate(self.sources, start=1):
+            if s.id == source_id:
+                return i
+        raise ValueError(f"source {source_id!r} is not in this summary's sources")
+
+    def to_markdown(self) -> str:
+        """The sentences with inline ``[n]`` markers, a numbered source list and the offline notice."""
+        from providers.offline import OFFLINE_NOTICE, format_sources
+
+        lines = [
+            f"{s.text} " + "".join(f"[{self.number_of(i)}]" for i in s.source_ids) for s in self.sentences
+        ]
+        parts = [" ".join(lines) if lines else "No relevant sentences were found in the sources."]
+        cited = sorted({self.number_of(i) for s in self.sentences for i in s.source_ids})
+        if cited:
+            parts.append(format_sources(self.sources, only=cited))
+        if self.offline:
+            parts.append(f"_{OFFLINE_NOTICE}_")
+        return "\n\n".join(parts)
+
+
+def dedupe_sources(sources: Sequence[SourceDoc]) -> list[SourceDoc]:
+    """Keep the first document of each id, in order (the order that fixes citation numbers)."""
+    seen: set[str] = set()
+    out: list[SourceDoc] = []
+    for s in sources:
+        if s.id not in seen:
+            seen.add(s.id)
+            out.append(s)
+    return out

@@ -1,0 +1,513 @@
+"""The knowledge base service: ingest, list, delete and search a user's documents.
+
+Ingestion: check the type (extension and content), extract the text in a thread, split it 1000/200, compute
+a BM25 sparse vector per chunk (and a dense one when an embedding model is configured), store the chunks in
+Qdrant and the document's row in Postgres. A small file is ingested before the call returns (any failure
+leaves nothing behind); a large one is checked, spooled to the data directory and ingested by a background
+task while its row says pending -> processing -> ready | error. A process restarted mid-ingestion picks
+up the spooled files it finds at start-up.
+
+Search: the user's sparse and dense candidates are fused with the configured weights
+(``search_enhancement.*``), kept if above the relevance threshold and if their document is a ready document
+of that user (so chunks of a document being deleted or processed never surface).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePath
+from typing import Any
+from uuid import UUID
+
+import structlog
+from langchain_core.embeddings import Embeddings
+from qdrant_client import models
+
+from config_schema.access import setting
+from config_schema.settings import RuntimeSettings
+from persistence.db import Database
+from retrieval import sparse
+from retrieval.extract import EmptyDocumentError, ExtractedText, probe
+from retrieval.knowledge import documents
+from retrieval.knowledge.chunking import split_text
+from retrieval.knowledge.errors import DocumentNotFoundError, FileTooLargeError, ServiceUnavailableError
+from retrieval.knowledge.filetypes import (
+    CONTENT_TYPES,
+    EXTRACTORS,
+    KIND_BY_CONTENT_TYPE,
+    FileKind,
+    detect_kind,
+)
+from retrieval.knowledge.store import DENSE, SPARSE, AnyQdrant, ChunkStore, open_qdrant, point_id
+from retrieval.types import Document, SearchHit
+
+log = structlog.get_logger("clew.knowledge")
+
+DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+DEFAULT_BACKGROUND_BYTES = 2 * 1024 * 1024
+EMBED_BATCH = 64
+BACKGROUND_CONCURRENCY = 2
+# An unfinished document nobody has touched for this long, with no spooled file here, has lost its ingester.
+STALE_SECONDS = 1800.0
+
+
+def _model_id(embeddings: Embeddings) -> str:
+    for attr in ("model", "model_name", "deployment"):
+        value = getattr(embeddings, attr, None)
+        if isinstance(value, str) and value:
+            return f"{type(embeddings).__name__}:{value}"
+    return type(embeddings).__name__
+
+
+def _clean_filename(filename: str) -> str:
+    name = PurePath(filename.replace("\\", "/")).name.strip()
+    return name[:255]
+
+
+class _Prepared:
+    """Chunks of one document ready to be stored."""
+
+    def __init__(self, points: list[models.PointStruct], title: str | None) -> None:
+        self.points = points
+        self.title = title
+
+
+class KnowledgeBase:
+    """Per-user document store over Postgres (metadata) and Qdrant (chunks and vectors)."""
+
+    def __init__(
+        self,
+        db: Database,
+        qdrant: AnyQdrant,
+        embeddings: Embeddings | None = None,
+        *,
+        spool_dir: Path | None = None,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        background_bytes: int = DEFAULT_BACKGROUND_BYTES,
+    ) -> None:
+        self.db = db
+        self.embeddings = embeddings
+        self.spool_dir = spool_dir
+        self.max_upload_bytes = max_upload_bytes
+        self.background_bytes = background_bytes
+        self.store = ChunkStore(qdrant)
+        self._tasks: dict[UUID, asyncio.Task[None]] = {}
+        self._background = asyncio.Semaphore(BACKGROUND_CONCURRENCY)
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create (or adopt) the collection and resume background ingestions left by a previous process."""
+        if self._started:
+            return
+        dim: int | None = None
+        model_id: str | None = None
+        if self.embeddings is not None:
+            try:
+                dim = len(await self.embeddings.aembed_query("dimension probe"))
+            except Exception as exc:  # any provider error
+                raise ServiceUnavailableError(
+                    f"the embedding model failed ({type(exc).__name__}: {exc})"
+                ) from exc
+            model_id = _model_id(self.embeddings)
+        self.store.use_dense(dim, model_id)
+        created = await self.store.ensure_collection()
+        await self.store.tune_local_storage()
+        await self.store.load_sparse_index()
+        if created:
+            await self._adopt_previous_collection()
+        if self.spool_dir is not None:
+            self.spool_dir.mkdir(parents=True, exist_ok=True)
+        await self._resume_unfinished()
+        self._started = True
+
+    async def close(self) -> None:
+        """Stop background ingestions (their spooled files stay for the next start) and close Qdrant."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.store.close()
+
+    async def wait_background(self) -> None:
+        """Wait until every background ingestion of this process has finished (used by tests and the CLI)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    # -- ingestion ----------------------------------------------------------------------------------
+
+    async def ingest_file(
+        self, user_id: str, filename: str, data: bytes, *, background: bool | None = None
+    ) -> Document:
+        """Ingest one file for ``user_id``; returns its row (status ready, or pending when in background).
+
+        Raises FileTooLargeError, UnsupportedFileTypeError, CorruptFileError or EmptyDocumentError, and
+        then stores nothing.
+        """
+        if len(data) > self.max_upload_bytes:
+            raise FileTooLargeError(len(data), self.max_upload_bytes)
+        name = _clean_filename(filename)
+        kind = await asyncio.to_thread(detect_kind, name, data)
+        if not data:
+            raise EmptyDocumentError(f"{name} is empty")
+        run_in_background = len(data) >= self.background_bytes if background is None else background
+        document_id = uuid.uuid4()
+        if run_in_background:
+            return await self._ingest_background(document_id, user_id, name, kind, data)
+        extracted = await asyncio.to_thread(self._extract, kind, data, name)
+        prepared = await self._prepare(document_id, user_id, name, extracted)
+        await documents.insert(
+            self.db,
+            document_id=document_id,
+            user_id=user_id,
+            filename=name,
+            content_type=CONTENT_TYPES[kind],
+            size_bytes=len(data),
+            status="processing",
+        )
+        try:
+            await self.store.upsert(prepared.points)
+            doc = await documents.mark_ready(self.db, document_id, len(prepared.points), prepared.title)
+        except BaseException:
+            await self._discard(user_id, document_id)
+            raise
+        if doc is None:  # deleted while it was being stored
+            await self.store.delete_document(user_id, str(document_id))
+            raise DocumentNotFoundError(document_id)
+        log.info("document ingested", document_id=str(document_id), chunks=doc.chunk_count, kind=kind)
+        return doc
+
+    async def _discard(self, user_id: str, document_id: UUID) -> None:
+        with contextlib.suppress(Exception):
+            await self.store.delete_document(user_id, str(document_id))
+        with contextlib.suppress(Exception):
+            await documents.delete(self.db, user_id, document_id)
+
+    @staticmethod
+    def _extract(kind: FileKind, data: bytes, name: str) -> ExtractedText:
+        extracted = EXTRACTORS[kind](data)
+        if not extracted.text.strip():
+            hint = " (a scanned PDF? OCR is not supported)" if kind == "pdf" else ""
+            raise EmptyDocumentError(f"{name} contains no extractable text{hint}")
+        return extracted
+
+    async def _prepare(
+        self, document_id: UUID, user_id: str, name: str, extracted: ExtractedText
+    ) -> _Prepared:
+        title = extracted.title or name
+
+        def chunk_and_vectorize() -> tuple[list[Any], list[sparse.SparseVector]]:
+            chunks = split_text(extracted)
+            return chunks, [sparse.document_vector(c.text) for c in chunks]
+
+        chunks, sparse_vectors = await asyncio.to_thread(chunk_and_vectorize)
+        dense_vectors: list[list[float]] | None = None
+        if self.embeddings is not None and self.store.dense_dim is not None:
+            dense_vectors = []
+            for i in range(0, len(chunks), EMBED_BATCH):
+                batch = [c.text for c in chunks[i : i + EMBED_BATCH]]
+                try:
+                    vectors = await self.embeddings.aembed_documents(batch)
+                except Exception as exc:  # any provider error: the model is unusable right now
+                    raise ServiceUnavailableError(
+                        f"the embedding model failed ({type(exc).__name__}: {exc})"
+                    ) from exc
+                dense_vectors.extend([float(x) for x in vec] for vec in vectors)
+        doc_id = str(document_id)
+        points: list[models.PointStruct] = []
+        for i, chunk in enumerate(chunks):
+            vector: dict[str, Any] = {
+                SPARSE: models.SparseVector(
+                    indices=sparse_vectors[i].indices, values=sparse_vectors[i].values
+                )
+            }
+            if dense_vectors is not None:
+                vector[DENSE] = dense_vectors[i]
+            points.append(
+                models.PointStruct(
+                    id=point_id(doc_id, chunk.index),
+                    vector=vector,
+                    payload={
+                        "user_id": user_id,
+                        "document_id": doc_id,
+                        "chunk_index": chunk.index,
+                        "text": chunk.text,
+                        "title": title,
+                        "source": name,
+                        "page": chunk.page,
+                        "start": chunk.start,
+                    },
+                )
+            )
+        return _Prepared(points, title)
+
+    def _spool_path(self, document_id: UUID) -> Path | None:
+        return self.spool_dir / str(document_id) if self.spool_dir is not None else None
+
+    async def _ingest_background(
+        self, document_id: UUID, user_id: str, name: str, kind: FileKind, data: bytes
+    ) -> Document:
+        # A quick parse now, so a damaged file is refused at upload rather than discovered later.
+        await asyncio.to_thread(probe, kind, data)
+        spool = self._spool_path(document_id)
+        if spool is not None:
+            await asyncio.to_thread(spool.write_bytes, data)
+        try:
+            doc = await documents.insert(
+                self.db,
+                document_id=document_id,
+                user_id=user_id,
+                filename=name,
+                content_type=CONTENT_TYPES[kind],
+                size_bytes=len(data),
+                status="pending",
+            )
+        except BaseException:
+            if spool is not None:
+                spool.unlink(missing_ok=True)
+            raise
+        self._spawn(document_id, user_id, name, kind, None if spool is not None else data)
+        return doc
+
+    def _spawn(self, document_id: UUID, user_id: str, name: str, kind: FileKind, data: bytes | None) -> None:
+        task = asyncio.create_task(
+            self._process(document_id, user_id, name, kind, data), name=f"ingest-{document_id}"
+        )
+        self._tasks[document_id] = task
+        task.add_done_callback(lambda _t, d=document_id: self._tasks.pop(d, None))
+
+    async def _process(
+        self, document_id: UUID, user_id: str, name: str, kind: FileKind, data: bytes | None
+    ) -> None:
+        spool = self._spool_path(document_id)
+        async with self._background:
+            claimed = await documents.claim(self.db, document_id)
+            if claimed is None:
+                if spool is not None:
+                    spool.unlink(missing_ok=True)
+                return
+            try:
+                if data is None:
+                    assert spool is not None
+                    data = await asyncio.to_thread(spool.read_bytes)
+                extracted = await asyncio.to_thread(self._extract, kind, data, name)
+                await documents.heartbeat(self.db, document_id)
+                prepared = await self._prepare(document_id, user_id, name, extracted)
+                if not await documents.heartbeat(self.db, document_id):
+                    return  # deleted meanwhile
+                await self.store.delete_document(user_id, str(document_id))  # a previous partial attempt
+                await self.store.upsert(prepared.points)
+                doc = await documents.mark_ready(self.db, document_id, len(prepared.points), prepared.title)
+                if doc is None:
+                    await self.store.delete_document(user_id, str(document_id))
+                else:
+                    log.info("document ingested", document_id=str(document_id), chunks=doc.chunk_count)
+            except asyncio.CancelledError:
+                raise  # shutting down: keep the spooled file, the next start resumes it
+            except Exception as exc:
+                log.warning("document ingestion failed", document_id=str(document_id), error=str(exc))
+                with contextlib.suppress(Exception):
+                    await self.store.delete_document(user_id, str(document_id))
+                await documents.mark_error(self.db, document_id, str(exc) or type(exc).__name__)
+            if spool is not None:
+                spool.unlink(missing_ok=True)
+
+    async def _resume_unfinished(self) -> None:
+        for doc in await documents.unfinished(self.db):
+            spool = self._spool_path(doc.document_id)
+            kind = KIND_BY_CONTENT_TYPE.get(doc.content_type)
+            if spool is not None and spool.exists() and kind is not None:
+                log.info("resuming document ingestion", document_id=str(doc.document_id))
+                self._spawn(doc.document_id, doc.user_id, doc.filename, kind, None)
+            else:
+                await documents.mark_stale_error(
+                    self.db,
+                    doc.document_id,
+                    STALE_SECONDS,
+                    "ingestion was interrupted; upload the file again",
+                )
+
+    async def _adopt_previous_collection(self) -> None:
+        """Copy the chunks of an older clew collection (e.g. before an embedding model was configured)."""
+        sources = await self.store.other_collections()
+        if not sources:
+            return
+        counts = {name: await self.store.count(collection=name) for name in sources}
+        source = max(counts, key=lambda n: counts[n])
+        if counts[source] == 0:
+            return
+        log.info(
+            "copying knowledge chunks", source=source, target=self.store.collection, chunks=counts[source]
+        )
+        offset: Any = None
+        while True:
+            points, offset = await self.store.scroll_all(source, offset=offset)
+            batch: list[models.PointStruct] = []
+            texts = [str((p.payload or {}).get("text", "")) for p in points]
+            dense_vectors: list[list[float]] | None = None
+            if self.embeddings is not None and self.store.dense_dim is not None and texts:
+                dense_vectors = [[float(x) for x in v] for v in await self.embeddings.aembed_documents(texts)]
+            for i, p in enumerate(points):
+                sv = sparse.document_vector(texts[i])
+                vector: dict[str, Any] = {SPARSE: models.SparseVector(indices=sv.indices, values=sv.values)}
+                if dense_vectors is not None:
+                    vector[DENSE] = dense_vectors[i]
+                batch.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
+            await self.store.upsert(batch)
+            if offset is None:
+                break
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    async def get_document(self, user_id: str, document_id: UUID | str) -> Document:
+        doc_id = self._parse_id(document_id)
+        doc = await documents.get(self.db, user_id, doc_id)
+        if doc is None:
+            raise DocumentNotFoundError(document_id)
+        return doc
+
+    async def list_documents(self, user_id: str) -> list[Document]:
+        return await documents.list_for_user(self.db, user_id)
+
+    async def delete_document(self, user_id: str, document_id: UUID | str) -> Document:
+        """Delete a document of ``user_id`` and its chunks (DocumentNotFoundError if it is not theirs)."""
+        doc_id = self._parse_id(document_id)
+        doc = await documents.delete(self.db, user_id, doc_id)
+        if doc is None:
+            raise DocumentNotFoundError(document_id)
+        task = self._tasks.get(doc_id)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        # Chunks left behind by a failure here never surface: search keeps only ready documents.
+        await self.store.delete_document(user_id, str(doc_id))
+        spool = self._spool_path(doc_id)
+        if spool is not None:
+            spool.unlink(missing_ok=True)
+        return doc
+
+    @staticmethod
+    def _parse_id(document_id: UUID | str) -> UUID:
+        if isinstance(document_id, UUID):
+            return document_id
+        try:
+            return UUID(str(document_id))
+        except ValueError as exc:
+            raise DocumentNotFoundError(document_id) from exc
+
+    async def search(
+        self, user_id: str, query: str, k: int = 8, values: Mapping[str, Any] | None = None
+    ) -> list[SearchHit]:
+        """The ``k`` most relevant chunks of ``user_id``'s ready documents, best first."""
+        query = query.strip()
+        if not query:
+            return []
+        k = max(1, min(int(k), 100))
+        dense_weight = float(setting(values, "search_enhancement.dense_weight"))
+        sparse_weight = float(setting(values, "search_enhancement.sparse_weight"))
+        threshold = float(setting(values, "search_enhancement.relevance_threshold"))
+        dense_query: list[float] | None = None
+        if self.embeddings is not None and self.store.dense_dim is not None and dense_weight > 0:
+            try:
+                dense_query = [float(x) for x in await self.embeddings.aembed_query(query)]
+            except Exception as exc:  # keep answering from the sparse side while the model is down
+                log.warning("query embedding failed; sparse search only", error=str(exc))
+        if dense_query is None:
+            dense_weight, sparse_weight = 0.0, 1.0
+        elif sparse_weight <= 0:
+            sparse_weight = 0.0
+        qv = sparse.query_vector(query)
+        sparse_query = (
+            models.SparseVector(indices=qv.indices, values=qv.values) if sparse_weight > 0 else None
+        )
+        limit = max(4 * k, 20)
+        sparse_pts, dense_pts = await self.store.query(
+            user_id, sparse=sparse_query, dense=dense_query, limit=limit
+        )
+
+        hits = _fuse(sparse_pts, dense_pts, sparse_weight, dense_weight)
+        hits = [h for h in hits if h.score >= threshold]
+        hits.sort(key=lambda h: (-h.score, h.document_id, h.metadata.get("chunk_index", 0)))
+        candidates = hits[: 3 * k]
+        ready = await documents.ready_ids(self.db, user_id, {h.document_id for h in candidates})
+        return [h for h in candidates if h.document_id in ready][:k]
+
+
+def _fuse(
+    sparse_pts: Sequence[models.ScoredPoint],
+    dense_pts: Sequence[models.ScoredPoint],
+    sparse_weight: float,
+    dense_weight: float,
+) -> list[SearchHit]:
+    """Weighted score fusion: sparse scores relative to the best one, dense cosine clamped to [0, 1]."""
+    total = sparse_weight + dense_weight
+    if total <= 0:
+        return []
+    best_sparse = max((p.score for p in sparse_pts), default=0.0)
+    parts: dict[str, dict[str, Any]] = {}
+    for p in sparse_pts:
+        entry = parts.setdefault(str(p.id), {"payload": p.payload or {}, "sparse": 0.0, "dense": 0.0})
+        entry["sparse"] = p.score / best_sparse if best_sparse > 0 else 0.0
+    for p in dense_pts:
+        entry = parts.setdefault(str(p.id), {"payload": p.payload or {}, "sparse": 0.0, "dense": 0.0})
+        entry["dense"] = min(max(p.score, 0.0), 1.0)
+    hits: list[SearchHit] = []
+    for chunk_id, entry in parts.items():
+        payload = entry["payload"]
+        score = (sparse_weight * entry["sparse"] + dense_weight * entry["dense"]) / total
+        hits.append(
+            SearchHit(
+                document_id=str(payload.get("document_id", "")),
+                chunk_id=chunk_id,
+                text=str(payload.get("text", "")),
+                score=round(score, 6),
+                title=payload.get("title"),
+                source=str(payload.get("source", "")),
+                url=None,
+                metadata={
+                    "chunk_index": payload.get("chunk_index"),
+                    "page": payload.get("page"),
+                    "start": payload.get("start"),
+                    "sparse_score": round(entry["sparse"], 6),
+                    "dense_score": round(entry["dense"], 6),
+                    "kind": "knowledge",
+                },
+            )
+        )
+    return hits
+
+
+async def open_knowledge_base(
+    settings: RuntimeSettings, db: Database, embeddings: Embeddings | None = None
+) -> KnowledgeBase:
+    """Open Qdrant (embedded in ``settings.qdrant_dir`` or the ``QDRANT_URL`` server) and start the service.
+
+    Raises ``RuntimeError`` when the embedded directory is held by another process.
+    """
+    client = await asyncio.to_thread(open_qdrant, settings)
+    kb = KnowledgeBase(
+        db,
+        client,
+        embeddings,
+        spool_dir=settings.data_dir / "uploads",
+        max_upload_bytes=settings.knowledge_max_upload_bytes,
+        background_bytes=settings.knowledge_background_bytes,
+    )
+    try:
+        await kb.start()
+    except BaseException:
+        await kb.close()
+        raise
+    return kb
+
+
+async def close_knowledge_base(kb: KnowledgeBase) -> None:
+    await kb.close()

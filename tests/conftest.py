@@ -1,0 +1,69 @@
+"""Shared fixtures: a scratch database and a real clew server (subprocess, real uvicorn) with two users.
+
+``client`` speaks as alice and ``other_client`` as bob, both through the official langgraph-sdk, so every
+API test also checks what the SDK sends and parses.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from langgraph_sdk import get_client
+
+from tests.support.pg import create_database, drop_database
+from tests.support.server import ROOT, ClewProcess
+
+
+@pytest.fixture(scope="session")
+def db_url() -> Iterator[str]:
+    url = create_database()
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("clew-data")
+
+
+def make_key(db_url: str, data_dir: Path, user: str) -> str:
+    env = {**os.environ, "DATABASE_URL": db_url, "CLEW_DATA_DIR": str(data_dir)}
+    out = subprocess.run([sys.executable, "-m", "cli.main", "keys", "create", user], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def server(db_url: str, data_dir: Path) -> Iterator[ClewProcess]:
+    proc = ClewProcess(db_url, data_dir, env={"CLEW_AUTH": "api_key", "CLEW_ADMIN_USERS": '["alice"]'})
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def keys(server: ClewProcess, db_url: str, data_dir: Path) -> dict[str, str]:
+    return {u: make_key(db_url, data_dir, u) for u in ("alice", "bob")}
+
+
+@pytest.fixture
+async def client(server: ClewProcess, keys: dict[str, str]) -> AsyncIterator[object]:
+    c = get_client(url=server.url, api_key=keys["alice"])
+    yield c
+    await c.http.client.aclose()
+
+
+@pytest.fixture
+async def other_client(server: ClewProcess, keys: dict[str, str]) -> AsyncIterator[object]:
+    c = get_client(url=server.url, api_key=keys["bob"])
+    yield c
+    await c.http.client.aclose()

@@ -1,0 +1,120 @@
+"""Real clew processes for tests: ``clew serve`` / ``clew worker`` started as subprocesses.
+
+Crash tests need real processes (SIGKILL, SIGSTOP), and API tests need a real uvicorn server, so every
+server-based test goes through this class.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+TESTS = Path(__file__).resolve().parent.parent
+ROOT = TESTS.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ClewProcess:
+    def __init__(
+        self,
+        db_url: str,
+        data_dir: Path,
+        *,
+        kind: str = "serve",
+        config: Path | None = None,
+        workers: int = 4,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.db_url = db_url
+        self.data_dir = data_dir
+        self.kind = kind
+        self.config = config or TESTS / "langgraph.json"
+        self.workers = workers
+        self.extra_env = env or {}
+        self.port = port or free_port()
+        self.log_path = log_path or data_dir / f"{kind}-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLEW_")}
+        env.update({
+            "DATABASE_URL": self.db_url,
+            "CLEW_DATA_DIR": str(self.data_dir),
+            "CLEW_LOG_FORMAT": "json",
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def start(self, wait: bool = True) -> ClewProcess:
+        args = [sys.executable, "-m", "cli.main", self.kind, "--config", str(self.config),
+                "--workers", str(self.workers)]
+        if self.kind == "serve":
+            args += ["--port", str(self.port)]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        if wait and self.kind == "serve":
+            self.wait_ready()
+        elif wait:
+            self.wait_log("worker started")
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"clew exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/ok", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"clew did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def wait_log(self, text: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log_path.exists() and text in self.log_path.read_text(errors="replace"):
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"clew exited early:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.05)
+        raise TimeoutError(f"{text!r} not logged:\n{self.log_path.read_text()[-3000:]}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)

@@ -1,0 +1,120 @@
+"""The checkpointer: lock-free on a pool, fenced per run, strict deserialization."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from psycopg.types.json import Jsonb
+
+from config_schema.settings import RuntimeSettings
+from persistence.checkpointer import FencedOut, FencedSaver, LockedPooledSaver, PooledSaver, strict_serde
+from persistence.db import Database
+from tests.support.pg import create_database, drop_database
+
+
+@pytest.fixture(scope="module")
+async def db() -> AsyncIterator[Database]:
+    url = create_database("clew_ckpt")
+    database = await Database.open(RuntimeSettings(), url=url)
+    await PooledSaver(database.pool).setup()
+    yield database
+    await database.close()
+    drop_database(url)
+
+
+def _cfg(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+
+
+async def _blocked_put(db: Database, saver: Any) -> tuple[asyncio.Task[Any], Any]:
+    """Start an aput that blocks: another transaction holds an uncommitted row with the same key."""
+    thread = str(uuid.uuid4())
+    ckpt = empty_checkpoint()
+    conn = await db.connect_dedicated()
+    await conn.execute("BEGIN")
+    await conn.execute(
+        "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, checkpoint, metadata) "
+        "VALUES (%s, '', %s, %s, '{}')",
+        (thread, ckpt["id"], Jsonb({})),
+    )
+    task = asyncio.create_task(saver.aput(_cfg(thread), ckpt, {}, {}))
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    return task, conn
+
+
+async def test_pooled_saver_does_not_serialise_calls(db: Database) -> None:
+    saver = PooledSaver(db.pool)
+    blocked, conn = await _blocked_put(db, saver)
+    # another thread's read proceeds while the first call waits on the database
+    assert await asyncio.wait_for(saver.aget_tuple(_cfg(str(uuid.uuid4()))), timeout=10) is None
+    assert not blocked.done()
+    await conn.execute("ROLLBACK")
+    await conn.close()
+    await asyncio.wait_for(blocked, timeout=10)
+
+
+async def test_stock_saver_serialises_calls(db: Database) -> None:
+    """What the fix removes: with the stock per-instance lock the second call waits for the first."""
+    saver = LockedPooledSaver(db.pool)
+    blocked, conn = await _blocked_put(db, saver)
+    read = asyncio.create_task(saver.aget_tuple(_cfg(str(uuid.uuid4()))))
+    await asyncio.sleep(0.5)
+    assert not read.done()
+    await conn.execute("ROLLBACK")
+    await conn.close()
+    await asyncio.wait_for(asyncio.gather(blocked, read), timeout=10)
+
+
+async def _run_row(db: Database, token: int, status: str = "running") -> str:
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO threads (thread_id, user_id) VALUES (%s, 'u')", (thread_id,))
+        await conn.execute(
+            "INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs, status, fencing_token) "
+            "VALUES (%s, %s, 'u', %s, 'g', '{}', %s, %s)",
+            (run_id, thread_id, str(uuid.uuid4()), status, token),
+        )
+    return run_id
+
+
+async def test_fenced_saver_writes_only_with_current_token(db: Database) -> None:
+    run_id = await _run_row(db, token=2)
+    thread = str(uuid.uuid4())
+    stale = FencedSaver(db.pool, run_id, 1)
+    with pytest.raises(FencedOut):
+        await stale.aput(_cfg(thread), empty_checkpoint(), {}, {})
+    assert await stale.aget_tuple(_cfg(thread)) is None
+    current = FencedSaver(db.pool, run_id, 2)
+    await current.aput(_cfg(thread), empty_checkpoint(), {}, {})
+    assert await current.aget_tuple(_cfg(thread)) is not None
+
+
+async def test_takeover_waits_for_inflight_fenced_write(db: Database) -> None:
+    """A takeover (UPDATE of the run row) and a fenced write never interleave."""
+    run_id = await _run_row(db, token=5)
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE runs SET fencing_token = 6 WHERE run_id = %s", (run_id,))
+        saver = FencedSaver(db.pool, run_id, 5)
+        write = asyncio.create_task(saver.aput(_cfg(str(uuid.uuid4())), empty_checkpoint(), {}, {}))
+        await asyncio.sleep(0.3)
+        assert not write.done()  # waits for the takeover to commit
+    with pytest.raises(FencedOut):
+        await asyncio.wait_for(write, timeout=10)
+
+
+def test_strict_serde_blocks_unknown_types() -> None:
+    @dataclasses.dataclass
+    class Payload:
+        x: int
+
+    data = JsonPlusSerializer(allowed_msgpack_modules=True).dumps_typed({"v": Payload(1)})
+    revived = strict_serde().loads_typed(data)
+    assert revived == {"v": {"x": 1}}  # not an instance of an arbitrary class

@@ -1,0 +1,204 @@
+"""Persistence of the runtime core: concurrent migrations, event retention, batched event writes.
+
+These run in-process (or as ``python -c`` processes) against fresh databases, without the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from config_schema.settings import RuntimeSettings
+from engine.broker import Broker
+from engine.events import EventWriter
+from persistence import runs as runs_repo
+from persistence.checkpointer import FencedOut
+from persistence.db import Database
+from persistence.migrations import migration_files
+from tests.support.pg import create_database, drop_database
+from tests.support.server import ROOT
+
+# Each process imports everything first, then waits at a file barrier, so the interesting calls start together.
+_PRELUDE = """
+import asyncio, json, sys, time
+from pathlib import Path
+url, go = sys.argv[1], Path(sys.argv[2])
+import psycopg
+from config_schema.settings import RuntimeSettings
+from persistence.migrations import migrate
+from engine.runtime import Runtime
+import os
+Path(f"{go}.ready.{os.getpid()}").touch()
+while not go.exists():
+    time.sleep(0.002)
+"""
+
+MIGRATE = _PRELUDE + """
+async def main():
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        print(json.dumps(await migrate(conn)))
+asyncio.run(main())
+"""
+
+START_RUNTIME = _PRELUDE + """
+async def main():
+    rt = await Runtime.start(RuntimeSettings(database_url=url), None, workers=0, url=url)
+    await rt.stop()
+    print(json.dumps("started"))
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def fresh_db() -> Any:
+    url = create_database("clew_core_p")
+    yield url
+    drop_database(url)
+
+
+def run_together(url: str, scripts: list[str], tmp_path: Path) -> list[Any]:
+    go = tmp_path / f"go-{uuid.uuid4().hex}"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", textwrap.dedent(s), url, str(go)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for s in scripts
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob(f"{go.name}.ready.*"))) < len(procs):  # all imported, waiting at the barrier
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a process did not get ready"
+        time.sleep(0.02)
+    go.touch()
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err[-3000:]
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    return outs
+
+
+def test_concurrent_migrations_apply_each_version_once(fresh_db: str, tmp_path: Path) -> None:
+    applied = run_together(fresh_db, [MIGRATE] * 4, tmp_path)
+    versions = [v for v, _, _ in migration_files()]
+    flat = [v for lst in applied for v in lst]
+    assert sorted(flat) == versions, applied  # every version applied, by exactly one process
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute("SELECT version, count(*) FROM clew_migrations GROUP BY version ORDER BY version")
+        assert [(v, n) for v, n in rows.fetchall()] == [(v, 1) for v in versions]
+    # and a later run finds nothing to do
+    assert run_together(fresh_db, [MIGRATE], tmp_path) == [[]]
+
+
+def test_concurrent_runtime_starts(fresh_db: str, tmp_path: Path) -> None:
+    """Whole process start-ups at the same moment: clew's migrations plus LangGraph's saver and store setup."""
+    assert run_together(fresh_db, [START_RUNTIME] * 3, tmp_path) == ["started"] * 3
+    with psycopg.connect(fresh_db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        assert {"runs", "run_events", "threads", "checkpoints", "checkpoint_writes", "store"} <= tables
+        n = conn.execute("SELECT count(*) FROM clew_migrations").fetchone()
+        assert n is not None and n[0] == len(migration_files())
+
+
+@pytest.fixture
+async def db(fresh_db: str) -> AsyncIterator[Database]:
+    database = await Database.open(RuntimeSettings(database_url=fresh_db), url=fresh_db)
+    yield database
+    await database.close()
+
+
+async def make_run(db: Database, *, status: str, ended_days_ago: float | None, events: int,
+                   token: int = 1) -> str:
+    thread_id, run_id = str(uuid.uuid4()), str(uuid.uuid4())
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO threads (thread_id, user_id) VALUES (%s, 'u')", (thread_id,))
+        await conn.execute(
+            "INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, status, kwargs, fencing_token,"
+            " created_at, ended_at) VALUES (%s, %s, 'u', %s, 'g', %s, '{}', %s, now() - interval '30 days',"
+            " CASE WHEN %s::float8 IS NULL THEN NULL ELSE now() - make_interval(secs => %s::float8 * 86400) END)",
+            (run_id, thread_id, str(uuid.uuid4()), status, token, ended_days_ago, ended_days_ago),
+        )
+        for seq in range(1, events + 1):
+            await conn.execute(
+                "INSERT INTO run_events (run_id, seq, event, data, created_at)"
+                " VALUES (%s, %s, 'values', '{}', now() - interval '30 days')",
+                (run_id, seq),
+            )
+    return run_id
+
+
+async def event_count(db: Database, run_id: str) -> int:
+    row = await db.fetchone("SELECT count(*) AS n FROM run_events WHERE run_id = %s", (run_id,))
+    return int(row["n"]) if row else 0
+
+
+async def test_prune_events_drops_only_old_finished_runs(db: Database) -> None:
+    old_done = await make_run(db, status="success", ended_days_ago=10, events=3)
+    old_failed = await make_run(db, status="error", ended_days_ago=8, events=2)
+    recent = await make_run(db, status="success", ended_days_ago=1, events=4)
+    running = await make_run(db, status="running", ended_days_ago=None, events=5)
+    pending = await make_run(db, status="pending", ended_days_ago=None, events=1)
+    async with db.connection() as conn:
+        dropped = await runs_repo.prune_events(conn, 7)
+    assert dropped == 5
+    assert [await event_count(db, r) for r in (old_done, old_failed, recent, running, pending)] == [0, 0, 4, 5, 1]
+    # the runs themselves stay (only their event logs go)
+    row = await db.fetchone("SELECT count(*) AS n FROM runs")
+    assert row is not None and row["n"] == 5
+    async with db.connection() as conn:
+        assert await runs_repo.prune_events(conn, 7) == 0
+        assert await runs_repo.prune_events(conn, 0.5) == 4  # a shorter retention reaches the recent run
+
+
+async def transactions(db: Database, run_id: str) -> int:
+    """How many transactions wrote this run's events (rows of one transaction share xmin)."""
+    row = await db.fetchone("SELECT count(DISTINCT xmin::text) AS n FROM run_events WHERE run_id = %s", (run_id,))
+    return int(row["n"]) if row else 0
+
+
+async def test_token_chunks_are_written_in_batches(db: Database) -> None:
+    run_id = await make_run(db, status="running", ended_days_ago=None, events=0, token=7)
+    writer = EventWriter(db, Broker(), run_id, 7, 0)
+    writer.start()
+    try:
+        # a long answer arriving token by token while the writer is idle: one INSERT for all of it
+        for i in range(500):
+            writer.add("messages", [{"content": f"tok{i} ", "type": "AIMessageChunk"}, {"langgraph_node": "n"}])
+        await writer.flush()
+        assert await event_count(db, run_id) == 500
+        assert await transactions(db, run_id) == 1
+
+        # tokens arriving while a write is in flight are gathered into the next single write
+        writer.add("messages", [{"content": "first"}, {}])
+        await asyncio.sleep(0)
+        for i in range(299):
+            writer.add("messages", [{"content": f"more{i}"}, {}])
+        await writer.flush()
+        assert await event_count(db, run_id) == 800
+        assert await transactions(db, run_id) <= 3
+    finally:
+        await writer.close()
+    rows = await db.fetchall("SELECT seq FROM run_events WHERE run_id = %s ORDER BY seq", (run_id,))
+    assert [r["seq"] for r in rows] == list(range(1, 801)), "ids increase without gap or duplicate"
+
+
+async def test_event_writer_is_fenced(db: Database) -> None:
+    run_id = await make_run(db, status="running", ended_days_ago=None, events=0, token=3)
+    stale = EventWriter(db, Broker(), run_id, 2, 0)  # a former owner's token
+    stale.start()
+    try:
+        stale.add("values", {"x": 1})
+        with pytest.raises(FencedOut):
+            await stale.flush()
+    finally:
+        await stale.close()
+    assert await event_count(db, run_id) == 0
