@@ -13,6 +13,7 @@ os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
 
 import argparse  # noqa: E402
 import asyncio
+import faulthandler
 import ipaddress
 import signal
 import sys
@@ -22,6 +23,12 @@ from config_schema.settings import RuntimeSettings
 from engine.logging_setup import configure
 
 DEFAULT_PORT = 2024
+
+
+def _diagnostics() -> None:
+    """SIGUSR1 dumps every thread's stack to stderr: how to see where a server that does not come up is stuck
+    (the test harness sends it before giving up on a start)."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def _default_config() -> Path | None:
@@ -41,6 +48,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _starting(kind: str, workers: int) -> None:
+    import structlog
+
+    structlog.get_logger("clew").info("clew starting", kind=kind, pid=os.getpid(), workers=workers)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -54,7 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "or listen on 127.0.0.1", file=sys.stderr)
         return 2
     configure(settings.log_format, settings.log_level)
+    _diagnostics()
     config_path = Path(args.config) if args.config else _default_config()
+    _starting("serve", settings.workers)
     app = create_app(settings, config_path)
     # keep-alive longer than clients' idle gaps: a connection closed by the server just as a client reuses
     # it is a spurious "server disconnected" for that client
@@ -68,8 +83,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = RuntimeSettings()
     configure(settings.log_format, settings.log_level)
+    _diagnostics()
     config_path = Path(args.config) if args.config else _default_config()
     slots = args.workers if args.workers is not None else settings.workers
+    _starting("worker", slots)
 
     async def main() -> None:
         runtime = await Runtime.start(settings, config_path, workers=slots)

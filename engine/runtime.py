@@ -28,6 +28,10 @@ from persistence.db import Database
 log = structlog.get_logger("clew.runtime")
 
 _SETUP_LOCK = 0x636C6578
+_LOCK_HOLDER = (
+    "SELECT a.pid, a.application_name, a.state, a.backend_start::text AS since FROM pg_locks l "
+    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid::bigint = %s AND l.granted"
+)
 
 RunHook = Callable[..., Awaitable[None]]
 
@@ -38,6 +42,25 @@ class RunHooks:
 
     before_run: list[RunHook] = field(default_factory=list)
     after_run: list[RunHook] = field(default_factory=list)
+
+
+def _dump_tasks_on_signal() -> None:
+    """SIGUSR2 writes the stack of every asyncio task to stderr: where a start or a run is waiting (the test
+    harness sends it, with SIGUSR1 for thread stacks, before it gives up on a server that does not come up)."""
+    import io
+    import signal
+    import sys
+
+    def dump() -> None:
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            out.write(f"--- task {task.get_name()}\n")
+            task.print_stack(file=out)
+        sys.stderr.write(out.getvalue())
+        sys.stderr.flush()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, dump)
 
 
 class Runtime:
@@ -63,6 +86,7 @@ class Runtime:
     async def start(
         cls, settings: RuntimeSettings, config_path: Path | None, *, workers: int = 0, url: str | None = None
     ) -> Runtime:
+        _dump_tasks_on_signal()
         db = await Database.open(settings, url=url)
         graphs = load_config(config_path) if config_path else GraphRegistry({})
         runtime = cls(settings, db, graphs)
@@ -86,11 +110,16 @@ class Runtime:
         async with self.db.connection() as conn:
             # LangGraph's own migrations build indexes CONCURRENTLY, which waits for every open transaction:
             # so hold a session-level lock taken by polling (a waiter holds no snapshot), not a transaction.
+            waited = 0
             while True:
                 cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_SETUP_LOCK,))
                 row = await cur.fetchone()
                 if row and row["ok"]:
                     break
+                waited += 1
+                if waited % 50 == 0:  # every 5 s: say who holds it, or a stuck start is a silent one
+                    cur = await conn.execute(_LOCK_HOLDER, (_SETUP_LOCK,))
+                    log.warning("waiting for the schema setup lock", holders=await cur.fetchall())
                 await asyncio.sleep(0.1)
             try:
                 await self.saver.setup()

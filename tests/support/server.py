@@ -88,7 +88,27 @@ class ClewProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise TimeoutError(f"clew did not start:\n{self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(f"clew did not start:\n{self.diagnose()}")
+
+    def diagnose(self) -> str:
+        """What a process that does not come up is doing: its stacks (SIGUSR1 → faulthandler, see cli/main.py),
+        its log, and the database sessions that are not idle (a lock wait shows up there)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
+            self.proc.send_signal(signal.SIGUSR2)
+            time.sleep(1.0)
+        try:
+            import psycopg
+
+            with psycopg.connect(self.db_url, autocommit=True, connect_timeout=5) as conn:
+                rows = conn.execute(
+                    "SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid()"
+                ).fetchall()
+            sessions = "\n".join(map(str, rows))
+        except Exception as exc:  # the database itself may be the problem
+            sessions = f"(could not read pg_stat_activity: {exc!r})"
+        return f"{self.log_path.read_text(errors='replace')[-6000:]}\n--- busy sessions:\n{sessions}"
 
     def wait_log(self, text: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
