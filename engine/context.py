@@ -34,7 +34,9 @@ async def fresh_secrets(runtime: Runtime, user_id: str) -> dict[str, Any]:
     secrets = secret_keys()
     if service is None:
         return {s.key: s.default for s in REGISTRY.all() if s.secret and s.default is not None}
-    resolved = await service.user_resolved(user_id)
+    # the cache is current: every change invalidates it in every process (NOTIFY); the run's creation
+    # already verified the generations against the database
+    resolved = await service.user_resolved(user_id, verify=False)
     return {k: v for k, v in resolved.values.items() if k in secrets}
 
 

@@ -25,12 +25,13 @@ from psycopg.types.json import Jsonb
 
 from api.errors import ApiError
 from engine.accounting import check_run_budget, run_callbacks
+from engine.broker import EVENTS_CHANNEL
 from engine.context import fit_to_graph, fresh_secrets
 from engine.events import EventWriter, write_events
 from engine.serde import to_jsonable
 from persistence import runs as runs_repo
 from persistence.checkpointer import FencedOut, FencedSaver
-from persistence.runs_sql import FINISH_RUN, MAX_EVENT_SEQ, RETRY_RUN, SETTLE_THREAD
+from persistence.runs_sql import FINISH_RUN_AND_THREAD, MAX_EVENT_SEQ, RETRY_RUN, SETTLE_THREAD
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -70,6 +71,11 @@ class Execution:
         self.context: Any = None
         self.final_values: Any = None
         self.final_interrupts: dict[str, Any] | None = None
+        # the last root `values` chunk of the stream, while no interrupt has been seen (else None)
+        self.streamed_final: Any = None
+        self.saw_interrupt = False
+        # whether another run of the thread may be waiting for this one (so the worker claims again)
+        self.next_queued = True
 
     def stop(self, reason: str) -> None:
         if self.reason is None:
@@ -189,10 +195,14 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
             raise
         finally:
             watcher.cancel()
-        state = await graph.aget_state(config)
-        status = "interrupted" if state.interrupts else "success"
-        execution.final_values = state.values
-        execution.final_interrupts = interrupts_by_task(state)
+        if execution.streamed_final is not None and _values_are_state(graph):
+            # the last root `values` chunk is the final state, and no interrupt was seen: no state read needed
+            status, execution.final_values, execution.final_interrupts = "success", execution.streamed_final, {}
+        else:
+            state = await graph.aget_state(config)
+            status = "interrupted" if state.interrupts else "success"
+            execution.final_values = state.values
+            execution.final_interrupts = interrupts_by_task(state)
     except asyncio.CancelledError:
         reason = execution.reason
         if reason == StopReason.FENCED or reason is None:
@@ -235,6 +245,25 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
         bound.error("run failed", error=error, exc_info=exc)
         status = "error"
     await _finish(runtime, execution, writer, status, error, bound)
+
+
+def _values_are_state(graph: Any) -> bool:
+    """Whether the graph's `values` chunks carry its whole state (no separate output schema), so the last one
+    equals what ``aget_state`` would read."""
+    out, state = graph.output_channels, graph.stream_channels_asis
+    return bool(out == state or (isinstance(out, list | tuple) and isinstance(state, list | tuple)
+                                 and set(out) == set(state)))
+
+
+def _note_final(execution: Execution, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
+    """Track the root `values` chunks and any interrupt, for the final state (see execute)."""
+    if execution.saw_interrupt:
+        return
+    if isinstance(chunk, dict) and "__interrupt__" in chunk:
+        execution.saw_interrupt = True
+        execution.streamed_final = None
+    elif mode == "values" and not ns:
+        execution.streamed_final = chunk
 
 
 def interrupts_by_task(state: Any) -> dict[str, Any]:
@@ -292,8 +321,11 @@ async def _stream(
         extra["interrupt_after"] = kwargs["interrupt_after"]
     if kwargs.get("durability"):
         extra["durability"] = kwargs["durability"]
+    if extra.get("interrupt_before") or extra.get("interrupt_after"):
+        execution.saw_interrupt = True  # a static interrupt may stop the graph: read the final state
     async for ns, mode, chunk in _chunks(graph, stream_input, config, context, lg_modes, extra,
                                          "events" in requested, writer):
+        _note_final(execution, ns, mode, chunk)
         if mode == "custom":
             if isinstance(chunk, dict) and chunk.get("event") in NAMED_CUSTOM_EVENTS and "data" in chunk:
                 writer.add(chunk["event"], chunk["data"])
@@ -337,7 +369,7 @@ async def _finish(
     error: dict[str, Any] | None,
     bound: Any,
 ) -> None:
-    """Write the last events, the run's status and the thread's status in one transaction."""
+    """Write the last events, the run's status and the thread's status, all at once (one statement)."""
     try:
         await writer.flush()
     except FencedOut:
@@ -351,30 +383,27 @@ async def _finish(
     batch = writer.take()
     await writer.close()
     thread_status = {"success": "idle", "interrupted": "interrupted"}.get(status, "error")
-    try:
-        async with runtime.db.transaction() as conn:
-            await write_events(conn, execution.run_id, execution.token, batch)
-            cur = await conn.execute(
-                FINISH_RUN,
-                {"status": status, "error": Jsonb(error) if error else None, "run_id": execution.run_id,
-                 "token": execution.token},
-            )
-            if await cur.fetchone() is None:
-                raise FencedOut(execution.run_id)
-            await conn.execute(
-                SETTLE_THREAD,
-                {
-                    "thread_id": execution.thread_id,
-                    "status": thread_status,
-                    "error": Jsonb(error) if error else None,
-                    "values": Jsonb(to_jsonable(execution.final_values))
-                    if execution.final_values is not None else None,
-                    "interrupts": Jsonb(to_jsonable(execution.final_interrupts or {})),
-                },
-            )
-    except FencedOut:
+    row = await runtime.db.fetchone(
+        FINISH_RUN_AND_THREAD,
+        {
+            "run_id": execution.run_id,
+            "token": execution.token,
+            "thread_id": execution.thread_id,
+            "seqs": [b[0] for b in batch],
+            "events": [b[1] for b in batch],
+            "datas": [b[2] for b in batch],
+            "status": status,
+            "thread_status": thread_status,
+            "error": Jsonb(error) if error else None,
+            "values": Jsonb(to_jsonable(execution.final_values)) if execution.final_values is not None else None,
+            "interrupts": Jsonb(to_jsonable(execution.final_interrupts or {})),
+            "channel": EVENTS_CHANNEL,
+        },
+    )
+    if not row or not row["finished"]:
         bound.warning("run lost its lease before finishing; nothing written")
         return
+    execution.next_queued = row["thread_status"] == "busy"
     runtime.broker.wake(execution.run_id)
     bound.info("run finished", status=status)
     for hook in runtime.run_hooks.after_run:

@@ -13,7 +13,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from psycopg.types.json import Jsonb
 
 from api.errors import ApiError, conflict, not_found
 from api.schemas import RunCreate
@@ -126,13 +125,14 @@ async def create_run(
         if stateless:
             thread = await threads_repo.insert(conn, user.user_id, thread_id, {"temporary": temporary})
         else:
-            thread = await threads_repo.get(conn, user.user_id, thread_id, for_update=True)
-            if thread is None:
-                if body.if_not_exists != "create":
-                    raise not_found("thread", thread_id)
+            thread = None
+            if seen is None and body.if_not_exists == "create":
+                # not there a moment ago: create it (the insert holds its row lock like FOR UPDATE would)
                 thread = await threads_repo.insert(conn, user.user_id, thread_id, {})
-                if thread is None:  # the id belongs to someone else: do not reveal it
-                    raise not_found("thread", thread_id)
+            if thread is None:  # it existed, or was created meanwhile (by this user, or by someone else)
+                thread = await threads_repo.get(conn, user.user_id, thread_id, for_update=True)
+            if thread is None:  # the id belongs to someone else: do not reveal it
+                raise not_found("thread", thread_id)
         assert thread is not None
         await check_run_targets(conn, runtime, assistant["graph_id"], thread_id, body)
         active = await runs_repo.active_for_thread(conn, thread_id)
@@ -174,7 +174,7 @@ async def create_run(
         if body.durability is None and body.checkpoint_during is False:
             kwargs["durability"] = "exit"
         metadata = dict(body.metadata or {})
-        run = await runs_repo.insert(
+        run = await runs_repo.insert_queued(
             conn,
             run_id=str(uuid.uuid4()),
             thread_id=thread_id,
@@ -187,18 +187,15 @@ async def create_run(
             multitask_strategy=body.multitask_strategy,
             max_attempts=runtime.settings.max_attempts,
             delay_seconds=body.after_seconds or 0.0,
+            thread_metadata={"graph_id": assistant["graph_id"], "assistant_id": str(assistant["assistant_id"])},
+            channel=RUNS_CHANNEL,
         )
-        await conn.execute(
-            "UPDATE threads SET status = 'busy', metadata = metadata || %s, updated_at = now() WHERE thread_id = %s",
-            (Jsonb({"graph_id": assistant["graph_id"], "assistant_id": str(assistant["assistant_id"])}), thread_id),
-        )
-        await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, str(run["run_id"])))
         for old_id in cancels:
             await conn.execute("SELECT pg_notify(%s, %s)", (CANCEL_CHANNEL, old_id))
     for old_id in cancels:
         if runtime.worker is not None:
             runtime.worker.cancel_run(old_id)
-    runtime.wake_workers()
+    # no local wake: the NOTIFY above reaches this process's workers too (once, so they claim once)
     log.info("run created", run_id=str(run["run_id"]), thread_id=thread_id, user_id=user.user_id)
     return run
 
@@ -236,16 +233,29 @@ async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, 
     return dict(run)
 
 
-async def join_run(runtime: Runtime, run_id: str) -> dict[str, Any] | None:
-    """Wait until the run is no longer pending or running; return its row (None if it was deleted)."""
+# The run with its thread's final values: a run's end and its thread's values are committed together, so one
+# read serves both (runs/wait and join answer with the thread's state).
+_JOIN_READ = (
+    f"SELECT {runs_repo.RUN_COLUMNS}, "
+    "(SELECT t.state_values FROM threads t WHERE t.thread_id = runs.thread_id) AS thread_values, "
+    "(SELECT t.interrupts FROM threads t WHERE t.thread_id = runs.thread_id) AS thread_interrupts "
+    "FROM runs WHERE run_id = %s"
+)
+
+
+async def join_run(runtime: Runtime, run_id: str, *, just_created: bool = False) -> dict[str, Any] | None:
+    """Wait until the run is no longer pending or running; return its row, with its thread's values as
+    ``thread_values`` / ``thread_interrupts`` (None if the run was deleted).
+
+    ``just_created``: the caller queued the run a moment ago, so the first read is skipped; the wait starts
+    at once (a run that ended before this subscribed is still found by the periodic re-read).
+    """
     with runtime.broker.subscribe(run_id) as ev:
-        check = True
+        check = not just_created
         while True:
             ev.clear()
             if check:
-                row = await runtime.db.fetchone(
-                    f"SELECT {runs_repo.RUN_COLUMNS} FROM runs WHERE run_id = %s", (run_id,)
-                )
+                row = await runtime.db.fetchone(_JOIN_READ, (run_id,))
                 if row is None or row["status"] in TERMINAL:
                     return row
             try:

@@ -2,8 +2,10 @@
 
 A worker process (``clew worker``, or the in-process workers of ``clew serve``) runs one :class:`Worker`
 with N slots. It claims with ``FOR UPDATE SKIP LOCKED`` whenever a slot is free and something may be
-claimable: woken by NOTIFY (a run was created, a run was handed back), when a slot frees up, and every
-``poll`` seconds to pick up runs whose worker died (their lease lapsed) and delayed retries.
+claimable: once per run announced by NOTIFY (a run was created or handed back) or queued behind a run that
+ended here, and every ``poll`` seconds until nothing is left, to pick up runs whose worker died (their lease
+lapsed) and delayed retries. Claims that cannot succeed are statements the database runs for nothing, so
+the worker does not keep claiming "until empty" after each announcement.
 One heartbeat task renews the leases of all its runs; a run whose lease could not be renewed was taken over
 by another worker and is stopped here without writing anything more.
 """
@@ -40,6 +42,9 @@ class Worker:
         self._early_cancels: dict[str, None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # how many claimable runs were announced (created, handed back, queued behind a finished run) and not
+        # claimed yet: a claim is attempted per announcement, plus a sweep every `poll` seconds
+        self._hints = 0
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._beat_task: asyncio.Task[None] | None = None
@@ -52,7 +57,9 @@ class Worker:
         self._beat_task = asyncio.create_task(self._heartbeat(), name="clew-heartbeat")
         log.info("worker started", worker=self.worker_id, slots=self.slots)
 
-    def wake(self) -> None:
+    def wake(self, announced: int = 1) -> None:
+        """``announced`` runs may have become claimable (0: only look again, e.g. a slot freed up)."""
+        self._hints += announced
         self._wake.set()
 
     def cancel_run(self, run_id: str) -> bool:
@@ -81,18 +88,27 @@ class Worker:
         return None
 
     async def _loop(self) -> None:
+        sweep = True  # claim until nothing is left: at start and every `poll` (lapsed leases, delayed runs)
         while not self._stopping:
             self._wake.clear()
             try:
-                while len(self.running) < self.slots and not self._stopping:
+                while len(self.running) < self.slots and not self._stopping and (self._hints > 0 or sweep):
+                    announced = self._hints
                     run = await self._claim()
                     if run is None:
+                        # nothing claimable: forget the announcements seen so far (not those that came in
+                        # while the claim ran, whose run its snapshot may have missed)
+                        self._hints = max(0, self._hints - announced)
+                        sweep = False
                         break
+                    self._hints = max(0, self._hints - 1)
                     self._launch(run)
             except Exception as exc:
                 log.warning("claim failed", error=str(exc))
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            except TimeoutError:
+                sweep = True
 
     def _launch(self, run: dict[str, Any]) -> None:
         execution = Execution(run)
@@ -113,7 +129,8 @@ class Worker:
             finally:
                 self.running.pop(execution.run_id, None)
                 self.runtime.broker.wake(execution.run_id)  # joiners re-read the run now (see service.join_run)
-                self._wake.set()
+                # a slot is free; the next run of the thread (if one is queued) is claimable now
+                self.wake(1 if execution.next_queued else 0)
 
         task = asyncio.create_task(_go(), name=f"clew-exec-{execution.run_id}")
         self._tasks.add(task)

@@ -5,8 +5,8 @@
 checkpoint read and write of the whole process. :class:`PooledSaver` takes a pool and drops the lock: each
 call borrows its own connection, so concurrent runs no longer queue behind each other.
 
-:class:`FencedSaver` is the per-run view a worker hands to the graph: every checkpoint and pending write is
-committed in one pipelined transaction with a check that the run's fencing token is still the one this worker claimed
+:class:`FencedSaver` is the per-run view a worker hands to the graph: every checkpoint and every task's writes
+are one statement that also checks that the run's fencing token is still the one this worker claimed
 (``SELECT … FOR SHARE`` on the run row). A worker that stalled past its lease and lost the run therefore
 writes nothing, and a takeover waits for an in-flight write to finish rather than racing it.
 """
@@ -19,16 +19,23 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    get_serializable_checkpoint_metadata,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg import AsyncCursor
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from persistence.runs_sql import FENCE_OR_FAIL
+from persistence.checkpoint_sql import INSERT_WRITES, PUT_CHECKPOINT, UPSERT_WRITES
 
 
 class FencedOut(Exception):
@@ -74,18 +81,15 @@ class LockedPooledSaver(AsyncPostgresSaver):
         super().__init__(pool, serde=strict_serde())
 
 
-def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
 class FencedSaver(PooledSaver):
-    """A run's view of the checkpointer: writes commit only while ``fencing_token`` still owns ``run_id``."""
+    """A run's view of the checkpointer: writes land only while ``fencing_token`` still owns ``run_id``.
+
+    LangGraph's saver has no hook for a condition on its writes, so this class does its two writes itself, each
+    as one statement (``persistence/checkpoint_sql.py``) that carries the fence. The rows are built exactly as
+    ``AsyncPostgresSaver.aput`` / ``aput_writes`` of the locked langgraph-checkpoint-postgres version build them
+    (its own ``_dump_blobs`` / ``_dump_writes``; tests/test_core_checkpointer.py compares the stored rows with
+    the stock saver's), and every read is the stock saver's.
+    """
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], run_id: str, fencing_token: int, *, lock: asyncio.Lock | None = None
@@ -94,25 +98,14 @@ class FencedSaver(PooledSaver):
         self.run_id = run_id
         self.fencing_token = fencing_token
 
-    @asynccontextmanager
-    async def _fenced(self) -> AsyncIterator[AsyncPostgresSaver]:
-        # One pipeline, one implicit transaction (autocommit, no Sync in between): the fence check goes first and
-        # locks the run row, the saver's writes follow, and its closing Sync commits them together. A lost lease
-        # makes the check fail, which aborts the pipeline: nothing lands. No BEGIN/COMMIT, one round trip.
-        try:
-            async with (
-                self.shared_lock or contextlib.nullcontext(),
-                self.conn.connection() as conn,  # type: ignore[union-attr]
-                conn.pipeline() as pipe,
-            ):
-                await conn.execute(FENCE_OR_FAIL, (self.run_id, self.fencing_token))
-                # a single-connection saver on this pipeline does the actual write (and syncs at its end)
-                yield AsyncPostgresSaver(conn, pipe=pipe, serde=self.serde)
-        except (psycopg.errors.DivisionByZero, psycopg.errors.PipelineAborted) as exc:
-            # the check's error, or the abort of the writes behind it (whichever result psycopg read first)
-            if not _caused_by(exc, psycopg.errors.DivisionByZero):
-                raise
-            raise FencedOut(f"run {self.run_id}: lease lost (fencing token {self.fencing_token})") from exc
+    async def _write(self, sql: str, params: dict[str, Any]) -> None:
+        params["run_id"] = self.run_id
+        params["token"] = self.fencing_token
+        async with self.shared_lock or contextlib.nullcontext(), self.conn.connection() as conn:  # type: ignore[union-attr]
+            cur = await conn.execute(sql, params)
+            row = await cur.fetchone()
+        if not row or not (row["owned"] if isinstance(row, dict) else row[0]):
+            raise FencedOut(f"run {self.run_id}: lease lost (fencing token {self.fencing_token})")
 
     async def aput(
         self,
@@ -121,8 +114,43 @@ class FencedSaver(PooledSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        async with self._fenced() as inner:
-            return await inner.aput(config, checkpoint, metadata, new_versions)
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        checkpoint_ns = configurable["checkpoint_ns"]
+        # as the stock aput: primitive channel values stay inline in the checkpoint, the others become blobs
+        copy = checkpoint.copy()
+        copy["channel_values"] = copy["channel_values"].copy()
+        blob_values: dict[str, Any] = {}
+        for k, v in checkpoint["channel_values"].items():
+            if isinstance(v, _DeltaSnapshot):
+                blob_values[k] = copy["channel_values"].pop(k)
+                copy["channel_values"][k] = True
+            elif v is None or isinstance(v, str | int | float | bool):
+                pass
+            else:
+                blob_values[k] = copy["channel_values"].pop(k)
+        blob_versions = {k: v for k, v in new_versions.items() if k in blob_values}
+        blobs = (
+            await asyncio.to_thread(self._dump_blobs, thread_id, checkpoint_ns, blob_values, blob_versions)
+            if blob_versions else []
+        )
+        await self._write(
+            PUT_CHECKPOINT,
+            {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint["id"],
+                "parent_id": configurable.get("checkpoint_id"),
+                "checkpoint": Jsonb(copy),
+                "metadata": Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+                "channels": [b[2] for b in blobs],
+                "versions": [b[3] for b in blobs],
+                "types": [b[4] for b in blobs],
+                "blobs": [b[5] for b in blobs],
+            },
+        )
+        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns,
+                                 "checkpoint_id": checkpoint["id"]}}
 
     async def aput_writes(
         self,
@@ -131,5 +159,29 @@ class FencedSaver(PooledSaver):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        async with self._fenced() as inner:
-            await inner.aput_writes(config, writes, task_id, task_path)
+        if not writes:
+            return
+        configurable = config["configurable"]
+        thread_id, checkpoint_ns = str(configurable["thread_id"]), configurable["checkpoint_ns"]
+        checkpoint_id = configurable["checkpoint_id"]
+        upsert = all(w[0] in WRITES_IDX_MAP for w in writes)
+        rows = await asyncio.to_thread(
+            self._dump_writes, thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, writes
+        )
+        if upsert:
+            # one statement cannot upsert a row twice; row by row (the stock way) the last one wins, so keep it
+            rows = list({r[5]: r for r in rows}.values())
+        await self._write(
+            UPSERT_WRITES if upsert else INSERT_WRITES,
+            {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+                "task_id": task_id,
+                "task_path": task_path,
+                "idxs": [r[5] for r in rows],
+                "channels": [r[6] for r in rows],
+                "types": [r[7] for r in rows],
+                "blobs": [r[8] for r in rows],
+            },
+        )

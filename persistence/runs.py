@@ -15,8 +15,7 @@ RUN_COLUMNS = (
 )
 
 
-async def insert(
-    conn: Conn,
+def _insert_sql(
     *,
     run_id: str,
     thread_id: str,
@@ -30,22 +29,43 @@ async def insert(
     max_attempts: int,
     delay_seconds: float = 0.0,
     timeout_seconds: float | None = None,
-) -> dict[str, Any]:
-    cur = await conn.execute(
-        f"""INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs, config_snapshot,
+) -> tuple[str, tuple[Any, ...]]:
+    sql = f"""INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs, config_snapshot,
                 metadata, multitask_strategy, max_attempts, available_at, timeout_at)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s),
                 CASE WHEN %s::float8 IS NULL THEN NULL
                      ELSE now() + make_interval(secs => %s + coalesce(%s::float8, 0)) END)
-            RETURNING {RUN_COLUMNS}""",
-        (
-            run_id, thread_id, user_id, assistant_id, graph_id, Jsonb(kwargs), Jsonb(config_snapshot),
-            Jsonb(metadata), multitask_strategy, max_attempts, delay_seconds,
-            timeout_seconds, delay_seconds, timeout_seconds,
-        ),
+            RETURNING {RUN_COLUMNS}"""
+    params = (
+        run_id, thread_id, user_id, assistant_id, graph_id, Jsonb(kwargs), Jsonb(config_snapshot),
+        Jsonb(metadata), multitask_strategy, max_attempts, delay_seconds,
+        timeout_seconds, delay_seconds, timeout_seconds,
+    )
+    return sql, params
+
+
+async def insert_queued(
+    conn: Conn,
+    *,
+    thread_metadata: dict[str, Any],
+    channel: str,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Queue a run (the fields of :func:`_insert_sql`), mark its thread busy with ``thread_metadata`` stamped on it, and NOTIFY
+    ``channel`` with the run id, in one statement (the caller's transaction holds the thread's row lock)."""
+    sql, params = _insert_sql(**fields)
+    cur = await conn.execute(
+        f"""WITH run AS ({sql}),
+            busy AS (
+                UPDATE threads SET status = 'busy', metadata = metadata || %s, updated_at = now()
+                WHERE thread_id = %s
+            )
+            SELECT run.*, pg_notify(%s, run.run_id::text) AS notified FROM run""",
+        (*params, Jsonb(thread_metadata), fields["thread_id"], channel),
     )
     row = await cur.fetchone()
     assert row is not None
+    row.pop("notified", None)
     return row
 
 

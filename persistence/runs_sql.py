@@ -4,13 +4,6 @@
 # row) waits for the write, and a write after a takeover finds the token changed.
 CHECK_FENCE = "SELECT 1 FROM runs WHERE run_id = %s AND fencing_token = %s AND status = 'running' FOR SHARE"
 
-# The same check as a statement that fails (division by zero, SQLSTATE 22012) when the token lost the run: put
-# first in a pipeline, it aborts the pipeline's implicit transaction, so the writes queued after it never land.
-FENCE_OR_FAIL = (
-    "SELECT 1 / count(*) AS fenced FROM ("
-    "SELECT 1 FROM runs WHERE run_id = %s AND fencing_token = %s AND status = 'running' FOR SHARE) AS owner"
-)
-
 # Claim the oldest runnable run: a pending run whose thread has no running run and which is the oldest
 # pending run of its thread, or a running run whose lease lapsed (its worker died).
 CLAIM_RUN = """
@@ -63,13 +56,6 @@ UPDATE runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
 WHERE run_id = %s AND fencing_token = %s AND status = 'running'
 """
 
-FINISH_RUN = """
-UPDATE runs SET status = %(status)s, error = %(error)s, lease_owner = NULL, lease_expires_at = NULL,
-    ended_at = now(), updated_at = now()
-WHERE run_id = %(run_id)s AND fencing_token = %(token)s AND status = 'running'
-RETURNING thread_id
-"""
-
 # Retry after a failed attempt: back to pending after a short back-off.
 RETRY_RUN = """
 UPDATE runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, error = %(error)s,
@@ -107,3 +93,44 @@ SELECT (SELECT count(*) FROM ins) AS written, pg_notify(%(channel)s, %(run_id)s:
 """
 
 MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %s"
+
+# A run's end as one statement (atomic under autocommit, one round trip): its last events, its final status and
+# its thread's status, only while ``token`` still owns the run (the row is locked first, so a takeover in flight
+# either wins before, and nothing is written, or waits until this commits). The thread's check for other active
+# runs excludes this run, which the statement's snapshot still sees running. NOTIFY goes out on commit.
+FINISH_RUN_AND_THREAD = """
+WITH owner AS MATERIALIZED (
+    SELECT 1 FROM runs
+    WHERE run_id = %(run_id)s AND fencing_token = %(token)s AND status = 'running'
+    FOR UPDATE
+),
+events AS (
+    INSERT INTO run_events (run_id, seq, event, data)
+    SELECT %(run_id)s, e.seq, e.event, e.data
+    FROM unnest(%(seqs)s::bigint[], %(events)s::text[], %(datas)s::text[]) AS e(seq, event, data)
+    WHERE EXISTS (SELECT 1 FROM owner)
+),
+finished AS (
+    UPDATE runs SET status = %(status)s, error = %(error)s, lease_owner = NULL, lease_expires_at = NULL,
+        ended_at = now(), updated_at = now()
+    WHERE run_id = %(run_id)s AND EXISTS (SELECT 1 FROM owner)
+    RETURNING thread_id
+),
+settled AS (
+    UPDATE threads SET
+        status = CASE
+            WHEN EXISTS (
+                SELECT 1 FROM runs WHERE thread_id = %(thread_id)s AND run_id <> %(run_id)s
+                AND status IN ('pending', 'running')
+            ) THEN 'busy'
+            ELSE %(thread_status)s END,
+        error = %(error)s,
+        state_values = coalesce(%(values)s, state_values),
+        interrupts = coalesce(%(interrupts)s, interrupts),
+        updated_at = now()
+    WHERE thread_id = %(thread_id)s AND EXISTS (SELECT 1 FROM finished)
+    RETURNING status
+)
+SELECT (SELECT count(*) FROM finished) AS finished, (SELECT status FROM settled) AS thread_status,
+    pg_notify(%(channel)s, %(run_id)s::text) AS notified
+"""

@@ -118,3 +118,62 @@ def test_strict_serde_blocks_unknown_types() -> None:
     data = JsonPlusSerializer(allowed_msgpack_modules=True).dumps_typed({"v": Payload(1)})
     revived = strict_serde().loads_typed(data)
     assert revived == {"v": {"x": 1}}  # not an instance of an arbitrary class
+
+
+async def _rows(db: Database, thread: str) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    queries = {
+        "checkpoints": "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata "
+        "FROM checkpoints WHERE thread_id = %s ORDER BY 1, 2",
+        "checkpoint_blobs": "SELECT checkpoint_ns, channel, version, type, blob FROM checkpoint_blobs "
+        "WHERE thread_id = %s ORDER BY 1, 2, 3",
+        "checkpoint_writes": "SELECT checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob "
+        "FROM checkpoint_writes WHERE thread_id = %s ORDER BY 1, 2, 3, 5",
+    }
+    for table, sql in queries.items():
+        out[table] = [tuple(r.values()) for r in await db.fetchall(sql, (thread,))]
+    return out
+
+
+async def test_fenced_writes_store_exactly_what_the_stock_saver_stores(db: Database) -> None:
+    """FencedSaver writes with its own one-statement SQL: the rows must be the stock saver's, byte for byte."""
+    from langgraph.checkpoint.base import create_checkpoint
+    from langgraph.constants import INTERRUPT
+
+    stock, stock_thread = PooledSaver(db.pool), str(uuid.uuid4())
+    fenced, fenced_thread = FencedSaver(db.pool, await _run_row(db, token=1), 1), str(uuid.uuid4())
+    first = empty_checkpoint()
+    first["channel_values"] = {"count": 3, "name": "x", "flag": None, "items": [1, {"a": "b"}], "doc": {"k": [1.5]}}
+    first["channel_versions"] = {"count": "1", "name": "1", "flag": "1", "items": "1", "doc": "1", "gone": "1"}
+    second = create_checkpoint(first, None, 2)
+    second["channel_values"] = {**first["channel_values"], "items": [1, 2, 3]}
+    second["channel_versions"] = {**first["channel_versions"], "items": "2"}
+    writes: list[tuple[str, Any]] = [("items", [4]), ("count", 4), (INTERRUPT, {"q": 1}), (INTERRUPT, {"q": 2})]
+    special: list[tuple[str, Any]] = [(INTERRUPT, {"q": 1}), (INTERRUPT, {"q": 2})]
+    for saver, thread in ((stock, stock_thread), (fenced, fenced_thread)):
+        for ns in ("", "sub:1"):
+            cfg = {"configurable": {"thread_id": thread, "checkpoint_ns": ns}}
+            nxt = await saver.aput(cfg, first, {"source": "input", "step": -1}, dict(first["channel_versions"]))
+            await saver.aput_writes(nxt, writes, "task-1", "path")
+            await saver.aput_writes(nxt, special, "task-2")
+            await saver.aput_writes(nxt, [], "task-3")
+            await saver.aput(nxt, second, {"source": "loop", "step": 0}, {"items": "2"})
+    assert await _rows(db, fenced_thread) == await _rows(db, stock_thread)
+    assert (await _rows(db, fenced_thread))["checkpoint_writes"]  # not vacuously equal
+    loaded = await fenced.aget_tuple({"configurable": {"thread_id": fenced_thread, "checkpoint_ns": ""}})
+    assert loaded is not None and loaded.checkpoint["channel_values"]["items"] == [1, 2, 3]
+
+
+async def test_fenced_writes_of_a_lost_run_land_nowhere(db: Database) -> None:
+    run_id = await _run_row(db, token=3)
+    thread = str(uuid.uuid4())
+    ckpt = empty_checkpoint()
+    ckpt["channel_values"] = {"items": [1]}
+    cfg = await FencedSaver(db.pool, run_id, 3).aput(_cfg(thread), ckpt, {}, {"items": "1"})
+    stale = FencedSaver(db.pool, run_id, 2)
+    with pytest.raises(FencedOut):
+        await stale.aput_writes(cfg, [("items", [2])], "t")
+    with pytest.raises(FencedOut):
+        await stale.aput(cfg, empty_checkpoint(), {}, {"items": "2"})
+    rows = await _rows(db, thread)
+    assert len(rows["checkpoints"]) == 1 and len(rows["checkpoint_blobs"]) == 1 and rows["checkpoint_writes"] == []

@@ -44,18 +44,22 @@ async def _stream_new(runtime: Any, user: Any, thread_id: str | None, body: RunC
 
 async def _wait_new(runtime: Any, user: Any, thread_id: str | None, body: RunCreate, temporary: bool) -> Response:
     run = await service.create_run(runtime, user, thread_id, body, temporary=temporary)
-    final = await service.join_run(runtime, str(run["run_id"]))
+    final = await service.join_run(runtime, str(run["run_id"]), just_created=True)
     return JSON(await _final_output(runtime, final, str(run["thread_id"])), headers=_locations(run))
 
 
 async def _final_output(runtime: Any, run: dict[str, Any] | None, thread_id: str) -> Any:
     if run is not None and run["status"] in ("error", "timeout"):
         return {"__error__": run.get("error") or {"error": run["status"], "message": run["status"]}}
-    row = await runtime.db.fetchone("SELECT state_values, interrupts FROM threads WHERE thread_id = %s", (thread_id,))
-    if row is None:
-        return None
-    values = row["state_values"]
-    interrupts = [i for items in (row["interrupts"] or {}).values() for i in items]
+    if run is not None and "thread_values" in run:
+        values, by_task = run["thread_values"], run["thread_interrupts"]
+    else:  # the run was deleted (rolled back): the thread as it is now
+        row = await runtime.db.fetchone("SELECT state_values, interrupts FROM threads WHERE thread_id = %s",
+                                        (thread_id,))
+        if row is None:
+            return None
+        values, by_task = row["state_values"], row["interrupts"]
+    interrupts = [i for items in (by_task or {}).values() for i in items]
     if interrupts:
         values = {**(values if isinstance(values, dict) else {}), "__interrupt__": interrupts}
     return values
