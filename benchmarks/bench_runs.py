@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
@@ -38,6 +39,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,11 +60,22 @@ SCENARIOS = ("inproc-stock", "inproc-lockfree", "clew", "clew-locked", "clew-2pr
 
 
 @dataclass
+class Cpu:
+    """CPU seconds spent during the measured runs: by the processes executing graphs (this process for the
+    in-process scenarios, the clew processes otherwise), by Postgres, and by this process driving the SDK."""
+
+    graph: float = 0.0
+    postgres: float = 0.0
+    client: float = 0.0
+
+
+@dataclass
 class Result:
     scenario: str
     runs: int
     seconds: float
     latencies: list[float]
+    cpu: Cpu
 
     @property
     def rate(self) -> float:
@@ -70,6 +83,39 @@ class Result:
 
     def pct(self, q: int) -> float:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1] * 1000
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _postgres_pids() -> list[int]:
+    return [p.pid for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
+
+
+class CpuMeter:
+    """CPU used by the graph processes, Postgres and this process between :meth:`start` and :meth:`stop`
+    (Postgres backends are the pool's, alive for the whole measurement)."""
+
+    def __init__(self, graph_pids: list[int] | None) -> None:
+        self.graph_pids = graph_pids  # None: the graphs run in this process
+
+    def start(self) -> None:
+        self._pg = _postgres_pids()
+        self._t = (self._graph(), _cpu(self._pg), time.process_time())
+
+    def _graph(self) -> float:
+        return time.process_time() if self.graph_pids is None else _cpu(self.graph_pids)
+
+    def stop(self) -> Cpu:
+        graph = self._graph() - self._t[0]
+        client = 0.0 if self.graph_pids is None else time.process_time() - self._t[2]
+        return Cpu(graph=graph, postgres=_cpu(self._pg) - self._t[1], client=client)
 
 
 async def drive(one: Callable[[], Awaitable[None]], runs: int, concurrency: int) -> tuple[float, list[float]]:
@@ -88,7 +134,7 @@ async def drive(one: Callable[[], Awaitable[None]], runs: int, concurrency: int)
     return time.perf_counter() - start, latencies
 
 
-async def inproc(locked: bool, runs: int, concurrency: int, db: str) -> tuple[float, list[float]]:
+async def inproc(locked: bool, runs: int, concurrency: int, db: str) -> tuple[float, list[float], Cpu]:
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(db, min_size=concurrency, max_size=concurrency,
                                                          kwargs=CONNECT_KWARGS, open=False)
     await pool.open(wait=True)
@@ -102,13 +148,16 @@ async def inproc(locked: bool, runs: int, concurrency: int, db: str) -> tuple[fl
             assert out["count"] == 10
 
         await drive(one, concurrency, concurrency)  # warm-up
-        return await drive(one, runs, concurrency)
+        meter = CpuMeter(None)
+        meter.start()
+        seconds, lat = await drive(one, runs, concurrency)
+        return seconds, lat, meter.stop()
     finally:
         await pool.close()
 
 
 async def served(locked: bool, runs: int, concurrency: int, workers: int, db: str,
-                 worker_processes: int = 0) -> tuple[float, list[float]]:
+                 worker_processes: int = 0) -> tuple[float, list[float], Cpu]:
     data = Path(tempfile.mkdtemp(prefix="clew-bench-runs-"))
     env = {"CLEW_CHECKPOINTER_LOCK": "true" if locked else "false", "CLEW_LOG_LEVEL": "WARNING"}
     # with worker processes, the API process only serves HTTP and the runs execute in `clew worker`s
@@ -123,7 +172,10 @@ async def served(locked: bool, runs: int, concurrency: int, workers: int, db: st
             assert isinstance(out, dict) and out["count"] == 10, out
 
         await drive(one, concurrency, concurrency)  # warm-up
-        return await drive(one, runs, concurrency)
+        meter = CpuMeter([p.proc.pid for p in (server, *extra) if p.proc is not None])
+        meter.start()
+        seconds, lat = await drive(one, runs, concurrency)
+        return seconds, lat, meter.stop()
     finally:
         await client.http.client.aclose()
         server.stop()
@@ -135,13 +187,13 @@ async def scenario(name: str, args: argparse.Namespace) -> Result:
     db = create_database("clew_bench_runs")
     try:
         if name.startswith("inproc"):
-            seconds, lat = await inproc(name == "inproc-stock", args.runs, args.concurrency, db)
+            seconds, lat, cpu = await inproc(name == "inproc-stock", args.runs, args.concurrency, db)
         else:
-            seconds, lat = await served(name == "clew-locked", args.runs, args.concurrency, args.workers, db,
-                                        worker_processes=1 if name == "clew-2proc" else 0)
+            seconds, lat, cpu = await served(name == "clew-locked", args.runs, args.concurrency, args.workers, db,
+                                             worker_processes=1 if name == "clew-2proc" else 0)
     finally:
         drop_database(db)
-    return Result(name, args.runs, seconds, lat)
+    return Result(name, args.runs, seconds, lat, cpu)
 
 
 def machine() -> str:
@@ -178,20 +230,26 @@ async def main() -> None:
         for name in names:  # interleaved, so background load hits every scenario alike
             r = await scenario(name, args)
             results[name] = r
-            print(f"round {round_no + 1} {name}: {r.rate:.1f} runs/s, p50 {r.pct(50):.0f} ms, p99 {r.pct(99):.0f} ms",
-                  flush=True)
+            per = 1000 / r.runs
+            print(f"round {round_no + 1} {name}: {r.rate:.1f} runs/s, p50 {r.pct(50):.0f} ms, p99 {r.pct(99):.0f} ms;"
+                  f" CPU per run: graph processes {r.cpu.graph * per:.1f} ms, Postgres {r.cpu.postgres * per:.1f} ms,"
+                  f" SDK client {r.cpu.client * per:.1f} ms", flush=True)
         rounds.append(results)
     # On a shared machine the load moves between rounds: rank each scenario by its median round, and compare
     # each round's scenario with the ceiling measured right next to it (paired ratios).
     print(f"\n| scenario | runs/s (median of {args.repeat}) | best | p50 (ms) | p99 (ms) | vs in-process ceiling "
-          "(median of paired rounds) |\n|---|---|---|---|---|---|")
+          "(median of paired rounds) | CPU ms/run: graph procs / Postgres / client (median) |"
+          "\n|---|---|---|---|---|---|---|")
     for name in names:
         rs = sorted((rd[name] for rd in rounds), key=lambda r: r.rate)
         mid = rs[len(rs) // 2]
         ratio = "-"
         if "inproc-stock" in names:
             ratio = f"{statistics.median(rd[name].rate / rd['inproc-stock'].rate for rd in rounds):.2f}"
-        print(f"| {name} | {mid.rate:.1f} | {rs[-1].rate:.1f} | {mid.pct(50):.0f} | {mid.pct(99):.0f} | {ratio} |")
+        cpu = [statistics.median(getattr(rd[name].cpu, f) * 1000 / rd[name].runs for rd in rounds)
+               for f in ("graph", "postgres", "client")]
+        print(f"| {name} | {mid.rate:.1f} | {rs[-1].rate:.1f} | {mid.pct(50):.0f} | {mid.pct(99):.0f} | {ratio} "
+              f"| {cpu[0]:.1f} / {cpu[1]:.1f} / {cpu[2]:.1f} |")
 
 
 if __name__ == "__main__":

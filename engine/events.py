@@ -1,11 +1,16 @@
-"""The per-run event log writer: batches stream events into ``run_events`` under the run's fencing token.
+"""The event log writer: stream events of every run of this process appended to ``run_events`` in shared batches.
 
-Token chunks arrive one per token; writing each with its own INSERT would cost a round trip per token. The
-writer buffers serialized events and a background task flushes them in one ``INSERT … SELECT unnest(…)``
-as soon as the previous flush is done, so under load batches grow by themselves and when idle an event waits
-for at most one round trip. The insert only happens while the run's fencing token is current, so a
-stalled former owner cannot append. After each flush local readers are woken directly and other processes
-through NOTIFY.
+Token chunks arrive one per token and a graph step yields several events, so writing each event, or even each
+run's events, with its own statement would cost a round trip (and a commit) per event. One :class:`EventLog`
+per process buffers the serialized events of all its runs and a single background task writes whatever has
+accumulated in one statement, as soon as the previous write is done: when idle an event waits for at most one
+round trip, and under load the batches grow by themselves across runs. A run's events are only ever in one
+write at a time, so they commit in order and a reader that saw event n never misses event n-1.
+
+Each run writes through its :class:`EventWriter`. The insert of a run's events only happens while that run's
+fencing token is current (the run rows are locked ``FOR SHARE`` in run-id order, so a takeover waits for a
+write in flight), so a stalled former owner cannot append; such a run's writer then raises
+:class:`FencedOut`. After each write local readers are woken directly and other processes through NOTIFY.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import structlog
 
 from engine.broker import EVENTS_CHANNEL, Broker
 from engine.serde import dumps
 from persistence.checkpointer import FencedOut
-from persistence.runs_sql import INSERT_EVENTS
+from persistence.runs_sql import INSERT_EVENTS_BATCH, INSERT_RUN_EVENTS
 
 if TYPE_CHECKING:
     from persistence.db import Conn, Database
@@ -28,21 +34,18 @@ log = structlog.get_logger("clew.events")
 
 
 class EventWriter:
-    def __init__(self, db: Database, broker: Broker, run_id: str, token: int, last_seq: int) -> None:
-        self.db = db
-        self.broker = broker
+    """One run's view of the event log: numbers its events and waits for them to be written."""
+
+    def __init__(self, log_: EventLog, run_id: str, token: int, last_seq: int) -> None:
+        self._log = log_
         self.run_id = run_id
         self.token = token
         self.seq = last_seq
         self._buffer: list[tuple[int, str, str]] = []
-        self._pending = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._error: BaseException | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name=f"clew-events-{self.run_id}")
+        self._closed = False
 
     def add(self, event: str, data: Any) -> None:
         if self._error is not None:
@@ -50,20 +53,56 @@ class EventWriter:
         self.seq += 1
         self._buffer.append((self.seq, event, data if isinstance(data, str) else dumps(data)))
         self._idle.clear()
-        self._pending.set()
+        self._log.ready(self)
 
     def take(self) -> list[tuple[int, str, str]]:
-        """Remove and return everything not yet written (used to write the last events in a transaction)."""
+        """Remove and return everything not yet handed to the log (written by the caller in its own statement)."""
         batch, self._buffer = self._buffer, []
         return batch
 
     async def flush(self) -> None:
-        """Wait until everything added so far is written (raises if a write failed)."""
+        """Wait until everything added so far is written (raises if a write failed or the run was fenced out)."""
         await self._idle.wait()
         if self._error is not None:
             raise self._error
 
     async def close(self) -> None:
+        """Stop writing: events not yet handed to the log are dropped (call :meth:`flush` first to keep them)."""
+        self._closed = True
+        self._buffer = []
+        self._idle.set()
+
+    # called by the log
+    def _written(self) -> None:
+        if not self._buffer:
+            self._idle.set()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._error = exc
+        self._buffer = []
+        self._idle.set()
+
+
+class EventLog:
+    """The process's event-log writer task (see the module docstring)."""
+
+    def __init__(self, db: Database, broker: Broker) -> None:
+        self.db = db
+        self.broker = broker
+        self._ready: dict[str, EventWriter] = {}
+        self._signal = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def writer(self, run_id: str, token: int, last_seq: int) -> EventWriter:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="clew-event-log")
+        return EventWriter(self, run_id, token, last_seq)
+
+    def ready(self, writer: EventWriter) -> None:
+        self._ready[writer.run_id] = writer
+        self._signal.set()
+
+    async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -71,29 +110,59 @@ class EventWriter:
 
     async def _loop(self) -> None:
         while True:
-            await self._pending.wait()
-            self._pending.clear()
-            batch = self.take()
+            await self._signal.wait()
+            self._signal.clear()
+            writers, self._ready = self._ready, {}
+            batch: list[tuple[EventWriter, list[tuple[int, str, str]]]] = []
+            for w in writers.values():
+                if not w._closed and w._error is None and (events := w.take()):
+                    batch.append((w, events))
+                else:
+                    w._written()
             if batch:
-                try:
-                    async with self.db.connection() as conn:  # a single statement: no transaction needed
-                        await write_events(conn, self.run_id, self.token, batch)
-                except BaseException as exc:  # noqa: BLE001 - surfaced to the executor via add/flush
-                    if isinstance(exc, asyncio.CancelledError):
-                        raise
-                    self._error = exc
-                    self._idle.set()
+                await self._write(batch)
+
+    async def _write(self, batch: list[tuple[EventWriter, list[tuple[int, str, str]]]]) -> None:
+        params: dict[str, Any] = {"run_ids": [], "tokens": [], "seqs": [], "events": [], "datas": [],
+                                  "channel": EVENTS_CHANNEL}
+        for w, events in batch:
+            for seq, event, data in events:
+                params["run_ids"].append(w.run_id)
+                params["tokens"].append(w.token)
+                params["seqs"].append(seq)
+                params["events"].append(event)
+                params["datas"].append(data)
+        owned: set[str] | None = None
+        for attempt in (1, 2):  # a broken pooled connection is retried once on a fresh one
+            try:
+                async with self.db.connection() as conn:  # a single statement: atomic on its own
+                    cur = await conn.execute(INSERT_EVENTS_BATCH, params)
+                    owned = {str(r["run_id"]) for r in await cur.fetchall()}
+                break
+            except psycopg.OperationalError as exc:
+                if attempt == 2:
+                    for w, _ in batch:
+                        w._failed(exc)
                     return
-                self.broker.wake(self.run_id)
-            if not self._buffer:
-                self._idle.set()
+            except Exception as exc:  # noqa: BLE001 - surfaced to each run via add/flush
+                log.exception("event write failed", runs=[w.run_id for w, _ in batch])
+                for w, _ in batch:
+                    w._failed(exc)
+                return
+        assert owned is not None
+        for w, _ in batch:
+            if w.run_id in owned:
+                self.broker.wake(w.run_id)
+                w._written()
+            else:
+                w._failed(FencedOut(f"run {w.run_id}: lease lost while writing events"))
 
 
 async def write_events(conn: Conn, run_id: str, token: int, batch: list[tuple[int, str, str]]) -> None:
-    """Append ``batch`` (on its own, or in the caller's transaction) if ``token`` still owns the run; the
-    NOTIFY to other processes goes out with the same statement, on commit."""
+    """Append one run's ``batch`` in the caller's transaction (a rollback's last events), if ``token`` still
+    owns the run; raises :class:`FencedOut` if it does not."""
     cur = await conn.execute(
-        INSERT_EVENTS,
+        INSERT_RUN_EVENTS,
         {
             "run_id": run_id,
             "token": token,

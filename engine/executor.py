@@ -148,8 +148,7 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
     bound = log.bind(run_id=run_id, thread_id=thread_id, user_id=run["user_id"], attempt=run["attempt"])
     db = runtime.db
     row = {"seq": run["last_seq"]} if run.get("last_seq") is not None else await db.fetchone(MAX_EVENT_SEQ, (run_id,))
-    writer = EventWriter(db, runtime.broker, run_id, token, int(row["seq"]) if row else 0)
-    writer.start()
+    writer = runtime.event_log.writer(run_id, token, int(row["seq"]) if row else 0)
     status = "error"
     error: dict[str, Any] | None = None
     graph = None

@@ -42,10 +42,16 @@ WHERE runs.run_id = candidate.run_id
 RETURNING runs.*, (SELECT coalesce(max(seq), 0) FROM run_events e WHERE e.run_id = runs.run_id) AS last_seq
 """
 
+# Rows locked in run-id order first (as INSERT_EVENTS_BATCH locks them), so the two never deadlock.
 RENEW_LEASES = """
 UPDATE runs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
-WHERE status = 'running' AND lease_owner = %(worker)s
-  AND (run_id, fencing_token) IN (SELECT * FROM unnest(%(run_ids)s::uuid[], %(tokens)s::bigint[]))
+WHERE run_id IN (
+    SELECT run_id FROM runs
+    WHERE status = 'running' AND lease_owner = %(worker)s
+      AND (run_id, fencing_token) IN (SELECT * FROM unnest(%(run_ids)s::uuid[], %(tokens)s::bigint[]))
+    ORDER BY run_id
+    FOR UPDATE
+)
 RETURNING run_id
 """
 
@@ -77,9 +83,9 @@ UPDATE threads SET
 WHERE thread_id = %(thread_id)s
 """
 
-# One statement (one round trip, atomic on its own): append the batch if the token still owns the run, and
-# NOTIFY the readers of other processes (delivered on commit). Answers how many events were written.
-INSERT_EVENTS = """
+# One run's events in the caller's statement or transaction (rollback), if the token still owns the run; the
+# NOTIFY to other processes goes out with it, on commit. Answers how many events were written.
+INSERT_RUN_EVENTS = """
 WITH ins AS (
     INSERT INTO run_events (run_id, seq, event, data)
     SELECT %(run_id)s, e.seq, e.event, e.data
@@ -90,6 +96,27 @@ WITH ins AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins) AS written, pg_notify(%(channel)s, %(run_id)s::text) AS notified
+"""
+
+# The events of several runs in one statement (engine/events.py): each run's rows land only if its token still
+# owns it. The owners' rows are locked FOR SHARE in run-id order (as RENEW_LEASES locks them), so two such
+# statements and a heartbeat never wait on each other in a cycle. Answers the runs written, each NOTIFYed.
+INSERT_EVENTS_BATCH = """
+WITH batch AS (
+    SELECT * FROM unnest(%(run_ids)s::uuid[], %(tokens)s::bigint[], %(seqs)s::bigint[], %(events)s::text[],
+        %(datas)s::text[]) AS e(run_id, token, seq, event, data)
+),
+owners AS MATERIALIZED (
+    SELECT r.run_id FROM runs r
+    WHERE (r.run_id, r.fencing_token) IN (SELECT DISTINCT run_id, token FROM batch) AND r.status = 'running'
+    ORDER BY r.run_id
+    FOR SHARE
+),
+ins AS (
+    INSERT INTO run_events (run_id, seq, event, data)
+    SELECT b.run_id, b.seq, b.event, b.data FROM batch b WHERE b.run_id IN (SELECT run_id FROM owners)
+)
+SELECT o.run_id, pg_notify(%(channel)s, o.run_id::text) AS notified FROM owners o
 """
 
 MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %s"

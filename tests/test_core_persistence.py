@@ -21,7 +21,7 @@ import pytest
 
 from config_schema.settings import RuntimeSettings
 from engine.broker import Broker
-from engine.events import EventWriter
+from engine.events import EventLog
 from persistence import runs as runs_repo
 from persistence.checkpointer import FencedOut
 from persistence.db import Database
@@ -167,8 +167,8 @@ async def transactions(db: Database, run_id: str) -> int:
 
 async def test_token_chunks_are_written_in_batches(db: Database) -> None:
     run_id = await make_run(db, status="running", ended_days_ago=None, events=0, token=7)
-    writer = EventWriter(db, Broker(), run_id, 7, 0)
-    writer.start()
+    log_ = EventLog(db, Broker())
+    writer = log_.writer(run_id, 7, 0)
     try:
         # a long answer arriving token by token while the writer is idle: one INSERT for all of it
         for i in range(500):
@@ -187,18 +187,48 @@ async def test_token_chunks_are_written_in_batches(db: Database) -> None:
         assert await transactions(db, run_id) <= 3
     finally:
         await writer.close()
+        await log_.stop()
     rows = await db.fetchall("SELECT seq FROM run_events WHERE run_id = %s ORDER BY seq", (run_id,))
     assert [r["seq"] for r in rows] == list(range(1, 801)), "ids increase without gap or duplicate"
 
 
 async def test_event_writer_is_fenced(db: Database) -> None:
     run_id = await make_run(db, status="running", ended_days_ago=None, events=0, token=3)
-    stale = EventWriter(db, Broker(), run_id, 2, 0)  # a former owner's token
-    stale.start()
+    log_ = EventLog(db, Broker())
+    stale = log_.writer(run_id, 2, 0)  # a former owner's token
     try:
         stale.add("values", {"x": 1})
         with pytest.raises(FencedOut):
             await stale.flush()
+        with pytest.raises(FencedOut):
+            stale.add("values", {"x": 2})
     finally:
         await stale.close()
+        await log_.stop()
     assert await event_count(db, run_id) == 0
+
+
+async def test_event_log_batches_runs_together_and_fences_each(db: Database) -> None:
+    """One write carries the events of several runs; a run whose token lost is refused alone."""
+    runs = [await make_run(db, status="running", ended_days_ago=None, events=0, token=4) for _ in range(3)]
+    log_ = EventLog(db, Broker())
+    writers = [log_.writer(r, 4, 0) for r in runs]
+    stale = log_.writer(await make_run(db, status="running", ended_days_ago=None, events=0, token=9), 8, 0)
+    try:
+        for i in range(5):
+            for w in [*writers, stale]:
+                w.add("values", {"i": i})
+        for w in writers:
+            await w.flush()
+        with pytest.raises(FencedOut):
+            await stale.flush()
+    finally:
+        await log_.stop()
+    xmins = await db.fetchall(
+        "SELECT DISTINCT xmin::text AS x FROM run_events WHERE run_id = ANY(%s::uuid[])", (runs,)
+    )
+    assert len(xmins) == 1  # all three runs' events in one statement
+    for r in runs:
+        rows = await db.fetchall("SELECT seq FROM run_events WHERE run_id = %s ORDER BY seq", (r,))
+        assert [x["seq"] for x in rows] == [1, 2, 3, 4, 5]
+    assert await event_count(db, stale.run_id) == 0

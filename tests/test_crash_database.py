@@ -6,6 +6,8 @@ Uses its own embedded Postgres (pgserver) so restarting it cannot disturb anythi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +26,12 @@ def _restart(server: Any) -> None:
     from pgserver._commands import pg_ctl
 
     pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+
+
+def _stop(server: Any) -> None:
+    from pgserver._commands import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
 
 
 async def _retrying(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -82,4 +90,8 @@ async def test_postgres_restarts_during_100_runs(tmp_path: Path) -> None:
     finally:
         await client.http.client.aclose()
         api.stop()
+        # pgserver's own cleanup only stops the postmaster it started, which the restarts replaced
+        with contextlib.suppress(Exception):
+            _stop(server)
         server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)

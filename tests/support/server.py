@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import httpx
@@ -72,7 +73,16 @@ class ClewProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         if wait and self.kind == "serve":
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except TimeoutError as exc:
+                # Once, on CI, a server printed nothing for a minute and the cause could not be reproduced:
+                # keep its stacks and database sessions in the test report (warnings summary) and try once more,
+                # so a stuck start is investigated rather than either hidden or failing unrelated tests.
+                warnings.warn(f"clew serve did not start in time; retrying once. {exc}", stacklevel=2)
+                self.kill()
+                self.proc = subprocess.Popen(args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+                self.wait_ready()
         elif wait:
             self.wait_log("worker started")
         return self
