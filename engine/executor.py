@@ -399,6 +399,10 @@ async def _finish(
             "channel": EVENTS_CHANNEL,
         },
     )
+    if row and row["owned"] and not row["finished"]:
+        # a rollback cancel committed while the run was ending: undo it rather than let it finish
+        await rollback_run(runtime, execution, None, bound, last_events=batch)
+        return
     if not row or not row["finished"]:
         bound.warning("run lost its lease before finishing; nothing written")
         return
@@ -453,8 +457,14 @@ async def _cancelled(
         )
 
 
-async def rollback_run(runtime: Runtime, execution: Execution, writer: EventWriter | None, bound: Any) -> None:
-    """Undo a run: its checkpoints go, the run and its events go, the thread is as before the run."""
+async def rollback_run(
+    runtime: Runtime, execution: Execution, writer: EventWriter | None, bound: Any,
+    *, last_events: list[tuple[int, str, str]] | None = None,
+) -> None:
+    """Undo a run: its checkpoints go, the run and its events go, the thread is as before the run.
+
+    ``last_events``: events not written yet (ending with ``end``) when the writer is already closed.
+    """
     if writer is not None:
         with contextlib.suppress(Exception):
             await writer.flush()
@@ -462,7 +472,7 @@ async def rollback_run(runtime: Runtime, execution: Execution, writer: EventWrit
         batch = writer.take()
         await writer.close()
     else:
-        batch = []
+        batch = list(last_events or [])
     before = execution.run.get("checkpoint_before")
     row = await runtime.db.fetchone("SELECT checkpoint_before FROM runs WHERE run_id = %s", (execution.run_id,))
     if row is not None:

@@ -123,24 +123,29 @@ MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_i
 
 # A run's end as one statement (atomic under autocommit, one round trip): its last events, its final status and
 # its thread's status, only while ``token`` still owns the run (the row is locked first, so a takeover in flight
-# either wins before, and nothing is written, or waits until this commits). The thread's check for other active
-# runs excludes this run, which the statement's snapshot still sees running. NOTIFY goes out on commit.
+# either wins before, and nothing is written, or waits until this commits). A rollback cancel that committed
+# before (``cancel_action``, read under the same lock) also stops it: the caller rolls the run back instead, and
+# a cancel after it finds the run ended (409). The thread's check for other active runs excludes this run,
+# which the statement's snapshot still sees running. NOTIFY goes out on commit.
 FINISH_RUN_AND_THREAD = """
 WITH owner AS MATERIALIZED (
-    SELECT 1 FROM runs
+    SELECT cancel_action FROM runs
     WHERE run_id = %(run_id)s AND fencing_token = %(token)s AND status = 'running'
     FOR UPDATE
+),
+go AS MATERIALIZED (
+    SELECT 1 FROM owner WHERE cancel_action IS DISTINCT FROM 'rollback'
 ),
 events AS (
     INSERT INTO run_events (run_id, seq, event, data)
     SELECT %(run_id)s, e.seq, e.event, e.data
     FROM unnest(%(seqs)s::bigint[], %(events)s::text[], %(datas)s::text[]) AS e(seq, event, data)
-    WHERE EXISTS (SELECT 1 FROM owner)
+    WHERE EXISTS (SELECT 1 FROM go)
 ),
 finished AS (
     UPDATE runs SET status = %(status)s, error = %(error)s, lease_owner = NULL, lease_expires_at = NULL,
         ended_at = now(), updated_at = now()
-    WHERE run_id = %(run_id)s AND EXISTS (SELECT 1 FROM owner)
+    WHERE run_id = %(run_id)s AND EXISTS (SELECT 1 FROM go)
     RETURNING thread_id
 ),
 settled AS (
@@ -158,6 +163,6 @@ settled AS (
     WHERE thread_id = %(thread_id)s AND EXISTS (SELECT 1 FROM finished)
     RETURNING status
 )
-SELECT (SELECT count(*) FROM finished) AS finished, (SELECT status FROM settled) AS thread_status,
-    pg_notify(%(channel)s, %(run_id)s::text) AS notified
+SELECT (SELECT count(*) FROM finished) AS finished, (SELECT count(*) FROM owner) AS owned,
+    (SELECT status FROM settled) AS thread_status, pg_notify(%(channel)s, %(run_id)s::text) AS notified
 """

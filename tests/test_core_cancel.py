@@ -90,6 +90,25 @@ async def test_cancel_rollback_restores_thread_exactly(client: Any, db_url: str)
     assert [m["type"] for m in out["messages"]] == ["human", "ai", "tool", "ai"] * 2
 
 
+async def test_rollback_cancel_landing_as_the_run_ends_still_rolls_back(client: Any, db_url: str) -> None:
+    """A rollback cancel committed after the graph's last step but before the run's final write: the run must
+    not end `success` (the cancel was accepted); it is rolled back like any other."""
+    tid = (await client.threads.create())["thread_id"]
+    await client.runs.wait(tid, "late_cancel", input={"count": 0})
+    before = await snapshot(client, tid)
+    assert before[0]["values"] == {"count": 1, "log": ["step", "last"]}
+    run = await client.runs.create(tid, "late_cancel", input={"cancel": True})
+    out = await client.runs.join(tid, run["run_id"])
+    assert out == before[0]["values"]  # the thread as it was: the run's steps are gone
+    after = await snapshot(client, tid)
+    assert after == before
+    with pytest.raises(httpx.HTTPStatusError) as info:
+        await client.runs.get(tid, run["run_id"])
+    assert info.value.response.status_code == 404
+    rows = await db_rows(db_url, "SELECT count(*) AS n FROM run_events WHERE run_id = %s", (run["run_id"],))
+    assert rows[0]["n"] == 0
+
+
 async def test_cancel_rollback_of_first_run_leaves_empty_thread(client: Any) -> None:
     tid = (await client.threads.create())["thread_id"]
     before = await client.threads.get_state(tid)
