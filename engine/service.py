@@ -125,12 +125,15 @@ async def create_run(
         if stateless:
             thread = await threads_repo.insert(conn, user.user_id, thread_id, {"temporary": temporary})
         else:
+            create = body.if_not_exists == "create"
             thread = None
-            if seen is None and body.if_not_exists == "create":
+            if seen is None and create:
                 # not there a moment ago: create it (the insert holds its row lock like FOR UPDATE would)
                 thread = await threads_repo.insert(conn, user.user_id, thread_id, {})
             if thread is None:  # it existed, or was created meanwhile (by this user, or by someone else)
                 thread = await threads_repo.get(conn, user.user_id, thread_id, for_update=True)
+            if thread is None and seen is not None and create:  # deleted since the first read
+                thread = await threads_repo.insert(conn, user.user_id, thread_id, {})
             if thread is None:  # the id belongs to someone else: do not reveal it
                 raise not_found("thread", thread_id)
         assert thread is not None
