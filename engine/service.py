@@ -101,8 +101,10 @@ async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_
 async def create_run(
     runtime: Runtime, user: User, thread_id: str | None, body: RunCreate, *, temporary: bool = False
 ) -> dict[str, Any]:
-    if body.command is not None and body.input is not None:
-        raise ApiError(422, "invalid", "send either input or command, not both")
+    if body.command is not None:
+        # as the reference server: a command wins and the input is ignored (the JS SDK's useStream sends
+        # ``"input": {}`` together with every ``command``)
+        body = body.model_copy(update={"input": None})
     cancels: list[str] = []
     resuming = body.command is not None and body.command.resume is not None
     stateless = thread_id is None
