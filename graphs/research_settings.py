@@ -100,8 +100,12 @@ SETTINGS: list[Setting] = [
         key="research.human_review",
         category="research",
         type="boolean",
-        default=False,
+        default=None,
         scope="session",
-        description="Pause for the user to approve or edit the research plan (and the report) before going on.",
+        description=(
+            "Pause for the user to review the research plan before going on: approve, edit or reject the "
+            "queries (standard and deep research), accept, edit or give feedback on the outline (multi-agent "
+            "research). Unset: multi-agent research asks, the other modes do not."
+        ),
     ),
 ]

@@ -14,7 +14,9 @@ the thread row locked): an invalid answer is a 422 and the thread stays interrup
 Kinds and their answers (the schema says it exactly):
 
 - ``approval``: ``{"decision": "approve" | "edit" | "reject", "edited": <value, required for edit>,
-  "comment": "..."}``; :func:`ask_approval` returns an :class:`Approval`.
+  "comment": "..."}``; :func:`ask_approval` returns an :class:`Approval`. A node may also offer
+  ``"feedback"`` (then ``comment``, non-empty, is required): the human neither accepts nor edits but says
+  what to change, and the node revises (multi-agent research's outline review).
 - ``input``: by default ``{"text": "<non-empty>"}``, or any JSON value matching the node's own schema.
 - ``selection``: ``{"selected": <one of options>}`` (or a non-empty list of them with ``multiple=True``).
 - ``todos``: the todo gate of :mod:`nodes.todos`, resumed by the todo pipeline, never by hand while todos
@@ -45,8 +47,10 @@ if TYPE_CHECKING:
 INTERRUPT_TYPE = "clew.interrupt"
 
 InterruptKind = Literal["approval", "input", "selection", "todos"]
-Decision = Literal["approve", "edit", "reject"]
+Decision = Literal["approve", "edit", "reject", "feedback"]
 DECISIONS: tuple[Decision, ...] = ("approve", "edit", "reject")
+"""The default options of an approval."""
+ALL_DECISIONS: tuple[Decision, ...] = ("approve", "edit", "reject", "feedback")
 
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -88,11 +92,12 @@ class Approval(BaseModel):
 def approval_schema(
     options: Sequence[str] = DECISIONS, edit_schema: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Answer schema of an approval: ``decision`` among ``options``; ``edited`` required when editing."""
-    unknown = [o for o in options if o not in DECISIONS]
+    """Answer schema of an approval: ``decision`` among ``options``; ``edited`` required when editing,
+    a non-empty ``comment`` when giving feedback."""
+    unknown = [o for o in options if o not in ALL_DECISIONS]
     if unknown or not options:
         raise ValueError(
-            f"approval options must be a non-empty subset of {list(DECISIONS)}, got {list(options)}"
+            f"approval options must be a non-empty subset of {list(ALL_DECISIONS)}, got {list(options)}"
         )
     schema: dict[str, Any] = {
         "type": "object",
@@ -108,6 +113,13 @@ def approval_schema(
         schema["allOf"] = [
             {"if": {"properties": {"decision": {"const": "edit"}}}, "then": {"required": ["edited"]}}
         ]
+    if "feedback" in options:
+        schema.setdefault("allOf", []).append(
+            {
+                "if": {"properties": {"decision": {"const": "feedback"}}},
+                "then": {"required": ["comment"], "properties": {"comment": {"minLength": 1, "pattern": "\\S"}}},
+            }
+        )
     return schema
 
 

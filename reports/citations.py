@@ -31,7 +31,7 @@ fast enough to call inline.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -179,3 +179,26 @@ def check_citations(markdown: str, sources: Iterable[Any] | Mapping[Any, Any]) -
     missing = [n for n in cited if n not in available]
     uncited = sorted(available.difference(cited))
     return CitationCheck(ok=not missing, cited=cited, missing=missing, uncited_sources=uncited)
+
+
+def renumber_citations(text: str, number: Callable[[int], int | None]) -> str:
+    """``text`` with the numbers of every citation passed through ``number``, written as adjacent groups.
+
+    Meant for prose a writer produced (a section of a report before it is assembled), so it does not parse
+    markdown: it rewrites every bracketed citation as defined above (``[2]``, ``[1, 3]``, ``[1-3]``), never a
+    link ``[1](url)`` nor a bracketed year. ``number`` returning None drops that number; a citation left with
+    no number is removed together with the space before it. ``[1-3]`` comes back as ``[a][b][c]``.
+    """
+
+    def sub(match: re.Match[str]) -> str:
+        numbers = _expand(match.group(2))
+        if numbers is None:
+            return match.group(0)
+        out = [n for n in (number(k) for k in numbers) if n is not None]
+        marks = "".join(f"[{n}]" for n in dict.fromkeys(out))
+        return (match.group(1) + marks) if marks else ""
+
+    return _SPACED_CITATION.sub(sub, text)
+
+
+_SPACED_CITATION = re.compile(rf"(\s?)\[\s*({_PART}(?:\s*[,;]\s*{_PART})*)\s*\](?!\()")

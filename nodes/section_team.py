@@ -1,0 +1,427 @@
+"""One section of a multi-agent research: researcher -> reviewer -> (reviser -> reviewer)* as a subgraph.
+
+The root graph (``graphs/multi_agent_research.py``) sends one ``Send`` per planned section to a node that runs
+:data:`SECTION_GRAPH` for it; the finished section goes back to the root as a pending write, so a section
+that finished before a crash is never researched again.
+
+- **researcher**: researches the section's query (its title, with the question's main phrase when the title
+  lacks it) in the run's source mode through :func:`nodes.research.research_query` (retrieve, compress,
+  extract cited learnings), then drafts the section body citing the section's own numbered sources
+  ``[1]..[k]``: the ``smart`` model writes it from the learnings, or the offline engine quotes them.
+- **reviewer**: checks the draft against its brief and its sources. The checks that need no model always
+  run: every sentence cites a source, every cited number is one of the section's sources, the title's key
+  phrases are covered. With a ``strategic`` model, the model also judges (unsupported claims, missing
+  citations, off-brief content) and returns notes. The draft is accepted when no check failed and the model
+  (if any) accepts.
+- **reviser**: rewrites the draft following the notes -- the ``smart`` model, or offline: drop sentences
+  that cite nothing and numbers that are not the section's, and quote the sources on the missing key phrases.
+  At most ``research.max_section_revisions`` rewrites; a section still not accepted then is kept with the
+  reviewer's last notes.
+
+The section's numbering is local; the writer renumbers every section into one source list. The result (see
+:func:`section_result`) is plain JSON: ``{index, title, brief, draft, sources, accepted, revisions,
+reviews, offline, error}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
+
+from config_schema.access import setting
+from nodes.research import research_query
+from nodes.research_types import Finding, NumberedSource
+from nodes.team_events import team
+from nodes.writing import retrieved_docs, source_key, strip_sources_section
+from providers import offline
+from providers.keyphrases import keyphrases
+from providers.models import get_model
+from providers.structured import StructuredOutputError, structured
+from providers.text import split_sentences, terms
+from providers.types import CitedSentence, SourceDoc
+from reports.citations import find_citations, renumber_citations
+
+log = structlog.get_logger("clew.research.section")
+
+SENTENCES_PER_SECTION = 5
+MARK = re.compile(r"\[\s*\d{1,3}(?:\s*[-\u2013,;]\s*\d{1,3})*\s*\](?!\()")
+_LEADING_MARKS = re.compile(r"^((?:\[\s*\d{1,3}(?:\s*[-\u2013,;]\s*\d{1,3})*\s*\](?!\()\s*)+)")
+
+RESEARCHER_PROMPT = (
+    "You are the researcher of one section of a research report written by a team. Write the section's body "
+    "from the learnings only: one to three paragraphs, no heading, no list of sources. Cite every sentence "
+    "with the bracketed numbers of its sources, e.g. [1] or [2][3], using only numbers from the source list."
+)
+REVIEWER_PROMPT = (
+    "You are the reviewer of one section of a research report. Check the draft against its brief and its "
+    "numbered sources: claims the sources do not support, sentences without a citation, content off the "
+    "brief. Accept it when it is sound; otherwise return short, concrete notes for the reviser."
+)
+REVISER_PROMPT = (
+    "You are the reviser of one section of a research report. Rewrite the draft so that it answers every "
+    "note of the reviewer. Keep to the brief and to the numbered sources; cite every sentence with their "
+    "bracketed numbers. Reply with the section's body only: no heading, no list of sources."
+)
+
+
+class SectionState(TypedDict, total=False):
+    """State of one section's team (the ``Send`` argument plus what the roles add)."""
+
+    index: int
+    total: int
+    title: str
+    brief: str
+    question: str
+    source_mode: str
+    budget_words: int
+    finding: dict[str, Any]
+    draft: str
+    sources: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
+    revision: int
+    accepted: bool
+    offline: bool
+
+
+class SectionReview(BaseModel):
+    """What the reviewing model returns."""
+
+    accept: bool = Field(description="true when the draft needs no change")
+    notes: list[str] = Field(default_factory=list, description="what the reviser must change")
+
+
+def _values(runtime: Runtime[Any] | None) -> Mapping[str, Any] | None:
+    ctx = getattr(runtime, "context", None) if runtime is not None else None
+    return ctx if isinstance(ctx, Mapping) else None
+
+
+def _where(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "section": int(state.get("index", 0)) + 1,
+        "sections": int(state.get("total") or 0) or None,
+        "title": str(state.get("title") or ""),
+    }
+
+
+def section_query(title: str, question: str) -> str:
+    """The search query of a section: its title, with the question's main phrase when the title lacks it."""
+    title = " ".join(title.split())
+    main = keyphrases(question, top=1)
+    if not main:
+        return title or question
+    phrase = main[0].phrase
+    if set(terms(phrase)) & set(terms(title)):
+        return title
+    return f"{phrase} {title}".strip()
+
+
+def local_sources(finding: Finding) -> tuple[list[SourceDoc], list[NumberedSource]]:
+    """The section's documents (one per document, chunks joined) and their local numbering ``[1]..[k]``."""
+    docs = retrieved_docs([finding])
+    return docs, [NumberedSource.of(n, d) for n, d in enumerate(docs, start=1)]
+
+
+def _by_document(finding: Finding) -> list[CitedSentence]:
+    key_of = {d.id: source_key(d) for d in finding.docs}
+    return [
+        CitedSentence(text=s.text, source_ids=list(dict.fromkeys(key_of.get(i, i) for i in s.source_ids)))
+        for s in finding.learnings
+    ]
+
+
+def _marks(ids: Sequence[str], number: Mapping[str, int]) -> str:
+    return "".join(f"[{number[i]}]" for i in ids if i in number)
+
+
+def with_marks(text: str, marks: str) -> str:
+    """``text`` with its citation marks before the final punctuation: ``"It was built [1]."``."""
+    t = text.rstrip()
+    if t and t[-1] in ".!?。！？":
+        return f"{t[:-1].rstrip()} {marks}{t[-1]}"
+    return f"{t} {marks}"
+
+
+def sentences_of(text: str) -> list[str]:
+    """The sentences of a draft, a citation written after the full stop (``"It was. [1] Then"``) kept with
+    the sentence it follows."""
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        lead = _LEADING_MARKS.match(sentence)
+        if lead and out:
+            out[-1] = f"{out[-1]} {lead.group(1).strip()}"
+            sentence = sentence[lead.end() :].strip()
+        if sentence:
+            out.append(sentence)
+    return out
+
+
+def offline_draft(learnings: Sequence[CitedSentence], number: Mapping[str, int]) -> str:
+    """The offline engine's section: the learnings (quoted sentences), each with its local citations."""
+    parts = []
+    for s in learnings[:SENTENCES_PER_SECTION]:
+        marks = _marks(s.source_ids, number)
+        if marks:
+            parts.append(with_marks(s.text, marks))
+    return " ".join(parts)
+
+
+def _reply_text(reply: Any) -> str:
+    content = getattr(reply, "content", reply)
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return str(content)
+
+
+def clean_body(text: str) -> str:
+    """A model's section body: no leading heading, no sources section of its own."""
+    body = strip_sources_section(text.strip())
+    lines = body.split("\n")
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _catalogue(sources: Sequence[Mapping[str, Any]]) -> str:
+    return "\n".join(
+        f"[{s['n']}] {s.get('title') or s.get('url') or s['id']}: {str(s.get('excerpt') or '')[:400]}"
+        for s in sources
+    )
+
+
+async def researcher(state: SectionState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
+    values = _values(runtime)
+    where = _where(state)
+    team("researcher", "started", revision=0, **where)
+    user_id = str((config.get("configurable") or {}).get("user_id") or "local")
+    question = str(state.get("question") or state["title"])
+    finding = await research_query(
+        query=section_query(str(state["title"]), question),
+        question=question,
+        index=where["section"],
+        level=2,
+        source_mode=str(state.get("source_mode") or "local"),
+        user_id=user_id,
+        values=values,
+        budget_words=int(state.get("budget_words") or 300),
+        follow_ups=0,
+        config=config,
+    )
+    model = get_model(values, "smart")
+    out: dict[str, Any] = {
+        "finding": finding.model_dump(mode="json"),
+        "revision": 0,
+        "reviews": [],
+        "offline": model is None,
+    }
+    if finding.failed:
+        team("researcher", "failed", revision=0, message=finding.error or "", **where)
+        return {**out, "draft": "", "sources": [], "accepted": False}
+    _, numbered = local_sources(finding)
+    number = {s.id: s.n for s in numbered}
+    learnings = _by_document(finding)
+    draft = ""
+    if model is not None:
+        lines = [
+            f"- {s.text} {_marks(s.source_ids, number)}" for s in learnings if _marks(s.source_ids, number)
+        ]
+        sources = [s.model_dump() for s in numbered]
+        prompt = [
+            SystemMessage(content=RESEARCHER_PROMPT),
+            HumanMessage(
+                content=(
+                    f"Report question: {question}\nSection: {state['title']}\nBrief: {state.get('brief', '')}"
+                    f"\n\nLearnings:\n" + "\n".join(lines) + "\n\nSources:\n" + _catalogue(sources)
+                )
+            ),
+        ]
+        reply = await model.ainvoke(prompt, config=config)
+        draft = clean_body(_reply_text(reply))
+    if not draft:
+        draft = offline_draft(learnings, number)
+    team("researcher", "done", revision=0, sources=len(numbered), **where)
+    return {**out, "draft": draft, "sources": [s.model_dump() for s in numbered]}
+
+
+def route_after_research(state: SectionState) -> str:
+    return "reviewer" if state.get("draft") else END
+
+
+def mechanical_review(draft: str, sources: Sequence[Mapping[str, Any]], title: str) -> list[str]:
+    """The checks that need no model: every sentence cited, every citation stored, the title covered."""
+    problems: list[str] = []
+    uncited = [s for s in sentences_of(draft) if not MARK.search(s)]
+    if uncited:
+        problems.append(
+            f"{len(uncited)} sentence(s) cite no source, e.g. “{uncited[0][:120]}”: cite or remove them"
+        )
+    stored = {int(s["n"]) for s in sources}
+    missing = [n for n in find_citations(draft) if n not in stored]
+    if missing:
+        problems.append(
+            "cites " + ", ".join(f"[{n}]" for n in missing) + " but the section has no such source"
+        )
+    key = [k for k in keyphrases(title, top=3) if terms(k.phrase)]
+    have = set(terms(draft))
+    covered = [k for k in key if 2 * sum(1 for t in terms(k.phrase) if t in have) >= len(terms(k.phrase))]
+    if key and not covered:
+        problems.append(f"off the brief: the draft never mentions {', '.join(k.phrase for k in key)}")
+    return problems
+
+
+async def reviewer(state: SectionState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
+    values = _values(runtime)
+    where = _where(state)
+    revision = int(state.get("revision") or 0)
+    team("reviewer", "started", revision=revision, **where)
+    draft = str(state.get("draft") or "")
+    sources = state.get("sources") or []
+    problems = await asyncio.to_thread(mechanical_review, draft, sources, str(state.get("title") or ""))
+    notes = list(problems)
+    verdict: bool | None = None
+    model = get_model(values, "strategic")
+    if model is not None:
+        prompt = [
+            SystemMessage(content=REVIEWER_PROMPT),
+            HumanMessage(
+                content=(
+                    f"Section: {state.get('title')}\nBrief: {state.get('brief', '')}\n\nDraft:\n{draft}\n\n"
+                    f"Sources:\n{_catalogue(sources)}"
+                    + (
+                        "\n\nProblems found by the automatic checks:\n"
+                        + "\n".join(f"- {p}" for p in problems)
+                        if problems
+                        else ""
+                    )
+                )
+            ),
+        ]
+        try:
+            review = await structured(model, SectionReview, prompt, config=config)
+            verdict = review.accept
+            notes.extend(n for n in (" ".join(x.split()) for x in review.notes) if n and n not in notes)
+        except StructuredOutputError as exc:
+            log.warning("section review by the model failed; the automatic checks decide", error=str(exc))
+    accepted = not problems and verdict is not False
+    record = {
+        "round": revision,
+        "accepted": accepted,
+        "notes": notes,
+        "checks": problems,
+        "by": "model" if verdict is not None else "checks",
+    }
+    team("reviewer", "accepted" if accepted else "rejected", revision=revision, notes=notes, **where)
+    return {"reviews": [*(state.get("reviews") or []), record], "accepted": accepted}
+
+
+def route_after_review(state: SectionState, runtime: Runtime[Any]) -> str:
+    """Done when accepted or when ``research.max_section_revisions`` rewrites were made; else rewrite."""
+    if state.get("accepted"):
+        return END
+    limit = int(setting(_values(runtime), "research.max_section_revisions"))
+    return "reviser" if int(state.get("revision") or 0) < limit else END
+
+
+def offline_revision(
+    draft: str, sources: Sequence[Mapping[str, Any]], finding: Finding, title: str, problems: Sequence[str]
+) -> str:
+    """The offline reviser: keep cited sentences with stored numbers, quote sources on a missing title."""
+    stored = {int(s["n"]) for s in sources}
+    kept = []
+    for sentence in sentences_of(renumber_citations(draft, lambda n: n if n in stored else None)):
+        if MARK.search(sentence):
+            kept.append(sentence)
+    text = " ".join(kept)
+    if any(p.startswith("off the brief") for p in problems) or not kept:
+        docs, numbered = local_sources(finding)
+        number = {s.id: s.n for s in numbered}
+        summary = offline.summarize(title, docs, 3)
+        have = {s.lower() for s in kept}
+        extra = [
+            with_marks(s.text, _marks(s.source_ids, number))
+            for s in summary.sentences
+            if _marks(s.source_ids, number) and s.text.lower() not in have and s.text not in text
+        ]
+        text = " ".join([*kept, *extra[:2]])
+    return text
+
+
+async def reviser(state: SectionState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
+    values = _values(runtime)
+    where = _where(state)
+    revision = int(state.get("revision") or 0) + 1
+    team("reviser", "started", revision=revision, **where)
+    draft = str(state.get("draft") or "")
+    sources = state.get("sources") or []
+    last = (state.get("reviews") or [{}])[-1]
+    notes = list(last.get("notes") or [])
+    model = get_model(values, "smart")
+    text = ""
+    if model is not None:
+        prompt = [
+            SystemMessage(content=REVISER_PROMPT),
+            HumanMessage(
+                content=(
+                    f"Section: {state.get('title')}\nBrief: {state.get('brief', '')}\n\nDraft:\n{draft}\n\n"
+                    "Reviewer's notes:\n"
+                    + "\n".join(f"- {n}" for n in notes)
+                    + f"\n\nSources:\n{_catalogue(sources)}"
+                )
+            ),
+        ]
+        reply = await model.ainvoke(prompt, config=config)
+        text = clean_body(_reply_text(reply))
+    if not text:
+        finding = Finding.model_validate(state.get("finding") or {"index": 0, "query": ""})
+        text = await asyncio.to_thread(
+            offline_revision,
+            draft,
+            sources,
+            finding,
+            str(state.get("title") or ""),
+            list(last.get("checks") or []),
+        )
+    team("reviser", "done", revision=revision, **where)
+    return {"draft": text or draft, "revision": revision}
+
+
+def section_result(state: Mapping[str, Any]) -> dict[str, Any]:
+    """What the root graph keeps of a finished section (plain JSON)."""
+    finding = state.get("finding") or {}
+    return {
+        "index": int(state.get("index", 0)),
+        "title": str(state.get("title") or ""),
+        "brief": str(state.get("brief") or ""),
+        "draft": str(state.get("draft") or ""),
+        "sources": list(state.get("sources") or []),
+        "accepted": bool(state.get("accepted")),
+        "revisions": int(state.get("revision") or 0),
+        "reviews": list(state.get("reviews") or []),
+        "offline": bool(state.get("offline", True)),
+        "error": finding.get("error"),
+    }
+
+
+def build_section_graph() -> Any:
+    """The section team as an uncompiled graph."""
+    builder = StateGraph(SectionState)
+    builder.add_node("researcher", researcher)
+    builder.add_node("reviewer", reviewer)
+    builder.add_node("reviser", reviser)
+    builder.add_edge(START, "researcher")
+    builder.add_conditional_edges("researcher", route_after_research, ["reviewer", END])
+    builder.add_conditional_edges("reviewer", route_after_review, ["reviser", END])
+    builder.add_edge("reviser", "reviewer")
+    return builder
+
+
+SECTION_GRAPH = build_section_graph().compile(name="section_team")
