@@ -1,6 +1,6 @@
 """``clew research``, ``clew resume`` and ``clew threads``: run clew's research modes from a terminal.
 
-``clew research "question" [--mode standard|deep|knowledge] [--source local|web|hybrid] [--docs PATH]``
+``clew research "question" [--mode standard|deep|knowledge|multi_agent] [--source local|web|hybrid] [--docs PATH]``
 starts a :class:`engine.runtime.Runtime` in this process (embedded Postgres in ``CLEW_DATA_DIR`` unless
 ``DATABASE_URL`` is set, graphs from ``langgraph.json``, in-process workers) and goes through the same engine
 as the API: the research is a thread, its run is created by ``engine.service.create_run`` (via
@@ -10,9 +10,10 @@ exported by a ``clew serve`` on the same data directory exactly like one started
 
 ``--docs PATH`` first adds the supported files under PATH to the local user's knowledge base (a file already
 there with the same name and size is skipped; a changed one is replaced). Progress shows one line per stage
-and one per research branch (rich). When the graph stops on an interrupt (plan approval with
-``--review``, which is the default on a terminal), the question is asked here; with ``--yes`` or without a
-terminal the plan is approved automatically. The report is written to a file (``--output``; ``.pdf`` and
+and one per research branch or section (rich). When the graph stops on an interrupt (plan approval with
+``--review``, which is the default on a terminal), the question is asked here -- for ``multi_agent``, the
+editor's outline, to accept, edit (title and sections, one per line) or give feedback on; with ``--yes`` or
+without a terminal the plan is approved automatically. The report is written to a file (``--output``; ``.pdf`` and
 ``.docx`` export too) and the thread id printed.
 
 ``clew resume THREAD_ID`` continues a research that was interrupted (answering its pending question), whose
@@ -62,6 +63,7 @@ GRAPH_MODES = {
     "deep_research": "deep",
     "knowledge_research": "knowledge",
     "deep_knowledge_research": "deep",
+    "multi_agent_research": "multi_agent",
 }
 
 
@@ -155,6 +157,7 @@ class RunView:
         self.branches: dict[int, Any] = {}
         self.current: str | None = None
         self.overall: Any = None
+        self.sections: dict[int, Any] = {}
 
     def _finish_current(self) -> None:
         if self.current and self.current in self.stages:
@@ -203,6 +206,29 @@ class RunView:
             self.overall = self.progress.add_task(desc, total=total)
         self.progress.update(self.overall, total=max(total, done), completed=done, description=desc)
 
+    def section(self, event: Mapping[str, Any]) -> None:
+        """A multi-agent research's section: one line each, "§2/5 title", ticked when its team is done."""
+        n, total = int(event.get("section") or 0), int(event.get("sections") or 0)
+        title = str(event.get("title") or "")[:70]
+        label = f"  §{n}/{total} {title}"
+        if n not in self.sections:
+            self.sections[n] = self.progress.add_task(label, total=1)
+        status = event.get("status")
+        if status == "done":
+            rounds = int(event.get("revision") or 0)
+            verdict = "accepted" if event.get("accepted") else "not accepted"
+            self.progress.update(
+                self.sections[n],
+                completed=1,
+                description=f"  [green]✓[/] §{n}/{total} {title} [dim]({verdict}, {rounds} revision(s))[/]",
+            )
+        elif status == "failed":
+            self.progress.update(
+                self.sections[n],
+                completed=1,
+                description=f"  [red]✗[/] §{n}/{total} {title} [dim]({event.get('message')})[/]",
+            )
+
     def handle(self, event: str, data: Any) -> str | None:
         """Update from one stored event; returns an error message for an ``error`` event."""
         if event == "custom" and isinstance(data, dict):
@@ -213,6 +239,8 @@ class RunView:
                 self.branch(data)
             elif kind == "research.progress":
                 self.overall_progress(data)
+            elif kind == "research.team" and data.get("stage") == "section":
+                self.section(data)
         elif event == "error":
             return str((data or {}).get("message") or data) if isinstance(data, dict) else str(data)
         return None
@@ -276,8 +304,15 @@ def _ask_terminal(value: Any, console: Console) -> Any:
     if kind == "approval":
         choices = [str(o) for o in value.get("options") or ["approve", "edit", "reject"]]
         decision = Prompt.ask("Decision", choices=choices, default=choices[0], console=console)
+        if decision == "feedback":
+            comment = ""
+            while not comment.strip():
+                comment = Prompt.ask("What should change", console=console)
+            return {"decision": "feedback", "comment": comment.strip()}
         if decision != "edit":
             return {"decision": decision}
+        if (value.get("data") or {}).get("field") == "outline":
+            return {"decision": "edit", "edited": _edit_outline(value["data"]["outline"], console)}
         current = list((value.get("data") or {}).get("sub_queries") or [])
         console.print("Enter the queries, one per line; an empty line ends (nothing entered keeps the plan).")
         lines: list[str] = []
@@ -291,6 +326,25 @@ def _ask_terminal(value: Any, console: Console) -> Any:
         options = [str(o) for o in option_values(value.get("options") or [])]
         return {"selected": Prompt.ask("Choose", choices=options, console=console)}
     return {"text": Prompt.ask("Answer", console=console)}
+
+
+def _edit_outline(outline: Mapping[str, Any], console: Console) -> dict[str, Any]:
+    """Ask for a new outline on the terminal: the title, then the sections as ``title: brief`` lines."""
+    title = Prompt.ask("Title", default=str(outline["title"]), console=console).strip() or str(
+        outline["title"]
+    )
+    console.print(
+        "Enter the sections, one per line as `title: brief` (the brief is optional); an empty line ends "
+        "(nothing entered keeps the current sections)."
+    )
+    sections: list[dict[str, str]] = []
+    while True:
+        line = Prompt.ask(f"section {len(sections) + 1}", default="", show_default=False, console=console)
+        if not line.strip():
+            break
+        name, _, brief = line.partition(":")
+        sections.append({"title": name.strip() or line.strip(), "brief": brief.strip()})
+    return {"title": title, "sections": sections or [dict(s) for s in outline["sections"]]}
 
 
 async def _answer(thread: Mapping[str, Any], interactive: bool, console: Console) -> Any:
@@ -433,6 +487,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         ("depth", "research.depth"),
         ("sub_queries", "research.sub_queries"),
         ("words", "research.report_word_budget"),
+        ("sections", "research.max_sections"),
     ):
         value = getattr(args, flag, None)
         if value is not None:
@@ -615,7 +670,9 @@ def register(subparsers: Any) -> None:
         "research", parents=[common], help="research a question, write a cited report"
     )
     research.add_argument("question")
-    research.add_argument("--mode", choices=["standard", "deep", "knowledge"], default="standard")
+    research.add_argument(
+        "--mode", choices=["standard", "deep", "knowledge", "multi_agent"], default="standard"
+    )
     research.add_argument(
         "--source",
         choices=["local", "web", "hybrid"],
@@ -635,6 +692,7 @@ def register(subparsers: Any) -> None:
     research.add_argument("--depth", type=int, help="deep research: levels")
     research.add_argument("--sub-queries", type=int, help="standard research: sub-queries")
     research.add_argument("--words", type=int, help="report length in words")
+    research.add_argument("--sections", type=int, help="multi_agent: sections the editor plans, at most")
     research.set_defaults(func=cmd_research)
 
     resume = subparsers.add_parser(

@@ -4,10 +4,12 @@ These are thin aliases over threads and runs (a research *is* a thread running a
 the thread id), for clients that speak the design document's research API rather than the Agent Server
 protocol:
 
-- ``POST /api/v1/research/start`` ``{query, mode: standard|deep|knowledge, source?: web|local|hybrid,
-  settings?: {key: value}, human_review?, metadata?}`` creates a thread and a run through
+- ``POST /api/v1/research/start`` ``{query, mode: standard|deep|knowledge|multi_agent, source?:
+  web|local|hybrid, settings?: {key: value}, human_review?, metadata?}`` creates a thread and a run through
   :func:`engine.service.create_run` (so multitask rules, budgets and the configuration snapshot apply);
-  ``knowledge`` is standard research in source mode ``local``. The answer carries the ids and the stream URL.
+  ``knowledge`` is standard research in source mode ``local``; ``multi_agent`` is the editorial team
+  (``graphs/multi_agent_research.py``), which reviews its outline with the human unless ``human_review`` is
+  false. The answer carries the ids and the stream URL.
 - ``GET /api/v1/research/{id}/progress``: status, stage, completed / total queries, depth, the current
   query (from the last progress event), the pending interrupt if the research waits for one.
 - ``POST /api/v1/research/{id}/cancel``: cancels the active run (``engine.service.cancel_run``); 409 when none.
@@ -46,11 +48,18 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/api/v1/research", tags=["research"])
 
-Mode = Literal["standard", "deep", "knowledge"]
+Mode = Literal["standard", "deep", "knowledge", "multi_agent"]
 SourceMode = Literal["web", "local", "hybrid"]
 
-GRAPHS: dict[str, str] = {"standard": "research", "deep": "deep_research", "knowledge": "knowledge_research"}
+GRAPHS: dict[str, str] = {
+    "standard": "research",
+    "deep": "deep_research",
+    "knowledge": "knowledge_research",
+    "multi_agent": "multi_agent_research",
+}
 STREAM_MODES = ["values", "updates", "custom", "messages-tuple"]
+# A node only research graphs have: a thread of another graph is no research (404 on these routes).
+RESEARCH_NODES = frozenset({"research_branch", "section_team"})
 # Each batch of branches is two super-steps; this leaves room for the largest settings (breadth 10,
 # depth 5, concurrency 1) where LangGraph's default limit of 25 (clew's 50) would not.
 RECURSION_LIMIT = 400
@@ -117,7 +126,7 @@ async def start_research(
     """Create the run of a new research (or a new one on ``thread_id``); returns the run row."""
     graph_id = GRAPHS.get(mode)
     if graph_id is None:
-        raise ApiError(422, "invalid", f"unknown research mode {mode!r}: use standard, deep or knowledge")
+        raise ApiError(422, "invalid", f"unknown research mode {mode!r}: use {', '.join(GRAPHS)}")
     if graph_id not in runtime.graphs:
         raise ApiError(409, "graph_unavailable", f"graph {graph_id!r} is not loaded on this server")
     context = dict(settings or {})
@@ -163,7 +172,7 @@ async def research_state(
     elif thread.get("state_values"):
         values = dict(thread["state_values"])
     if "question" not in values and "queries" not in values and "report" not in values:
-        if graph_id and spec is not None and "research_branch" not in spec.graph.nodes:
+        if graph_id and spec is not None and not RESEARCH_NODES & set(spec.graph.nodes):
             raise not_found("research", research_id)
     return thread, values
 
