@@ -1,6 +1,17 @@
-"""Text extraction from the formats clew reads: plain text, Markdown, HTML, PDF and DOCX.
+"""Documents to structured text: plain text, Markdown, HTML, PDF, DOCX, PPTX, XLSX, CSV and EPUB.
 
-Shared by the knowledge base (uploaded files) and the web fetcher (fetched pages). Every function here is
+Shared by the knowledge base (uploaded files) and the web fetcher (fetched pages). Each extractor returns
+the text and its :class:`retrieval.structure.Block` list (heading path, page, definition term per block):
+
+- PDF: pypdfium2, page by page, with the clean-up in :mod:`retrieval.pdf_text` (running headers/footers,
+  page numbers and table-of-contents lines removed, hyphenation joined, identifiers kept, outline headings);
+- DOCX, PPTX, XLSX, CSV, EPUB and uploaded HTML: Microsoft's ``markitdown`` converts them to markdown that
+  keeps headings, lists, tables and definition lists (HTML navigation is removed first with BeautifulSoup);
+- Markdown is read as written; plain text is split into paragraphs;
+- web pages keep trafilatura's main-content extraction (:func:`html_to_text`), which drops boilerplate
+  that a local manual does not have.
+
+The choice of converters is documented with the comparison in ``docs/research.md``. Every function here is
 blocking and CPU-bound, so callers run it with ``asyncio.to_thread``. Parsing failures are raised as
 :class:`CorruptFileError` so callers can answer "this file is damaged" instead of crashing.
 """
@@ -10,7 +21,10 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from retrieval.structure import Block, blocks_text, markdown_blocks
 
 PAGE_SEPARATOR = "\n\n"
 
@@ -29,11 +43,22 @@ class EmptyDocumentError(ExtractionError):
 
 @dataclass(slots=True)
 class ExtractedText:
-    """Text of a document; ``page_starts`` gives the offset where each page begins (PDF only)."""
+    """Text of a document; ``page_starts`` gives the offset where each page begins (PDF only).
+
+    ``blocks`` is the same text as structured blocks (None for extractors that only give text);
+    ``block_starts`` the offset of each block in ``text``.
+    """
 
     text: str
     title: str | None = None
     page_starts: list[int] | None = field(default=None)
+    blocks: list[Block] | None = field(default=None)
+    block_starts: list[int] | None = field(default=None)
+
+
+def _from_blocks(blocks: list[Block], title: str | None) -> ExtractedText:
+    text, starts = blocks_text(blocks)
+    return ExtractedText(text=text, title=title, blocks=blocks, block_starts=starts)
 
 
 def decode_text(data: bytes) -> str:
@@ -55,7 +80,9 @@ def _clean(text: str) -> str:
 
 
 def extract_plain(data: bytes) -> ExtractedText:
-    return ExtractedText(text=_clean(decode_text(data)))
+    text = _clean(decode_text(data))
+    blocks = [Block(text=p.strip()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return _from_blocks(blocks, None)
 
 
 _MD_TITLE = re.compile(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -65,7 +92,7 @@ def extract_markdown(data: bytes) -> ExtractedText:
     # Markdown is already readable text; it is kept as written (headings help both BM25 and readers).
     text = _clean(decode_text(data))
     m = _MD_TITLE.search(text)
-    return ExtractedText(text=text, title=m.group(1).strip() if m else None)
+    return _from_blocks(markdown_blocks(text), m.group(1).strip() if m else None)
 
 
 def html_to_text(html: str, url: str | None = None) -> ExtractedText:
@@ -89,100 +116,113 @@ def html_to_text(html: str, url: str | None = None) -> ExtractedText:
     return ExtractedText(text=_clean(text), title=title)
 
 
+# DocBook, Texinfo and Sphinx navigation: header/footer bars, tables of contents, breadcrumbs, indexes.
+_NAV_SELECTORS = (
+    "nav, header, footer, script, style, noscript, [role=navigation], .navheader, .navfooter, .toc, "
+    ".header, .footer, .nav-panel, .breadcrumb, .breadcrumbs, .sphinxsidebar, .related, div.contents"
+)
+
+
+def _markitdown(data: bytes, extension: str) -> tuple[str, str | None]:
+    """Markdown of a file (markitdown) and its title; CorruptFileError when it cannot be converted."""
+    from markitdown import MarkItDown, StreamInfo
+
+    try:
+        result = MarkItDown(enable_plugins=False).convert_stream(
+            io.BytesIO(data), stream_info=StreamInfo(extension=extension)
+        )
+    except Exception as exc:  # markitdown wraps every converter failure in its own exception types
+        raise CorruptFileError(f"the {extension.lstrip('.').upper()} file cannot be read: {exc}") from exc
+    return result.markdown or "", (result.title or "").strip() or None
+
+
+def _first_heading(blocks: list[Block]) -> str | None:
+    return next((b.headings[0] for b in blocks if b.headings), None)
+
+
 def extract_html(data: bytes) -> ExtractedText:
-    return html_to_text(decode_text(data))
+    """An uploaded HTML document: navigation removed (BeautifulSoup), then markdown (markitdown)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    for element in soup.select(_NAV_SELECTORS):
+        element.decompose()
+    markdown, md_title = _markitdown(str(soup).encode(), ".html")
+    blocks = markdown_blocks(_clean(markdown))
+    return _from_blocks(blocks, title or md_title or _first_heading(blocks))
+
+
+def _office(extension: str) -> Callable[[bytes], ExtractedText]:
+    def extract(data: bytes) -> ExtractedText:
+        markdown, title = _markitdown(data, extension)
+        blocks = markdown_blocks(_clean(markdown))
+        return _from_blocks(blocks, title or _first_heading(blocks))
+
+    extract.__name__ = f"extract_{extension.lstrip('.')}"
+    extract.__doc__ = f"A {extension} file as structured markdown (markitdown)."
+    return extract
+
+
+extract_docx = _office(".docx")
+extract_pptx = _office(".pptx")
+extract_xlsx = _office(".xlsx")
+extract_csv = _office(".csv")
+extract_epub = _office(".epub")
 
 
 def extract_pdf(data: bytes) -> ExtractedText:
-    """Text of every page of a PDF (pypdf), with the offset where each page starts."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    """Text of every page of a PDF as blocks (pypdfium2, :mod:`retrieval.pdf_text`), page-aware."""
+    import pypdfium2 as pdfium
+
+    from retrieval.pdf_text import pdf_blocks
 
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise CorruptFileError("the PDF is encrypted with a password")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = reader.metadata.title if reader.metadata is not None else None
-    except CorruptFileError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        blocks, title, pages = pdf_blocks(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise CorruptFileError("the PDF is encrypted with a password") from exc
         raise CorruptFileError(f"the PDF cannot be read: {exc}") from exc
-    if not pages:
+    if pages == 0:
         raise CorruptFileError("the PDF has no pages")
+    out = _from_blocks(blocks, title)
+    # Offsets where each page's first block starts (a page with no text starts where the next one does).
     starts: list[int] = []
-    parts: list[str] = []
-    offset = 0
-    for page_text in pages:
-        cleaned = _clean(page_text)
-        starts.append(offset)
-        parts.append(cleaned)
-        offset += len(cleaned) + len(PAGE_SEPARATOR)
-    return ExtractedText(
-        text=PAGE_SEPARATOR.join(parts),
-        title=str(title).strip() if title else None,
-        page_starts=starts,
-    )
-
-
-def extract_docx(data: bytes) -> ExtractedText:
-    """Paragraphs and tables of a Word document (python-docx), in body order."""
-    import zipfile
-
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-        lines: list[str] = []
-        first_heading: str | None = None
-        for block in document.iter_inner_content():
-            if isinstance(block, Paragraph):
-                text = block.text.strip()
-                if (
-                    text
-                    and first_heading is None
-                    and (block.style.name or "").startswith(("Heading", "Title"))
-                ):
-                    first_heading = text
-                lines.append(text)
-            elif isinstance(block, Table):
-                for row in block.rows:
-                    cells = [c.text.strip() for c in row.cells]
-                    lines.append(" | ".join(c for c in cells if c))
-        title = (document.core_properties.title or "").strip() or first_heading
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise CorruptFileError(f"the Word document cannot be read: {exc}") from exc
-    except Exception as exc:  # lxml raises its own XMLSyntaxError family for damaged parts
-        if type(exc).__module__.startswith("lxml"):
-            raise CorruptFileError(f"the Word document cannot be read: {exc}") from exc
-        raise
-    return ExtractedText(text=_clean("\n".join(lines)), title=title)
+    assert out.block_starts is not None
+    for page in range(1, pages + 1):
+        first = next((o for b, o in zip(blocks, out.block_starts, strict=True) if (b.page or 0) >= page), None)
+        starts.append(first if first is not None else len(out.text))
+    out.page_starts = starts
+    return out
 
 
 def probe_pdf(data: bytes) -> None:
-    """Cheap check that a PDF opens, has pages and its first page's text can be read."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    """Cheap check that a PDF opens, has pages and its first page's text can be read (pypdfium2)."""
+    import pypdfium2 as pdfium
 
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise CorruptFileError("the PDF is encrypted with a password")
-        if len(reader.pages) == 0:
-            raise CorruptFileError("the PDF has no pages")
-        reader.pages[0].extract_text()
-    except CorruptFileError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        doc = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise CorruptFileError("the PDF is encrypted with a password") from exc
         raise CorruptFileError(f"the PDF cannot be read: {exc}") from exc
+    try:
+        if len(doc) == 0:
+            raise CorruptFileError("the PDF has no pages")
+        page = doc[0]
+        textpage = page.get_textpage()
+        textpage.get_text_range()
+        textpage.close()
+        page.close()
+    except pdfium.PdfiumError as exc:
+        raise CorruptFileError(f"the PDF cannot be read: {exc}") from exc
+    finally:
+        doc.close()
 
 
 def probe(kind: str, data: bytes) -> None:
     """Refuse a damaged file before it is accepted for background ingestion (blocking)."""
     if kind == "pdf":
         probe_pdf(data)
-    elif kind == "docx":
-        extract_docx(data)  # python-docx parses the whole package anyway; this is the cheap part
+    elif kind in ("docx", "pptx", "xlsx", "epub"):
+        _office(f".{kind}")(data)  # the package is parsed whole anyway; this is the cheap part

@@ -1,18 +1,24 @@
-"""Splitting extracted text into overlapping chunks (1000 characters, 200 overlap by default).
+"""Splitting a document into chunks that know where they are: heading path and page number(s).
 
-LangChain's ``RecursiveCharacterTextSplitter`` breaks on paragraphs, then lines, then words, so a chunk
-rarely cuts a sentence. Each chunk keeps its start offset and, for PDFs, the page it starts on, so a
-citation can point at the page.
+A document with structure (:class:`retrieval.structure.Block` list, which every extractor gives) is cut at
+block boundaries: blocks of one section (same heading path) are packed into chunks of up to ``chunk_size``
+characters, a chunk never spans two sections, and a table, list item or definition is only split when it
+alone is longer than a chunk (then LangChain's ``RecursiveCharacterTextSplitter`` cuts it on paragraphs,
+lines, then words, and every piece of a definition repeats its term). Each chunk records its heading path,
+the pages it covers, the section's ordinal in the document and whether it is legal front matter.
+
+Text without blocks falls back to the 1000/200 recursive split with the page of the chunk's start.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from retrieval.extract import ExtractedText
+from retrieval.structure import Block
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200
@@ -20,16 +26,87 @@ CHUNK_OVERLAP = 200
 
 @dataclass(slots=True)
 class TextChunk:
+    """One chunk: ``page`` is the first page, ``pages`` all pages it covers (empty when not paged)."""
+
     index: int
     text: str
     start: int
     page: int | None
+    headings: list[str] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list)
+    section_index: int | None = None
+    front_matter: bool = False
+
+
+def _pieces(block: Block, chunk_size: int, chunk_overlap: int) -> list[str]:
+    if len(block.text) <= chunk_size:
+        return [block.text]
+    marker = block.text.find("\n:   ")
+    prefix = block.text[: marker + 5] if block.kind == "definition" and 0 < marker < 300 else ""
+    body = block.text[len(prefix) :] if prefix else block.text
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=max(200, chunk_size - len(prefix)), chunk_overlap=chunk_overlap, strip_whitespace=True
+    )
+    return [prefix + p for p in splitter.split_text(body) if p.strip()]
+
+
+def _split_blocks(extracted: ExtractedText, chunk_size: int, chunk_overlap: int) -> list[TextChunk]:
+    blocks = extracted.blocks or []
+    starts = extracted.block_starts or [0] * len(blocks)
+    out: list[TextChunk] = []
+    section = -1
+    previous_key: tuple[tuple[str, ...], bool] | None = None
+    parts: list[str] = []
+    pages: list[int] = []
+    first_start = 0
+    current_key: tuple[tuple[str, ...], bool] = ((), False)
+
+    def emit() -> None:
+        nonlocal parts, pages
+        text = "\n\n".join(parts).strip()
+        if text:
+            ordered = sorted(set(pages))
+            out.append(
+                TextChunk(
+                    index=len(out),
+                    text=text,
+                    start=first_start,
+                    page=ordered[0] if ordered else None,
+                    headings=list(current_key[0]),
+                    pages=ordered,
+                    section_index=section,
+                    front_matter=current_key[1],
+                )
+            )
+        parts, pages = [], []
+
+    for block, start in zip(blocks, starts, strict=True):
+        key = (block.headings, block.front_matter)
+        if key != previous_key:
+            emit()
+            if previous_key is None or block.headings != previous_key[0]:
+                section += 1
+            previous_key = key
+            current_key = key
+            first_start = start
+        for piece in _pieces(block, chunk_size, chunk_overlap):
+            size = sum(len(p) + 2 for p in parts)
+            if parts and size + len(piece) > chunk_size:
+                emit()
+                first_start = start
+            parts.append(piece)
+            if block.page is not None:
+                pages.append(block.page)
+    emit()
+    return out
 
 
 def split_text(
     extracted: ExtractedText, *, chunk_size: int = CHUNK_SIZE, chunk_overlap: int = CHUNK_OVERLAP
 ) -> list[TextChunk]:
-    """Chunks of ``extracted.text`` in order (blocking: run in a thread for large texts)."""
+    """Chunks of ``extracted`` in order (blocking: run in a thread for large texts)."""
+    if extracted.blocks:
+        return _split_blocks(extracted, chunk_size, chunk_overlap)
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size, chunk_overlap=chunk_overlap, add_start_index=True, strip_whitespace=True
     )
@@ -43,5 +120,7 @@ def split_text(
         page = None
         if extracted.page_starts:
             page = max(bisect_right(extracted.page_starts, max(start, 0)), 1)
-        out.append(TextChunk(index=len(out), text=text, start=start, page=page))
+        out.append(
+            TextChunk(index=len(out), text=text, start=start, page=page, pages=[page] if page else [])
+        )
     return out

@@ -1,7 +1,8 @@
 """Which uploads the knowledge base accepts: a file's kind from its extension, confirmed by its content.
 
 The extension must name a supported kind and the first bytes must agree with it (a PDF starts with
-``%PDF-``, a DOCX is a zip holding ``word/document.xml``, text files hold no binary bytes), so a renamed
+``%PDF-``, a DOCX is a zip holding ``word/document.xml``, a PPTX ``ppt/presentation.xml``, an XLSX
+``xl/workbook.xml``, an EPUB ``META-INF/container.xml``; text files, CSV included, hold no binary bytes), so a renamed
 image or archive is refused before any parser sees it. Parsing itself happens in :mod:`retrieval.extract`.
 """
 
@@ -16,14 +17,18 @@ from typing import Literal
 from retrieval.extract import (
     CorruptFileError,
     ExtractedText,
+    extract_csv,
     extract_docx,
+    extract_epub,
     extract_html,
     extract_markdown,
     extract_pdf,
     extract_plain,
+    extract_pptx,
+    extract_xlsx,
 )
 
-FileKind = Literal["txt", "md", "html", "pdf", "docx"]
+FileKind = Literal["txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "epub"]
 
 EXTENSIONS: dict[str, FileKind] = {
     ".txt": "txt",
@@ -34,6 +39,10 @@ EXTENSIONS: dict[str, FileKind] = {
     ".htm": "html",
     ".pdf": "pdf",
     ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".csv": "csv",
+    ".epub": "epub",
 }
 
 CONTENT_TYPES: dict[FileKind, str] = {
@@ -42,6 +51,10 @@ CONTENT_TYPES: dict[FileKind, str] = {
     "html": "text/html",
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+    "epub": "application/epub+zip",
 }
 
 KIND_BY_CONTENT_TYPE: dict[str, FileKind] = {v: k for k, v in CONTENT_TYPES.items()}
@@ -52,6 +65,18 @@ EXTRACTORS: dict[FileKind, Callable[[bytes], ExtractedText]] = {
     "html": extract_html,
     "pdf": extract_pdf,
     "docx": extract_docx,
+    "pptx": extract_pptx,
+    "xlsx": extract_xlsx,
+    "csv": extract_csv,
+    "epub": extract_epub,
+}
+
+# The part a zip package of each kind must hold, and what to call the kind in an error.
+_ZIP_MARKERS: dict[str, tuple[str, str]] = {
+    "docx": ("word/document.xml", "Word .docx document"),
+    "pptx": ("ppt/presentation.xml", "PowerPoint .pptx presentation"),
+    "xlsx": ("xl/workbook.xml", "Excel .xlsx workbook"),
+    "epub": ("META-INF/container.xml", "EPUB book"),
 }
 
 # Magic numbers of common binary formats a text upload must not start with.
@@ -106,16 +131,17 @@ def detect_kind(filename: str, data: bytes) -> FileKind:
     if kind == "pdf":
         if b"%PDF-" not in head[:1024]:
             raise UnsupportedFileTypeError(f"{filename} is not a PDF (no %PDF header)")
-    elif kind == "docx":
+    elif kind in _ZIP_MARKERS:
+        part, label = _ZIP_MARKERS[kind]
         if not head.startswith(b"PK\x03\x04"):
-            raise UnsupportedFileTypeError(f"{filename} is not a Word .docx document (not a zip package)")
+            raise UnsupportedFileTypeError(f"{filename} is not a {label} (not a zip package)")
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise CorruptFileError(f"the Word document is damaged: {exc}") from exc
-        if "word/document.xml" not in names:
-            raise UnsupportedFileTypeError(f"{filename} is a zip archive but not a Word .docx document")
+            raise CorruptFileError(f"the {label} is damaged: {exc}") from exc
+        if part not in names:
+            raise UnsupportedFileTypeError(f"{filename} is a zip archive but not a {label}")
     elif not _looks_like_text(head):
         raise UnsupportedFileTypeError(f"{filename} does not contain text (binary content)")
     return kind

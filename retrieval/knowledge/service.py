@@ -1,7 +1,8 @@
 """The knowledge base service: ingest, list, delete and search a user's documents.
 
-Ingestion: check the type (extension and content), extract the text in a thread, split it 1000/200, compute
-a BM25 sparse vector per chunk (and a dense one when an embedding model is configured), store the chunks in
+Ingestion: check the type (extension and content), extract structured text in a thread, split it into
+chunks that carry their heading path and pages (:mod:`retrieval.knowledge.chunking`), compute
+a BM25 sparse vector per chunk (over its heading path and text) (and a dense one when an embedding model is configured), store the chunks in
 Qdrant and the document's row in Postgres. A small file is ingested before the call returns (any failure
 leaves nothing behind); a large one is checked, spooled to the data directory and ingested by a background
 task while its row says pending -> processing -> ready | error. A process restarted mid-ingestion picks
@@ -32,7 +33,7 @@ from persistence.db import Database
 from retrieval import sparse
 from retrieval.extract import EmptyDocumentError, ExtractedText, probe
 from retrieval.knowledge import documents
-from retrieval.knowledge.chunking import split_text
+from retrieval.knowledge.chunking import TextChunk, split_text
 from retrieval.knowledge.errors import DocumentNotFoundError, FileTooLargeError, ServiceUnavailableError
 from retrieval.knowledge.filetypes import (
     CONTENT_TYPES,
@@ -205,14 +206,15 @@ class KnowledgeBase:
 
         def chunk_and_vectorize() -> tuple[list[Any], list[sparse.SparseVector]]:
             chunks = split_text(extracted)
-            return chunks, [sparse.document_vector(c.text) for c in chunks]
+            # The heading path is searchable too: a question naming a section or a function finds its chunks.
+            return chunks, [sparse.document_vector(_indexed_text(c)) for c in chunks]
 
         chunks, sparse_vectors = await asyncio.to_thread(chunk_and_vectorize)
         dense_vectors: list[list[float]] | None = None
         if self.embeddings is not None and self.store.dense_dim is not None:
             dense_vectors = []
             for i in range(0, len(chunks), EMBED_BATCH):
-                batch = [c.text for c in chunks[i : i + EMBED_BATCH]]
+                batch = [_indexed_text(c) for c in chunks[i : i + EMBED_BATCH]]
                 try:
                     vectors = await self.embeddings.aembed_documents(batch)
                 except Exception as exc:  # any provider error: the model is unusable right now
@@ -243,6 +245,10 @@ class KnowledgeBase:
                         "source": name,
                         "page": chunk.page,
                         "start": chunk.start,
+                        "pages": chunk.pages,
+                        "headings": chunk.headings,
+                        "section_index": chunk.section_index,
+                        "front_matter": chunk.front_matter,
                     },
                 )
             )
@@ -441,6 +447,11 @@ class KnowledgeBase:
         return [h for h in candidates if h.document_id in ready][:k]
 
 
+def _indexed_text(chunk: TextChunk) -> str:
+    """What the vectors of a chunk are computed from: its heading path, then its text."""
+    return "\n".join([*chunk.headings, chunk.text]) if chunk.headings else chunk.text
+
+
 def _fuse(
     sparse_pts: Sequence[models.ScoredPoint],
     dense_pts: Sequence[models.ScoredPoint],
@@ -476,6 +487,10 @@ def _fuse(
                     "chunk_index": payload.get("chunk_index"),
                     "page": payload.get("page"),
                     "start": payload.get("start"),
+                    "pages": list(payload.get("pages") or []),
+                    "headings": list(payload.get("headings") or []),
+                    "section_index": payload.get("section_index"),
+                    "front_matter": bool(payload.get("front_matter", False)),
                     "sparse_score": round(entry["sparse"], 6),
                     "dense_score": round(entry["dense"], 6),
                     "kind": "knowledge",

@@ -1,0 +1,288 @@
+"""PDF to structured blocks, page by page, with pypdfium2 (PDFium's text layer).
+
+Why pypdfium2: on the same real manuals (see ``docs/research.md``, "Document conversion") it was the fastest
+extractor by an order of magnitude, it keeps pages, it marks line-break hyphenation with its own character
+(U+FFFE) so a soft hyphen is joined and a real one is kept, and it reads the PDF outline (bookmarks), which
+gives headings with their level and page. Text extraction itself is PDFium's; what is ours is the layout
+clean-up no extractor does for us:
+
+- **running headers and footers**: a line at the top or bottom of a page that carries the page's printed
+  number (found as the most common offset between page index and edge numbers), and lines that repeat at
+  the top or bottom of many pages, are dropped;
+- **tables of contents and indexes**: lines ending in leader dots and a page number are dropped;
+- **hyphenation**: soft hyphens at a line end are joined (``man-`` / ``agement`` → ``management``); an
+  identifier cut after an underscore (``ASN1_MAX_`` / ``NAME_SIZE``) is joined too;
+- **identifiers**: some PDFs draw underscores as rules, so ``asn1_parser2tree`` reads ``asn1 parser2tree``;
+  a spaced form of an identifier the same document spells with underscores elsewhere is restored when the
+  identifier contains a digit or belongs to a family of at least three (``ffi_*``, ``asn1_*``);
+- **headings**: lines matching an outline entry (or, with no outline, a numbered heading like ``2.3 Title``)
+  become headings; a Texinfo definition line (``int f (…) [Function]``) opens a definition of ``f``.
+
+Blocking and CPU-bound: call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+
+from retrieval.structure import Block, is_front_matter
+
+_EDGE_LINES = 2
+_LEADER = re.compile(r"(?:\.\s?){4,}\s*[\divxlcIVXLC]+\s*$|\s\.{3,}\s*\d+\s*$")
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?[\divxlc]{1,6}(?:\s+of\s+\d+)?$", re.IGNORECASE)
+_EDGE_NUMBER = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
+_NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+([A-Z][^\n]{1,80})$")
+_DEFINITION_LINE = re.compile(
+    r"^(?P<sig>.*?\b(?P<name>[A-Za-z_][\w]*)\s*\(.*?)\s*\[(?P<cat>Function|Macro|Variable|Data Type|"
+    r"Type|Command|Constant|Special Form)\]\s*(?P<rest>.*)$"
+)
+_BULLET = re.compile(r"^\s*(?:[•▪◦●‣∗*\-–]|\d{1,3}[.)])\s+")
+_IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
+_TERMINAL = (".", ":", "!", "?", ";")
+
+
+@dataclass(slots=True)
+class _Line:
+    text: str
+    page: int
+    heading_level: int | None = None
+    heading: str | None = None
+    term: str | None = None
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _page_texts(data: bytes) -> tuple[list[str], list[tuple[int, str, int]], str | None]:
+    """Each page's raw text, the outline as (level, title, page index), and the title (pypdfium2)."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(data)
+    try:
+        pages: list[str] = []
+        for i in range(len(doc)):
+            page = doc[i]
+            textpage = page.get_textpage()
+            try:
+                pages.append(textpage.get_text_range() or "")
+            finally:
+                textpage.close()
+                page.close()
+        outline: list[tuple[int, str, int]] = []
+        try:
+            for item in doc.get_toc(max_depth=8):
+                dest = item.get_dest()
+                index = dest.get_index() if dest is not None else None
+                title = " ".join((item.get_title() or "").split())
+                if title and index is not None:
+                    outline.append((int(item.level), title, int(index)))
+        except Exception:  # a damaged outline only costs us the headings
+            outline = []
+        title = None
+        try:
+            title = (doc.get_metadata_dict().get("Title") or "").strip() or None
+        except Exception:
+            title = None
+        return pages, outline, title
+    finally:
+        doc.close()
+
+
+def _split_lines(raw: str) -> list[str]:
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    # PDFium writes U+FFFE where a word was hyphenated at a line break; U+00AD is the same in other PDFs.
+    text = re.sub("[\ufffe\u00ad\u0002]\\s*\\n\\s*", "", text)
+    text = text.replace("\ufffe", "").replace("\u00ad", "").replace("\x02", "")
+    return [" ".join(line.split()) for line in text.split("\n")]
+
+
+def _edge_indices(lines: list[str]) -> list[int]:
+    filled = [i for i, ln in enumerate(lines) if ln]
+    return sorted(set(filled[:_EDGE_LINES] + filled[-_EDGE_LINES:]))
+
+
+def _printed_offset(pages: list[list[str]]) -> int | None:
+    """The most common (printed number - page index) among numbers at page edges, if it is common enough."""
+    offsets: Counter[int] = Counter()
+    for index, lines in enumerate(pages):
+        seen: set[int] = set()
+        for i in _edge_indices(lines):
+            m = _EDGE_NUMBER.search(lines[i])
+            for group in m.groups() if m else ():
+                if group:
+                    seen.add(int(group) - index)
+        offsets.update(seen)
+    if not offsets:
+        return None
+    offset, count = offsets.most_common(1)[0]
+    return offset if count >= max(2, len(pages) // 4) else None
+
+
+def _running_lines(pages: list[list[str]]) -> set[str]:
+    """Edge lines (digits masked) that repeat on many pages: running headers and footers."""
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        counts.update({re.sub(r"\d+", "#", _norm(lines[i])) for i in _edge_indices(lines)})
+    threshold = max(3, len(pages) // 3)
+    return {key for key, n in counts.items() if n >= threshold and len(pages) >= 3}
+
+
+def _drop_furniture(pages: list[list[str]], titles: set[str]) -> list[list[str]]:
+    offset = _printed_offset(pages)
+    running = _running_lines(pages)
+    out: list[list[str]] = []
+    for index, lines in enumerate(pages):
+        edges = set(_edge_indices(lines))
+        kept: list[str] = []
+        for i, line in enumerate(lines):
+            if not line:
+                kept.append("")
+                continue
+            if _LEADER.search(line):
+                continue
+            if i in edges and not any(_norm(line).endswith(t) for t in titles):
+                if _PAGE_NUMBER.match(line) or re.sub(r"\d+", "#", _norm(line)) in running:
+                    continue
+                if offset is not None and len(line) < 90:
+                    m = _EDGE_NUMBER.search(line)
+                    if m and any(g and int(g) == index + offset for g in m.groups()):
+                        continue
+            kept.append(line)
+        out.append(kept)
+    return out
+
+
+def _identifier_repairs(text: str) -> list[tuple[re.Pattern[str], str]]:
+    found = set(_IDENTIFIER.findall(text))
+    families = Counter(ident.split("_", 1)[0].lower() for ident in found)
+    repairs = []
+    for ident in sorted(found, key=len, reverse=True):
+        parts = ident.split("_")
+        if not (any(ch.isdigit() for ch in ident) or families[parts[0].lower()] >= 3):
+            continue
+        spaced = r"\s".join(re.escape(p) for p in parts)
+        repairs.append((re.compile(rf"(?<![\w-]){spaced}(?![\w-])"), ident))
+    return repairs
+
+
+def _mark_headings(pages: list[list[str]], outline: list[tuple[int, str, int]]) -> list[_Line]:
+    by_page: dict[int, list[tuple[int, str]]] = {}
+    for level, title, index in outline:
+        by_page.setdefault(index, []).append((level, title))
+    out: list[_Line] = []
+    for index, lines in enumerate(pages):
+        pending = list(by_page.get(index, []))
+        for line in lines:
+            entry = _Line(line, index + 1)
+            if line:
+                low = _norm(line)
+                for k, (level, title) in enumerate(pending):
+                    t = _norm(title)
+                    if (low == t or low.endswith(" " + t)) and len(low) <= len(t) + 14:
+                        entry.heading_level, entry.heading = level + 1, line
+                        del pending[k]
+                        break
+                if entry.heading is None and not outline:
+                    m = _NUMBERED_HEADING.match(line)
+                    if m and not line.endswith(_TERMINAL) and len(line.split()) <= 12:
+                        entry.heading_level, entry.heading = m.group(1).count(".") + 1, line
+                if entry.heading is None:
+                    d = _DEFINITION_LINE.match(line)
+                    if d:
+                        entry.term = d.group("name")
+                        entry.text = f"{d.group('sig')} {d.group('rest')}".strip()
+            out.append(entry)
+    return out
+
+
+def _join(previous: str, line: str) -> str:
+    if previous.endswith("_") or (previous.endswith("-") and not previous.endswith(" -")):
+        return previous + line
+    return f"{previous} {line}"
+
+
+def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
+    """Blocks of a PDF (see the module docstring), its title and its page count.
+
+    Raises whatever pypdfium2 raises for a file it cannot open (``pypdfium2.PdfiumError``).
+    """
+    raw_pages, outline, title = _page_texts(data)
+    titles = {_norm(t) for _, t, _ in outline}
+    pages = _drop_furniture([_split_lines(p) for p in raw_pages], titles)
+    if not title:
+        first = next((ln for ln in pages[0] if ln), "") if pages else ""
+        title = first if 0 < len(first) <= 80 else None
+    lines = _mark_headings(pages, outline)
+    repairs = _identifier_repairs("\n".join(ln.text for ln in lines))
+
+    def fix(text: str) -> str:
+        for pattern, ident in repairs:
+            text = pattern.sub(ident, text)
+        return text
+
+    widths = [len(ln.text) for ln in lines if ln.text and ln.heading is None]
+    full = statistics.median(widths) if widths else 80
+    blocks: list[Block] = []
+    path: list[tuple[int, str]] = []
+    term: str | None = None
+    current: list[str] = []
+    current_page: int | None = None
+    kind = "paragraph"
+
+    def flush() -> None:
+        nonlocal current, current_page
+        if current:
+            text = fix("\n".join(current)).strip()
+            if text:
+                heads = tuple(h for _, h in path)
+                body = f"{term}\n:   {text}" if term else text
+                blocks.append(
+                    Block(
+                        text=body,
+                        headings=heads,
+                        page=current_page,
+                        kind="definition" if term else kind,  # type: ignore[arg-type]
+                        term=term,
+                        front_matter=is_front_matter(text),
+                    )
+                )
+        current, current_page = [], None
+
+    for ln in lines:
+        text = ln.text
+        if not text:
+            continue
+        if ln.heading is not None and ln.heading_level is not None:
+            flush()
+            term = None
+            while path and path[-1][0] >= ln.heading_level:
+                path.pop()
+            path.append((ln.heading_level, fix(ln.heading)))
+            continue
+        if ln.term is not None:
+            # A line just before that spells the same name (spaces for underscores) is its heading.
+            if current and _norm(current[-1]).replace("_", " ") == _norm(ln.term.replace("_", " ")):
+                current.pop()
+            flush()
+            term = ln.term
+            current, current_page = [text], ln.page
+            continue
+        bullet = _BULLET.match(text) is not None
+        if current and (bullet or (len(current[-1]) < 0.7 * full and current[-1].endswith(_TERMINAL))):
+            flush()
+        if not current:
+            current_page = ln.page
+            kind = "list" if bullet else "paragraph"
+            current = [text]
+        else:
+            joined = _join(current[-1], text)
+            if joined.startswith(current[-1] + " "):
+                current.append(text)
+            else:
+                current[-1] = joined
+    flush()
+    return blocks, title, len(raw_pages)
