@@ -31,7 +31,9 @@ from tests.support.server import ClewProcess  # noqa: E402
 
 def holder(db: str, run_id: str) -> tuple[str, int, str | None]:
     with psycopg.connect(db, autocommit=True) as conn:
-        row = conn.execute("SELECT status, attempt, lease_owner FROM runs WHERE run_id = %s", (run_id,)).fetchone()
+        row = conn.execute(
+            "SELECT status, attempt, lease_owner FROM runs WHERE run_id = %s", (run_id,)
+        ).fetchone()
     assert row is not None
     return row[0], row[1], row[2]
 
@@ -49,7 +51,9 @@ async def main(rounds: int) -> None:
     try:
         for _ in range(rounds):
             thread = await client.threads.create()
-            run = await client.runs.create(thread["thread_id"], "crashy", input={"items": ["x"], "delay": 30.0})
+            run = await client.runs.create(
+                thread["thread_id"], "crashy", input={"items": ["x"], "delay": 30.0}
+            )
             rid = run["run_id"]
             while holder(db, rid)[0] != "running":
                 await asyncio.sleep(0.02)
@@ -69,8 +73,10 @@ async def main(rounds: int) -> None:
             workers.append(ClewProcess(db, data, kind="worker", workers=2, env=env).start())
         samples.sort()
         lease = env.get("CLEW_LEASE_SECONDS", "6 (default)")
-        print(f"| lease (s) | rounds | p50 (s) | max (s) |\n|---|---|---|---|\n"
-              f"| {lease} | {rounds} | {statistics.median(samples):.2f} | {max(samples):.2f} |")
+        print(
+            f"| lease (s) | rounds | p50 (s) | max (s) |\n|---|---|---|---|\n"
+            f"| {lease} | {rounds} | {statistics.median(samples):.2f} | {max(samples):.2f} |"
+        )
     finally:
         await client.http.client.aclose()
         for w in workers:

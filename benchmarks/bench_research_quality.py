@@ -19,7 +19,10 @@ engine). For each question it reports:
 - **precision**: the share of cited sentences that state the fact (contain an expected string);
 - **relevant cited**: documents that state the answer and are cited, out of those that state it;
 - **documents cited**: distinct documents the report cites;
-- **junk**: cited sentences that are table-of-contents lines (leader dots) or run past 60 words;
+- **junk**: cited sentences that are table-of-contents lines (leader dots), carry page furniture or extraction
+  damage (a running header "Chapter 3: …", a Texinfo "[Function]" tag, a word split by hyphenation
+  "man- agement", an expected identifier with spaces for underscores) or run past 90 words (the offline
+  engine's own cap);
 - **cut**: cited sentences that do not end like a sentence (cut before their end, or a heading glued on).
 
 Strings are compared case-insensitively with whitespace collapsed.
@@ -52,6 +55,9 @@ from retrieval.knowledge import open_knowledge_base  # noqa: E402
 HERE = Path(__file__).resolve().parent
 _CITED_UNIT = re.compile(r"(.+?)((?:\s*\[\d{1,3}\])+)")
 _LEADER = re.compile(r"(?:\.\s?){4,}")
+# Page furniture and extraction damage: a running header ("Chapter 3: Utilities 7"), a Texinfo category tag,
+# a word split by line-break hyphenation ("man- agement").
+_ARTEFACT = re.compile(r"\bChapter \d+: |\[(?:Function|Macro|Variable)\]|\b[a-z]{2,}- [a-z]{2,}\b")
 _ENDINGS = (".", "!", "?", ":", ")", '"', "”", "’", "'")
 
 
@@ -108,7 +114,12 @@ def score(question: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     )
     relevant = list(question["relevant"])
     relevant_cited = [r for r in relevant if r in cited_files]
-    junk = [u for u, _ in units if _LEADER.search(u) or len(u.split()) > 60]
+    spaced = [e.replace("_", " ") for e in expected if "_" in e]
+    junk = [
+        u
+        for u, _ in units
+        if _LEADER.search(u) or _ARTEFACT.search(u) or len(u.split()) > 90 or any(has(u, s) for s in spaced)
+    ]
     cut = [u for u, _ in units if not u.rstrip().endswith(_ENDINGS)]
     return {
         "id": question["id"],

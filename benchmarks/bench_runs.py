@@ -135,8 +135,9 @@ async def drive(one: Callable[[], Awaitable[None]], runs: int, concurrency: int)
 
 
 async def inproc(locked: bool, runs: int, concurrency: int, db: str) -> tuple[float, list[float], Cpu]:
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(db, min_size=concurrency, max_size=concurrency,
-                                                         kwargs=CONNECT_KWARGS, open=False)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        db, min_size=concurrency, max_size=concurrency, kwargs=CONNECT_KWARGS, open=False
+    )
     await pool.open(wait=True)
     try:
         saver = AsyncPostgresSaver(pool, serde=strict_serde()) if locked else PooledSaver(pool)
@@ -156,19 +157,30 @@ async def inproc(locked: bool, runs: int, concurrency: int, db: str) -> tuple[fl
         await pool.close()
 
 
-async def served(locked: bool, runs: int, concurrency: int, workers: int, db: str,
-                 worker_processes: int = 0) -> tuple[float, list[float], Cpu]:
+async def served(
+    locked: bool, runs: int, concurrency: int, workers: int, db: str, worker_processes: int = 0
+) -> tuple[float, list[float], Cpu]:
     data = Path(tempfile.mkdtemp(prefix="clew-bench-runs-"))
     env = {"CLEW_CHECKPOINTER_LOCK": "true" if locked else "false", "CLEW_LOG_LEVEL": "WARNING"}
     # with worker processes, the API process only serves HTTP and the runs execute in `clew worker`s
     server = ClewProcess(db, data, workers=0 if worker_processes else workers, env=env).start()
-    extra = [ClewProcess(db, data, kind="worker", workers=max(1, workers // worker_processes),
-                         env={**env, "CLEW_LOG_LEVEL": "INFO"}).start()  # start() waits for "worker started"
-             for _ in range(worker_processes)]
+    extra = [
+        ClewProcess(
+            db,
+            data,
+            kind="worker",
+            workers=max(1, workers // worker_processes),
+            env={**env, "CLEW_LOG_LEVEL": "INFO"},
+        ).start()  # start() waits for "worker started"
+        for _ in range(worker_processes)
+    ]
     client = get_client(url=server.url, timeout=120)
     try:
+
         async def one() -> None:
-            out = await client.runs.wait(str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create")
+            out = await client.runs.wait(
+                str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create"
+            )
             assert isinstance(out, dict) and out["count"] == 10, out
 
         await drive(one, concurrency, concurrency)  # warm-up
@@ -189,8 +201,14 @@ async def scenario(name: str, args: argparse.Namespace) -> Result:
         if name.startswith("inproc"):
             seconds, lat, cpu = await inproc(name == "inproc-stock", args.runs, args.concurrency, db)
         else:
-            seconds, lat, cpu = await served(name == "clew-locked", args.runs, args.concurrency, args.workers, db,
-                                             worker_processes=1 if name == "clew-2proc" else 0)
+            seconds, lat, cpu = await served(
+                name == "clew-locked",
+                args.runs,
+                args.concurrency,
+                args.workers,
+                db,
+                worker_processes=1 if name == "clew-2proc" else 0,
+            )
     finally:
         drop_database(db)
     return Result(name, args.runs, seconds, lat, cpu)
@@ -205,16 +223,24 @@ def machine() -> str:
         pass
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         pg = conn.execute("SHOW server_version").fetchone()
-    return (f"{os.cpu_count()} cores{mem}, Python {platform.python_version()}, Postgres {pg[0] if pg else '?'}, "
-            f"langgraph {version('langgraph')}, langgraph-checkpoint-postgres {version('langgraph-checkpoint-postgres')}")
+    return (
+        f"{os.cpu_count()} cores{mem}, Python {platform.python_version()}, Postgres {pg[0] if pg else '?'}, "
+        f"langgraph {version('langgraph')}, langgraph-checkpoint-postgres {version('langgraph-checkpoint-postgres')}"
+    )
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=None, help="clew worker slots (default: --concurrency)")
-    parser.add_argument("--repeat", type=int, default=3, help="rounds over all scenarios (medians are reported)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="clew worker slots (default: --concurrency)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds over all scenarios (medians are reported)"
+    )
     parser.add_argument("--only", default=",".join(SCENARIOS))
     args = parser.parse_args()
     args.workers = args.workers or args.concurrency
@@ -223,7 +249,9 @@ async def main() -> None:
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIOS}")
     print(f"machine: {machine()}")
-    print(f"workload: steps10, {args.runs} runs at concurrency {args.concurrency}, clew workers {args.workers}")
+    print(
+        f"workload: steps10, {args.runs} runs at concurrency {args.concurrency}, clew workers {args.workers}"
+    )
     rounds: list[dict[str, Result]] = []
     for round_no in range(args.repeat):
         results: dict[str, Result] = {}
@@ -231,25 +259,34 @@ async def main() -> None:
             r = await scenario(name, args)
             results[name] = r
             per = 1000 / r.runs
-            print(f"round {round_no + 1} {name}: {r.rate:.1f} runs/s, p50 {r.pct(50):.0f} ms, p99 {r.pct(99):.0f} ms;"
-                  f" CPU per run: graph processes {r.cpu.graph * per:.1f} ms, Postgres {r.cpu.postgres * per:.1f} ms,"
-                  f" SDK client {r.cpu.client * per:.1f} ms", flush=True)
+            print(
+                f"round {round_no + 1} {name}: {r.rate:.1f} runs/s, p50 {r.pct(50):.0f} ms, p99 {r.pct(99):.0f} ms;"
+                f" CPU per run: graph processes {r.cpu.graph * per:.1f} ms, Postgres {r.cpu.postgres * per:.1f} ms,"
+                f" SDK client {r.cpu.client * per:.1f} ms",
+                flush=True,
+            )
         rounds.append(results)
     # On a shared machine the load moves between rounds: rank each scenario by its median round, and compare
     # each round's scenario with the ceiling measured right next to it (paired ratios).
-    print(f"\n| scenario | runs/s (median of {args.repeat}) | best | p50 (ms) | p99 (ms) | vs in-process ceiling "
-          "(median of paired rounds) | CPU ms/run: graph procs / Postgres / client (median) |"
-          "\n|---|---|---|---|---|---|---|")
+    print(
+        f"\n| scenario | runs/s (median of {args.repeat}) | best | p50 (ms) | p99 (ms) | vs in-process ceiling "
+        "(median of paired rounds) | CPU ms/run: graph procs / Postgres / client (median) |"
+        "\n|---|---|---|---|---|---|---|"
+    )
     for name in names:
         rs = sorted((rd[name] for rd in rounds), key=lambda r: r.rate)
         mid = rs[len(rs) // 2]
         ratio = "-"
         if "inproc-stock" in names:
             ratio = f"{statistics.median(rd[name].rate / rd['inproc-stock'].rate for rd in rounds):.2f}"
-        cpu = [statistics.median(getattr(rd[name].cpu, f) * 1000 / rd[name].runs for rd in rounds)
-               for f in ("graph", "postgres", "client")]
-        print(f"| {name} | {mid.rate:.1f} | {rs[-1].rate:.1f} | {mid.pct(50):.0f} | {mid.pct(99):.0f} | {ratio} "
-              f"| {cpu[0]:.1f} / {cpu[1]:.1f} / {cpu[2]:.1f} |")
+        cpu = [
+            statistics.median(getattr(rd[name].cpu, f) * 1000 / rd[name].runs for rd in rounds)
+            for f in ("graph", "postgres", "client")
+        ]
+        print(
+            f"| {name} | {mid.rate:.1f} | {rs[-1].rate:.1f} | {mid.pct(50):.0f} | {mid.pct(99):.0f} | {ratio} "
+            f"| {cpu[0]:.1f} / {cpu[1]:.1f} / {cpu[2]:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ _TEXT = re.compile(r"LOG:  (?:statement|execute [^:]*): ")
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--log", type=Path, default=None, help="the Postgres server log")
     args = parser.parse_args()
@@ -52,10 +54,14 @@ async def main() -> None:
         client = get_client(url=server.url)
         try:
             for _ in range(3):  # warm-up: prepared statements, caches
-                await client.runs.wait(str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create")
+                await client.runs.wait(
+                    str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create"
+                )
             start = log.stat().st_size
             for _ in range(args.runs):
-                await client.runs.wait(str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create")
+                await client.runs.wait(
+                    str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create"
+                )
             await asyncio.sleep(1.0)
             text = log.read_bytes()[start:].decode(errors="replace")
         finally:

@@ -117,7 +117,8 @@ async def _extract_with_model(
     follow_ups: int,
     config: RunnableConfig | None,
 ) -> tuple[list[CitedSentence], list[str]]:
-    blocks = "\n\n".join(f"[{i}] {d.label()}\n{d.text}" for i, d in enumerate(docs, start=1))
+    # Each passage comes with where it is (page, section), so the model can say it and cite precisely.
+    blocks = "\n\n".join(f"[{i}] {d.located_label()}\n{d.text}" for i, d in enumerate(docs, start=1))
     messages = [
         SystemMessage(
             content="You extract facts from documents for a research report. Use only the documents."

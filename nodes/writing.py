@@ -43,8 +43,13 @@ def heading(text: str) -> str:
 
 
 def source_key(doc: SourceDoc) -> str:
-    """What a citation points at: a knowledge-base document (not its chunk), a web page's URL, else the id."""
-    return str(doc.metadata.get("document_id") or doc.url or doc.id)
+    """What a citation points at: a section of a knowledge-base document (``DOCUMENT_ID#sN``; the whole
+    document for chunks stored before sections were recorded), a web page's URL, else the id."""
+    document_id = doc.metadata.get("document_id")
+    if document_id:
+        section = doc.metadata.get("section_index")
+        return f"{document_id}#s{section}" if isinstance(section, int) else str(document_id)
+    return str(doc.url or doc.id)
 
 
 def _label(doc: SourceDoc) -> str:
@@ -71,11 +76,22 @@ def retrieved_docs(findings: Sequence[Finding]) -> list[SourceDoc]:
         first = chunks[0]
         meta = {k: v for k, v in first.metadata.items() if k not in ("score",)}
         meta["chunks"] = [c.id for c in chunks]
+        pages = sorted({int(p) for c in chunks for p in (c.metadata.get("pages") or []) if isinstance(p, int)})
+        if pages:
+            meta["pages"] = pages
+            meta["page"] = pages[0]
+        located = first.model_copy(update={"metadata": meta})
+        where = located.location()
+        if where:
+            meta["location"] = where
+            meta["section"] = " ".join(str((meta.get("headings") or [""])[-1]).split())
+            meta["heading_path"] = " › ".join(str(h) for h in meta.get("headings") or [])
+        label = _label(first)
         out.append(
             SourceDoc(
                 id=key,
                 url=first.url,
-                title=_label(first),
+                title=f"{label}, {where}" if where else label,
                 text="\n\n".join(c.text for c in chunks),
                 metadata=meta,
             )

@@ -41,10 +41,13 @@ CJK_STOP_RE = re.compile(
 
 _ABBREVIATIONS: frozenset[str] = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e fig figs no nos vol pp al inc ltd co corp approx dept est jan feb "
-    "mar apr jun jul aug sep sept oct nov dec".split()
+    "mar apr jun jul aug sep sept oct nov dec cf ca resp ch sec secs eq eqs ref refs ed eds p ff viz approx "
+    "max min".split()
 )
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)|[。！？]+[”’」』)）]*")
-_BLOCK_SPLIT = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•#>]|\d{1,3}[.)]\s))")
+# Blank lines end a block; so does a line that starts a list item or a heading. A number at the start of a
+# line is a numbered item only after a line that ended a sentence: "the maximum is\n100." goes on.
+_BLOCK_SPLIT = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•▪◦]\s|#{1,6}\s|>))|(?<=[.:;!?])\n(?=\s*\d{1,3}[.)]\s)")
 _CITATION_MARK = re.compile(r"\s*\[(?:\d+|[a-z])(?:\s*[,–-]\s*\d+)*\]")
 _LEADING_MARKUP = re.compile(r"^(?:[#>*•\-]+\s*|\d{1,3}[.)]\s+)+")
 
@@ -107,7 +110,7 @@ def split_sentences(text: str) -> list[str]:
         for m in _SENTENCE_END.finditer(block):
             end = m.end()
             if m.group(0)[0] in ".!?":
-                before = block[start : m.start()].rsplit(" ", 1)[-1].lower()
+                before = block[start : m.start()].rsplit(" ", 1)[-1].lower().lstrip("([{\"'“‘")
                 if m.group(0).startswith(".") and (
                     before in _ABBREVIATIONS or (len(before) == 1 and before.isalpha())
                 ):
@@ -124,6 +127,51 @@ def split_sentences(text: str) -> list[str]:
         tail = block[start:].strip()
         if tail:
             out.append(tail)
+    return out
+
+
+_DEFINITION = re.compile(r"^(?P<term>[^\n]+)\n:\s{1,4}(?P<body>.*)$", re.DOTALL)
+_HEADING_LINE = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_SIGNATURE_NAME = re.compile(r"([A-Za-z_][\w.:]*)\s*\(")
+
+
+def term_name(term: str) -> str:
+    """A defined term as a reader names it: a long signature ``Function: int f (…)`` becomes ``f``."""
+    plain = " ".join(re.sub(r"[*`\\]+", "", term).split())
+    if len(plain) > 40:
+        m = _SIGNATURE_NAME.search(plain)
+        if m:
+            return m.group(1)
+    return plain
+
+
+def passages(text: str) -> list[tuple[str, str | None, str | None]]:
+    """Sentences of a structured text with what they are about: ``(sentence, term, heading)``.
+
+    Understands what the knowledge base writes (:mod:`retrieval.structure`): a markdown heading line sets the
+    heading of what follows (and is not itself a sentence); a definition ``term\n:   description`` gives
+    every sentence of its description that term. Other text is split with :func:`split_sentences`.
+    """
+    out: list[tuple[str, str | None, str | None]] = []
+    heading: str | None = None
+    for block in re.split(r"\n\s*\n", text):
+        if not block.strip():
+            continue
+        lines = block.strip("\n").split("\n")
+        while lines and _HEADING_LINE.match(lines[0]):
+            heading = _HEADING_LINE.match(lines[0]).group(1)  # type: ignore[union-attr]
+            lines = lines[1:]
+        if not lines:
+            continue
+        rest = "\n".join(lines)
+        m = _DEFINITION.match(rest)
+        if m:
+            term = term_name(m.group("term"))
+            for sentence in split_sentences(m.group("body")):
+                out.append((sentence, term, heading))
+            continue
+        for sentence in split_sentences(rest):
+            out.append((sentence, None, heading))
     return out
 
 

@@ -7,7 +7,7 @@ report can never cite a source nobody retrieved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -25,6 +25,36 @@ class SourceDoc(BaseModel):
     def label(self) -> str:
         """What a source list shows for this document: its title, else its URL, else its id."""
         return self.title.strip() or self.url.strip() or self.id
+
+    def location(self) -> str:
+        """Where in its document this source is: ``p. 12``, ``pp. 12–13``, ``§4.1 Schema functions``.
+
+        Read from ``metadata``: ``pages`` (or ``page``) and ``headings`` (the heading path, outermost
+        first), as the knowledge base stores them on every chunk; empty when neither is known.
+        """
+        return location_text(self.metadata)
+
+    def located_label(self) -> str:
+        """The label followed by the location, as citations show it: ``libfoo manual, p. 12, §4.1 …``."""
+        where = self.location()
+        label = self.label()
+        return f"{label}, {where}" if where and where not in label else label
+
+
+def location_text(metadata: Mapping[str, Any]) -> str:
+    """``p. 12`` / ``pp. 12–14`` and ``§4.1 Title`` (or ``§ Title``) from a source's metadata."""
+    raw_pages = metadata.get("pages") or ([metadata["page"]] if metadata.get("page") else [])
+    pages = sorted({int(p) for p in raw_pages if isinstance(p, int | float | str) and str(p).isdigit()})
+    parts: list[str] = []
+    if len(pages) == 1:
+        parts.append(f"p. {pages[0]}")
+    elif pages:
+        parts.append(f"pp. {pages[0]}–{pages[-1]}")
+    headings = metadata.get("headings") or []
+    if headings:
+        section = " ".join(str(headings[-1]).split())
+        parts.append(f"§{section}" if section[:1].isdigit() else f"§ {section}")
+    return ", ".join(parts)
 
 
 Source = SourceDoc

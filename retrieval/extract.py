@@ -150,6 +150,9 @@ def extract_html(data: bytes) -> ExtractedText:
         element.decompose()
     markdown, md_title = _markitdown(str(soup).encode(), ".html")
     blocks = markdown_blocks(_clean(markdown))
+    if not blocks and markdown.strip():
+        # A page that is nothing but navigation (an index of links) is still a document: keep it whole.
+        blocks = [Block(text=_clean(markdown), kind="list")]
     return _from_blocks(blocks, title or md_title or _first_heading(blocks))
 
 
@@ -190,7 +193,9 @@ def extract_pdf(data: bytes) -> ExtractedText:
     starts: list[int] = []
     assert out.block_starts is not None
     for page in range(1, pages + 1):
-        first = next((o for b, o in zip(blocks, out.block_starts, strict=True) if (b.page or 0) >= page), None)
+        first = next(
+            (o for b, o in zip(blocks, out.block_starts, strict=True) if (b.page or 0) >= page), None
+        )
         starts.append(first if first is not None else len(out.text))
     out.page_starts = starts
     return out

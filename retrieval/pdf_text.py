@@ -231,6 +231,7 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
     term: str | None = None
     current: list[str] = []
     current_page: int | None = None
+    last_page: int | None = None
     kind = "paragraph"
 
     def flush() -> None:
@@ -248,6 +249,7 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
                         kind="definition" if term else kind,  # type: ignore[arg-type]
                         term=term,
                         front_matter=is_front_matter(text),
+                        end_page=last_page,
                     )
                 )
         current, current_page = [], None
@@ -269,16 +271,17 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
                 current.pop()
             flush()
             term = ln.term
-            current, current_page = [text], ln.page
+            current, current_page, last_page = [text], ln.page, ln.page
             continue
         bullet = _BULLET.match(text) is not None
         if current and (bullet or (len(current[-1]) < 0.7 * full and current[-1].endswith(_TERMINAL))):
             flush()
         if not current:
-            current_page = ln.page
+            current_page = last_page = ln.page
             kind = "list" if bullet else "paragraph"
             current = [text]
         else:
+            last_page = ln.page
             joined = _join(current[-1], text)
             if joined.startswith(current[-1] + " "):
                 current.append(text)

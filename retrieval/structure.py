@@ -38,7 +38,8 @@ class Block:
     """One block of a document.
 
     ``text`` is its markdown (a definition is ``term\\n:   description``); ``headings`` the titles of the
-    sections it is in, outermost first; ``page`` the 1-based page it starts on (paged formats only);
+    sections it is in, outermost first; ``page`` the 1-based page it starts on (paged formats only) and
+    ``end_page`` the one it ends on;
     ``term`` the defined term of a definition; ``front_matter`` marks copyright and licence notices.
     """
 
@@ -48,6 +49,7 @@ class Block:
     kind: BlockKind = "paragraph"
     term: str | None = None
     front_matter: bool = False
+    end_page: int | None = None  # the page it ends on, when it runs over a page break
 
 
 def is_front_matter(text: str) -> bool:
@@ -150,14 +152,18 @@ def markdown_blocks(markdown: str, *, page: int | None = None) -> list[Block]:
                     # The description's own blocks (its paragraphs, lists, code), read from their tokens.
                     texts: list[str] = []
                     k = j + 1
-                    while k < len(tokens) and not (tokens[k].type == "dd_close" and tokens[k].level == t.level):
+                    while k < len(tokens) and not (
+                        tokens[k].type == "dd_close" and tokens[k].level == t.level
+                    ):
                         inner = tokens[k]
                         if inner.type == "inline" and inner.level == t.level + 2:
                             texts.append(inner.content)
                         elif inner.type in ("fence", "code_block"):
                             texts.append(inner.content.rstrip())
                         k += 1
-                    description = "\n".join(ln.strip() for tx in texts for ln in tx.splitlines() if ln.strip())
+                    description = "\n".join(
+                        ln.strip() for tx in texts for ln in tx.splitlines() if ln.strip()
+                    )
                     add(f"{raw}\n:   {description}", "definition", name)
                     j = k
                 j += 1

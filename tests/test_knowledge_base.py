@@ -84,7 +84,7 @@ async def test_ingest_each_type_and_search_finds_the_right_chunk(kb: KnowledgeBa
         assert hits[0].document_id == str(next(d.document_id for d in docs if d.filename == name))
 
     pdf_hit = (await kb.search(user, "photosynthesis chloroplasts", k=1))[0]
-    assert pdf_hit.metadata["page"] == 2
+    assert 2 in pdf_hit.metadata["pages"]  # chunks know every page they cover
     docx_table = await kb.search(user, "cirque bowl", k=1)
     assert docx_table and "Cirque" in docx_table[0].text
     html_doc = next(d for d in docs if d.filename == "volcano.html")

@@ -12,6 +12,7 @@ Text without blocks falls back to the 1000/200 recursive split with the page of 
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
@@ -38,16 +39,35 @@ class TextChunk:
     front_matter: bool = False
 
 
+# Where a long block may be cut: after a sentence (or a line ending one), never inside it.
+_SENTENCE_GAP = re.compile(r"(?<=[.!?:;])\n|(?<=[.!?])[ \t]+(?=[A-Z0-9(\"'\[])")
+
+
 def _pieces(block: Block, chunk_size: int, chunk_overlap: int) -> list[str]:
+    """A block cut to fit chunks: whole rows for a table, whole sentences otherwise; a definition's pieces
+    each start with its term."""
     if len(block.text) <= chunk_size:
         return [block.text]
     marker = block.text.find("\n:   ")
     prefix = block.text[: marker + 5] if block.kind == "definition" and 0 < marker < 300 else ""
     body = block.text[len(prefix) :] if prefix else block.text
+    limit = max(200, chunk_size - len(prefix))
+    units = body.split("\n") if block.kind == "table" else [u for u in _SENTENCE_GAP.split(body) if u.strip()]
+    joiner = "\n"  # a list item or table row keeps its own line
     splitter = RecursiveCharacterTextSplitter(
-        chunk_size=max(200, chunk_size - len(prefix)), chunk_overlap=chunk_overlap, strip_whitespace=True
+        chunk_size=limit, chunk_overlap=chunk_overlap, strip_whitespace=True
     )
-    return [prefix + p for p in splitter.split_text(body) if p.strip()]
+    pieces: list[str] = []
+    current = ""
+    for unit in units:
+        for part in [unit] if len(unit) <= limit else splitter.split_text(unit):
+            if current and len(current) + 1 + len(part) > limit:
+                pieces.append(current)
+                current = ""
+            current = f"{current}{joiner}{part}" if current else part
+    if current:
+        pieces.append(current)
+    return [prefix + p for p in pieces if p.strip()]
 
 
 def _split_blocks(extracted: ExtractedText, chunk_size: int, chunk_overlap: int) -> list[TextChunk]:
@@ -96,7 +116,7 @@ def _split_blocks(extracted: ExtractedText, chunk_size: int, chunk_overlap: int)
                 first_start = start
             parts.append(piece)
             if block.page is not None:
-                pages.append(block.page)
+                pages.extend(range(block.page, max(block.page, block.end_page or block.page) + 1))
     emit()
     return out
 
@@ -120,7 +140,5 @@ def split_text(
         page = None
         if extracted.page_starts:
             page = max(bisect_right(extracted.page_starts, max(start, 0)), 1)
-        out.append(
-            TextChunk(index=len(out), text=text, start=start, page=page, pages=[page] if page else [])
-        )
+        out.append(TextChunk(index=len(out), text=text, start=start, page=page, pages=[page] if page else []))
     return out
