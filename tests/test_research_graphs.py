@@ -87,7 +87,8 @@ def assert_cited_from_state(values: dict[str, Any]) -> None:
         if not f.get("error")
         for d in f["docs"]
     }
-    assert {s["id"] for s in values["sources"]} <= retrieved
+    # A knowledge source is a section of a retrieved document (id DOCUMENT_ID#sN, metadata.document_id).
+    assert {s["metadata"].get("document_id") or s["id"] for s in values["sources"]} <= retrieved
 
 
 async def test_standard_research_offline_local() -> None:
