@@ -1,0 +1,141 @@
+"""The review stage's automatic checks of a styled article (deterministic; no model involved).
+
+- ``claims_cited``: every sentence of the body that makes a claim (outside headings, the sources list and
+  italic framing lines, at least :data:`MIN_CLAIM_WORDS` words) carries a ``[n]`` citation;
+- ``citations_stored``: every cited number is a stored source of the research
+  (:func:`reports.citations.check_citations`);
+- ``length``: the body's word count is within :data:`LENGTH_TOLERANCE` of the preset's ``length_words`` at
+  most (a shorter article passes: the sources may not support more);
+- ``reading_level``: the Flesch-Kincaid grade (0.39 * words/sentences + 11.8 * syllables/words - 15.59;
+  syllables from pyphen's hyphenation dictionaries) is at most ``content.max_reading_grade``;
+- ``banned_words``: none of ``content.banned_words`` occurs (whole words, case-insensitive).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nodes.writing import strip_sources_section
+from providers.text import split_sentences, word_count
+from reports.citations import check_citations, find_citations
+
+MIN_CLAIM_WORDS = 5
+LENGTH_TOLERANCE = 1.25
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+@functools.lru_cache(maxsize=1)
+def _hyphenator() -> Any:
+    import pyphen
+
+    return pyphen.Pyphen(lang="en_US")
+
+
+def syllables(word: str) -> int:
+    return len(_hyphenator().positions(word.lower())) + 1
+
+
+def flesch_kincaid_grade(text: str) -> float:
+    """The Flesch-Kincaid grade level of English ``text`` (0.0 for text without words)."""
+    sentences = [s for s in split_sentences(text) if _WORD.search(s)]
+    words = _WORD.findall(text)
+    if not sentences or not words:
+        return 0.0
+    syl = sum(syllables(w) for w in words)
+    return round(0.39 * len(words) / len(sentences) + 11.8 * syl / len(words) - 15.59, 1)
+
+
+def _body_paragraphs(markdown: str) -> list[str]:
+    out = []
+    for block in re.split(r"\n\s*\n", strip_sources_section(markdown)):
+        block = block.strip()
+        if not block or block.startswith("#"):
+            continue
+        if block.startswith("_") and block.endswith("_"):
+            continue  # framing, not a claim
+        out.append(block)
+    return out
+
+
+def uncited_claims(markdown: str) -> list[str]:
+    out = []
+    for para in _body_paragraphs(markdown):
+        for sentence in split_sentences(para):
+            plain = re.sub(r"^\d+/\d+\s+", "", sentence)
+            if len(_WORD.findall(plain)) >= MIN_CLAIM_WORDS and not find_citations(plain):
+                out.append(sentence)
+    return out
+
+
+def banned_in(markdown: str, banned: Sequence[str]) -> list[dict[str, Any]]:
+    text = strip_sources_section(markdown)
+    found = []
+    for word in banned:
+        w = str(word).strip()
+        if not w:
+            continue
+        n = len(re.findall(rf"(?<!\w){re.escape(w)}(?!\w)", text, flags=re.IGNORECASE))
+        if n:
+            found.append({"word": w, "count": n})
+    return found
+
+
+def review_article(
+    markdown: str,
+    sources: Sequence[Mapping[str, Any]],
+    *,
+    length_words: int,
+    banned: Sequence[str],
+    max_grade: float,
+) -> dict[str, Any]:
+    """``{passed, checks: [{id, passed, detail}], words, grade, uncited, banned, citations}``."""
+    body = "\n\n".join(_body_paragraphs(markdown))
+    uncited = uncited_claims(markdown)
+    citations = check_citations(markdown, [dict(s) for s in sources])
+    words = int(word_count(body))
+    grade = flesch_kincaid_grade(body)
+    banned_found = banned_in(markdown, banned)
+    limit = int(length_words * LENGTH_TOLERANCE)
+    checks = [
+        {
+            "id": "claims_cited",
+            "passed": not uncited,
+            "detail": "every claim cites a source" if not uncited else f"{len(uncited)} sentence(s) cite nothing",
+        },
+        {
+            "id": "citations_stored",
+            "passed": citations.ok and bool(citations.cited),
+            "detail": (
+                f"cites {len(set(citations.cited))} stored source(s)"
+                if citations.ok and citations.cited
+                else ("cites no source" if citations.ok else f"cites unknown source(s) {citations.missing}")
+            ),
+        },
+        {
+            "id": "length",
+            "passed": words <= limit,
+            "detail": f"{words} words (target {length_words}, at most {limit})",
+        },
+        {
+            "id": "reading_level",
+            "passed": grade <= max_grade,
+            "detail": f"Flesch-Kincaid grade {grade} (at most {max_grade})",
+        },
+        {
+            "id": "banned_words",
+            "passed": not banned_found,
+            "detail": "none" if not banned_found else ", ".join(f"{b['word']} x{b['count']}" for b in banned_found),
+        },
+    ]
+    return {
+        "passed": all(c["passed"] for c in checks),
+        "checks": checks,
+        "words": words,
+        "grade": grade,
+        "uncited": uncited,
+        "banned": banned_found,
+        "citations": citations.model_dump(),
+    }

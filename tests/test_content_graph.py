@@ -1,0 +1,142 @@
+"""The content-pipeline graph run in-process (InMemorySaver) over a real knowledge base with the offline
+engine: every stage, the actions each interrupt declares, revisions, and the declared-actions table of
+``docs/content-pipeline.md``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from graphs.content_pipeline import graph
+from nodes.content.actions import DECLARED, render_table
+from nodes.content.review import flesch_kincaid_grade, review_article
+from nodes.sources import bind_knowledge
+from retrieval.knowledge import KnowledgeBase
+from tests.research_support import fill_kb, open_db
+from tests.retrieval_helpers import make_kb
+from tests.support.pg import drop_database
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "content-pipeline.md"
+LOCAL = {"research.source_mode": "local", "research.sub_queries": 2}
+
+
+@pytest.fixture(scope="module")
+async def content_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
+    db, url = await open_db("clew_content_graph")
+    kb = await make_kb(db, tmp_path_factory.mktemp("content-kb"))
+    await fill_kb(kb, "alice")
+    try:
+        yield kb
+    finally:
+        await kb.close()
+        await db.close()
+        drop_database(url)
+
+
+@pytest.fixture(autouse=True)
+def bound_kb(content_kb: KnowledgeBase) -> Iterator[KnowledgeBase]:
+    bind_knowledge(content_kb)
+    yield content_kb
+    bind_knowledge(None)
+
+
+class Session:
+    def __init__(self, context: dict[str, Any] | None = None) -> None:
+        self.graph = graph.copy(update={"checkpointer": InMemorySaver()})
+        self.context = {**LOCAL, **(context or {})}
+        self.config = {"configurable": {"thread_id": str(uuid.uuid4()), "user_id": "alice"}, "recursion_limit": 400}
+        self.events: list[dict[str, Any]] = []
+
+    async def run(self, value: Any) -> dict[str, Any]:
+        async for chunk in self.graph.astream(value, self.config, context=self.context, stream_mode="custom"):
+            if isinstance(chunk, dict) and "event" in chunk:
+                self.events.append(chunk)
+        state = await self.graph.aget_state(self.config)
+        return {"values": state.values, "interrupts": [i.value for i in state.interrupts]}
+
+    async def act(self, action: str, **parameters: Any) -> dict[str, Any]:
+        return await self.run(Command(resume={"action": action, "parameters": parameters}))
+
+    def stages(self) -> list[str]:
+        return [e["data"]["stage"] for e in self.events if e["event"] == "stage.change"]
+
+
+def actions(out: dict[str, Any]) -> list[str]:
+    return [a["id"] for a in out["interrupts"][0]["data"]["actions"]]
+
+
+async def test_whole_pipeline_offline() -> None:
+    s = Session()
+    out = await s.run({"article_id": "a1", "category": "lighthouse", "keywords": ["Velmora"]})
+    assert out["interrupts"][0]["data"]["stage"] == "topic"
+    assert actions(out) == ["select_topic", "discover_topics", "custom_topic"]
+    topics = out["values"]["topics"]
+    assert topics and all(t["angle"] for t in topics)
+    out = await s.act("custom_topic", topic="The Velmora lighthouse keepers")
+    assert out["interrupts"][0]["data"]["stage"] == "research"
+    assert out["values"]["sources"] and out["values"]["quality"]["passed"]
+    out = await s.act("approve_research")
+    assert actions(out) == ["approve_outline", "edit_outline"]
+    out = await s.act("edit_outline", sections=["Keepers and their watches", "The lamp"])
+    assert out["interrupts"][0]["data"]["stage"] == "styling"
+    draft1 = out["values"]["draft"]
+    assert "## Keepers and their watches" in draft1 and "[1]" in draft1
+    out = await s.act("approve_style")
+    assert out["interrupts"][0]["data"]["stage"] == "review"
+    assert actions(out) == ["approve", "request_changes"]
+    review = out["values"]["review"]
+    assert {c["id"] for c in review["checks"]} == {"claims_cited", "citations_stored", "length", "reading_level",
+                                                    "banned_words"}
+    out = await s.act("request_changes", notes="say more about the museum in the keepers' cottage")
+    assert out["interrupts"][0]["data"]["stage"] == "styling"
+    assert out["values"]["draft"] != draft1
+    out = await s.act("approve_style")
+    out = await s.act("approve")
+    assert out["interrupts"] == []
+    values = out["values"]
+    assert values["content_stage"] == "done" and values["final_article"].startswith("# ")
+    assert [d["action"] for d in values["decisions"]] == [
+        "custom_topic", "approve_research", "edit_outline", "approve_style", "request_changes", "approve_style",
+        "approve",
+    ]
+    stages = s.stages()
+    assert stages[0] == "topic" and stages[-1] == "done"
+    assert all(e["data"]["offline"] for e in s.events if e["event"] == "stage.change")
+    names = {e["event"] for e in s.events}
+    assert {"topics.discovered", "research.completed", "draft.updated", "review.completed"} <= names
+
+
+async def test_review_rounds_are_bounded() -> None:
+    s = Session({"content.max_review_rounds": 0})
+    await s.run({"article_id": "a2", "initial_stage": "research", "topic": "Velmora lighthouse lamp"})
+    await s.act("approve_research")
+    await s.act("approve_outline")
+    out = await s.act("approve_style")
+    assert actions(out) == ["approve"]
+
+
+def test_banned_words_and_reading_level() -> None:
+    md = "# T\n\n## A\n\nThe lamp is awesome and shines far [1]. This sentence cites nothing at all here.\n"
+    result = review_article(md, [{"n": 1, "id": "x"}], length_words=800, banned=["awesome"], max_grade=30)
+    checks = {c["id"]: c["passed"] for c in result["checks"]}
+    assert checks == {"claims_cited": False, "citations_stored": True, "length": True, "reading_level": True,
+                      "banned_words": False}
+    assert flesch_kincaid_grade("The cat sat. The dog ran.") < flesch_kincaid_grade(
+        "Institutional considerations notwithstanding, the organisational restructuring necessitated "
+        "comprehensive reconsideration of infrastructural interdependencies."
+    )
+
+
+def test_doc_lists_the_declared_actions() -> None:
+    text = DOC.read_text()
+    start, end = "<!-- actions:start -->\n", "<!-- actions:end -->"
+    assert start in text and end in text, "docs/content-pipeline.md lacks the generated actions table"
+    block = text.split(start, 1)[1].split(end, 1)[0]
+    assert block == render_table(), "regenerate the table: uv run python -m nodes.content.docs"
+    assert len({p.point for p in DECLARED}) == len(DECLARED)
