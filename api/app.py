@@ -23,7 +23,7 @@ from engine.runtime import Runtime
 
 log = structlog.get_logger("clew.api")
 
-OPTIONAL_ROUTERS = ("config", "todos", "sessions", "knowledge", "research")
+OPTIONAL_ROUTERS = ("config", "todos", "sessions", "knowledge", "research", "content_sessions")
 
 
 def create_app(

@@ -61,3 +61,14 @@ async def touch(conn: Conn, user_id: str, thread_id: str) -> dict[str, Any] | No
 async def list_for_user(conn: Conn, user_id: str, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
     cur = await conn.execute(LIST_FOR_USER, (user_id, limit, offset))
     return list(await cur.fetchall())
+
+
+# The runs of a session's thread, oldest first: the session's event stream is theirs, one after the other.
+SESSION_RUNS = """
+SELECT run_id, status, created_at FROM runs WHERE thread_id = %s AND user_id = %s ORDER BY created_at, run_id
+"""
+
+
+async def session_runs(conn: Conn, user_id: str, thread_id: str) -> list[dict[str, Any]]:
+    cur = await conn.execute(SESSION_RUNS, (thread_id, user_id))
+    return list(await cur.fetchall())

@@ -1,4 +1,4 @@
-"""Export a markdown report as markdown, PDF or DOCX bytes, plus the HTTP metadata for a download.
+"""Export a markdown report as markdown, HTML, PDF or DOCX bytes, plus the HTTP metadata for a download.
 
 This is the entry point the API (``GET /api/v1/research/{thread_id}/export/{fmt}``) and the CLI use. The
 markdown is parsed once (:mod:`reports.document`) and rendered by :mod:`reports.pdf_render` or
@@ -7,11 +7,14 @@ worker thread and never blocks the event loop.
 
 ``title`` names the document: it becomes the PDF/DOCX metadata title and is shown as the first heading
 unless the report already opens with a level-1 heading (the same rule holds for the markdown export).
+HTML is markdown-it-py's CommonMark rendering (raw HTML in the markdown is escaped, never passed through) in
+a minimal standalone page.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import unicodedata
 from typing import Literal, get_args
@@ -22,19 +25,20 @@ from reports.document import clean_text, parse
 from reports.docx_render import render_docx
 from reports.pdf_render import render_pdf
 
-ExportFormat = Literal["md", "pdf", "docx"]
+ExportFormat = Literal["md", "html", "pdf", "docx"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
 
 _CONTENT_TYPES: dict[ExportFormat, str] = {
     "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
-_ALIASES: dict[str, ExportFormat] = {"markdown": "md", "word": "docx"}
+_ALIASES: dict[str, ExportFormat] = {"markdown": "md", "word": "docx", "htm": "html"}
 
 
 def parse_format(value: str) -> ExportFormat:
-    """Validate a user-given format name (``md|pdf|docx``, also ``markdown``); unknown -> ApiError 422."""
+    """Validate a user-given format name (``md|html|pdf|docx``, also ``markdown``); unknown -> ApiError 422."""
     name = value.strip().lower().lstrip(".")
     name = _ALIASES.get(name, name)
     for fmt in EXPORT_FORMATS:
@@ -80,20 +84,32 @@ def content_disposition(title: str | None, fmt: ExportFormat) -> str:
 def render_report(markdown: str, fmt: ExportFormat, title: str | None = None) -> bytes:
     """Blocking version of :func:`export_report` (for threads and the CLI)."""
     fmt = parse_format(fmt)
-    if fmt == "md":
+    if fmt in ("md", "html"):
         text = clean_text(markdown)
         doc = parse(text, title) if title else None
         if doc is not None and doc.title:
             text = f"# {doc.title}\n\n{text}"
-        return text.encode("utf-8")
+        return text.encode("utf-8") if fmt == "md" else _html_page(text, title)
     doc = parse(markdown, title)
     if fmt == "pdf":
         return render_pdf(doc)
     return render_docx(doc)
 
 
+def _html_page(markdown: str, title: str | None) -> bytes:
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    head = html.escape(clean_text(title or "") or "Report")
+    page = (
+        f'<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>{head}</title>\n</head>\n'
+        f"<body>\n{body}</body>\n</html>\n"
+    )
+    return page.encode("utf-8")
+
+
 async def export_report(markdown: str, fmt: ExportFormat, title: str | None = None) -> bytes:
-    """Render ``markdown`` as ``fmt`` (``md``, ``pdf`` or ``docx``) and return the file's bytes.
+    """Render ``markdown`` as ``fmt`` (``md``, ``html``, ``pdf`` or ``docx``) and return the file's bytes.
 
     Any text is accepted: characters the PDF fonts cannot draw are replaced, never fatal. An unknown
     ``fmt`` raises :class:`api.errors.ApiError` (422).

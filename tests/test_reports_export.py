@@ -228,3 +228,12 @@ def test_download_helpers() -> None:
     with pytest.raises(ApiError) as err:
         parse_format("exe")
     assert err.value.status == 422 and err.value.error == "unsupported_format"
+
+
+def test_html_export_escapes_raw_html() -> None:
+    from reports.export import render_report
+
+    page = render_report("# Title\n\nText <script>alert(1)</script> [1]\n", "html", "Title").decode()
+    assert page.startswith("<!DOCTYPE html>") and "<title>Title</title>" in page
+    assert "<h1>Title</h1>" in page and "&lt;script&gt;" in page and "<script>" not in page
+    assert content_type("html") == "text/html; charset=utf-8"

@@ -15,7 +15,7 @@ protocol:
 - ``POST /api/v1/research/{id}/cancel``: cancels the active run (``engine.service.cancel_run``); 409 when none.
 - ``GET /api/v1/research/{id}/result``: ``{report, sources, cost, duration, quality, ...}``; 409 until a
   report exists.
-- ``GET /api/v1/research/{id}/export/{md|pdf|docx}``: the report as a download (``reports.export``).
+- ``GET /api/v1/research/{id}/export/{md|html|pdf|docx}``: the report as a download (``reports.export``).
 
 Every route sees the caller's threads only; another user's research is a 404, exactly like an unknown one.
 The functions under the routes (:func:`start_research`, :func:`research_state`, :func:`result_of`) are also

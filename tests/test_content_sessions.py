@@ -1,0 +1,369 @@
+"""The content pipeline's session API against real `clew serve` processes: web sources from a local SearxNG
+stub, the writing model a scripted OpenAI-compatible stub (``llm.smart_model``; topics and research run on the
+offline engine), one outlined section per draft so the scripted replies are consumed in a known order.
+
+A whole session topic -> done, the design's events in order with ``Last-Event-ID`` replay, 409 for an action
+not available now, 422 for bad parameters, a review asking for changes going back to writing, an expired
+session (410), another user's session (404), and a worker SIGKILLed while drafting a section."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import docx
+import httpx
+import psycopg
+import pytest
+from pypdf import PdfReader
+
+from tests.openai_stub import OpenAIStub, Reply
+from tests.research_support import WebStub
+from tests.support.pg import create_database, drop_database
+from tests.support.server import ROOT, ClewProcess
+
+pytestmark = pytest.mark.slow
+
+WRITER = "writer"
+DESIGN_EVENTS = {"stage.change", "progress", "topics.discovered", "research.completed", "draft.updated",
+                 "review.completed", "error", "end"}
+
+
+def _env(web: WebStub, stub: OpenAIStub) -> dict[str, str]:
+    return {
+        "CLEW_AUTH": "api_key",
+        "CLEW_LEASE_SECONDS": "2",
+        "CLEW_MAX_ATTEMPTS": "3",
+        "CLEW_SETTING__RESEARCH__CONCURRENCY": "1",
+        "CLEW_SETTING__RESEARCH__SUB_QUERIES": "2",
+        "CLEW_SETTING__CONTENT__OUTLINE_SECTIONS": "1",
+        "CLEW_SETTING__LLM__PROVIDER": "openai",
+        "CLEW_SETTING__LLM__BASE_URL": stub.base_url,
+        "CLEW_SETTING__LLM__SMART_MODEL": WRITER,
+        "CLEW_SETTING__LLM__MAX_RETRIES": "0",
+        **web.env(),
+    }
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[WebStub]:
+    with WebStub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="module")
+async def llm() -> AsyncIterator[OpenAIStub]:
+    async with OpenAIStub() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="module")
+def content_db() -> Iterator[str]:
+    url = create_database("clew_content_sessions")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("content-data")
+
+
+@pytest.fixture(scope="module")
+def server(content_db: str, data: Path, web: WebStub, llm: OpenAIStub) -> Iterator[ClewProcess]:
+    proc = ClewProcess(content_db, data, env=_env(web, llm)).start()
+    yield proc
+    proc.stop()
+
+
+def _key(db_url: str, data: Path, user: str) -> str:
+    env = {**os.environ, "DATABASE_URL": db_url, "CLEW_DATA_DIR": str(data)}
+    out = subprocess.run([sys.executable, "-m", "cli.main", "keys", "create", user], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def keys(server: ClewProcess, content_db: str, data: Path) -> dict[str, str]:
+    return {u: _key(content_db, data, u) for u in ("alice", "bob")}
+
+
+@pytest.fixture
+async def http(server: ClewProcess, keys: dict[str, str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    clients = {u: httpx.AsyncClient(base_url=server.url, headers={"x-api-key": k}, timeout=60)
+               for u, k in keys.items()}
+    yield clients
+    for c in clients.values():
+        await c.aclose()
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+async def settled(client: httpx.AsyncClient, sid: str, seconds: float = 90.0) -> dict[str, Any]:
+    """The session once it waits for an action (or is done / failed)."""
+    for _ in range(int(seconds / 0.1)):
+        r = await client.get(f"/api/v1/sessions/{sid}")
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        if body["progress"]["status"] in ("waiting", "done", "error"):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"session {sid} did not settle: {body}")
+
+
+async def act(client: httpx.AsyncClient, sid: str, action: str, **parameters: Any) -> dict[str, Any]:
+    r = await client.post(f"/api/v1/sessions/{sid}/actions", json={"action": action, "parameters": parameters})
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "processing" and r.json()["actionId"]
+    body = await settled(client, sid)
+    assert body["progress"]["status"] != "error", body
+    return body
+
+
+async def create(client: httpx.AsyncClient, **body: Any) -> str:
+    r = await client.post("/api/v1/sessions", json=body)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["progress"]["status"] == "processing" and out["availableActions"] == []
+    assert out["expiresAt"] and isinstance(out["capabilities"], list)
+    return str(out["sessionId"])
+
+
+async def events(client: httpx.AsyncClient, sid: str, last_event_id: str | None = None) -> list[dict[str, Any]]:
+    """The session's events until its stream ends (the session must be finished)."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    out: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    async with client.stream("GET", f"/api/v1/sessions/{sid}/events", headers=headers) as resp:
+        assert resp.status_code == 200
+        async for line in resp.aiter_lines():
+            if line.startswith("event: "):
+                current["event"] = line[7:]
+            elif line.startswith("id: "):
+                current["id"] = line[4:]
+            elif line.startswith("data: "):
+                current["data"] = json.loads(line[6:])
+            elif line == "" and current:
+                out.append(current)
+                if current.get("event") == "end":
+                    break
+                current = {}
+    return out
+
+
+def stage_changes(evs: list[dict[str, Any]], status: str = "processing") -> list[str]:
+    stages = [e["data"]["stage"] for e in evs if e["event"] == "stage.change" and e["data"]["status"] == status]
+    return [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s]
+
+
+# --- tests ----------------------------------------------------------------------------------------------
+async def test_whole_session_topic_to_done(http: dict[str, httpx.AsyncClient], llm: OpenAIStub) -> None:
+    alice = http["alice"]
+    sid = await create(alice, articleId="art-1", context={"category": "lighthouse", "keywords": ["keepers"],
+                                                          "sourceMode": "web"})
+    s = await settled(alice, sid)
+    assert s["articleId"] == "art-1" and s["progress"]["stage"] == "topic"
+    assert [a["id"] for a in s["availableActions"]] == ["select_topic", "discover_topics", "custom_topic"]
+    primary = s["availableActions"][0]
+    assert primary["kind"] == "primary" and primary["label"]
+    topic_ids = primary["parameters"]["properties"]["topicId"]["enum"]
+    assert topic_ids and s["capabilities"] == ["suggestions"]
+    assert "offline engine" in s["lastMessage"]["content"]  # topics were found without a model
+
+    s = await act(alice, sid, "select_topic", topicId=topic_ids[0])
+    assert s["progress"]["stage"] == "research"
+    assert [a["id"] for a in s["availableActions"]] == ["approve_research", "add_sources", "research_deeper"]
+    s = await act(alice, sid, "approve_research")
+    assert s["progress"]["stage"] == "writing"
+    llm.script(WRITER, Reply("The Orvane institute studied the question first [1]."),
+               Reply("# Orvane notes\n\nThe Orvane institute studied it first [1]."))
+    s = await act(alice, sid, "approve_outline")
+    assert s["progress"]["stage"] == "styling"
+    s = await act(alice, sid, "approve_style")
+    assert s["progress"]["stage"] == "review" and s["progress"]["progress"] == 90
+    s = await act(alice, sid, "approve")
+    assert s["progress"] == {"stage": "done", "status": "done", "progress": 100, "currentStep": None}
+    assert s["availableActions"] == []
+    assert s["article"].startswith("# Orvane notes") and "## Sources" in s["article"]
+    assert s["offline"] == {"topic": True, "research": True, "writing": False, "styling": False, "review": False}
+
+    for fmt in ("md", "html", "pdf", "docx"):
+        r = await alice.get(f"/api/v1/sessions/{sid}/export/{fmt}")
+        assert r.status_code == 200, (fmt, r.text)
+    assert "Orvane institute" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        (await alice.get(f"/api/v1/sessions/{sid}/export/pdf")).content)).pages)
+    assert any("Orvane" in p.text for p in docx.Document(io.BytesIO(
+        (await alice.get(f"/api/v1/sessions/{sid}/export/docx")).content)).paragraphs)
+
+    evs = await events(alice, sid)
+    assert {e["event"] for e in evs} <= DESIGN_EVENTS
+    assert stage_changes(evs) == ["topic", "research", "writing", "styling", "review"]
+    assert evs[-2]["event"] == "stage.change" and evs[-2]["data"]["stage"] == "done"
+    assert evs[-1]["event"] == "end"
+    assert stage_changes(evs, "waiting") == ["topic", "research", "writing", "styling", "review"]
+    names = [e["event"] for e in evs]
+    for first, then in (("topics.discovered", "research.completed"), ("research.completed", "draft.updated"),
+                        ("draft.updated", "review.completed")):
+        assert names.index(first) < names.index(then)
+    # Last-Event-ID: exactly what came after that event, across the session's runs
+    cut = 7
+    replay = await events(alice, sid, evs[cut]["id"])
+    assert [(e["event"], e.get("id")) for e in replay] == [(e["event"], e.get("id")) for e in evs[cut + 1:]]
+
+
+async def test_unavailable_action_409_and_bad_parameters_422(http: dict[str, httpx.AsyncClient]) -> None:
+    alice = http["alice"]
+    sid = await create(alice, articleId="art-2", initialStage="research",
+                       context={"topic": "Orvane coastal villages", "sourceMode": "web"})
+    s = await settled(alice, sid)
+    assert s["progress"]["stage"] == "research"
+    r = await alice.post(f"/api/v1/sessions/{sid}/actions", json={"action": "approve", "parameters": {}})
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["error"] == "action_unavailable"
+    assert [a["id"] for a in body["availableActions"]] == ["approve_research", "add_sources", "research_deeper"]
+    r = await alice.post(f"/api/v1/sessions/{sid}/actions",
+                         json={"action": "add_sources", "parameters": {"sources": []}})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_parameters", r.text
+    r = await alice.post(f"/api/v1/sessions/{sid}/actions",
+                         json={"action": "approve_research", "parameters": {"extra": 1}})
+    assert r.status_code == 422
+    r = await alice.post(f"/api/v1/sessions/{sid}/actions", json={"action": "approve_research", "bogus": 1})
+    assert r.status_code == 422
+    assert (await settled(alice, sid))["progress"] == s["progress"]  # nothing changed
+
+    # the editor's own source joins the research and its numbered sources
+    s = await act(alice, sid, "add_sources", sources=[{"title": "Harbour diary", "url": "https://example.org/d",
+                                                       "text": "The Orvane fishing calendar changed in 1911."}])
+    assert s["progress"]["stage"] == "research"
+    state = (await alice.get(f"/threads/{sid}/state")).json()["values"]
+    assert any(src["url"] == "https://example.org/d" for src in state["sources"])
+
+    r = await alice.post(f"/api/v1/sessions/{sid}/actions", json={"action": "approve_research", "parameters": {}})
+    assert r.status_code == 202
+    r = await alice.post(f"/api/v1/sessions/{sid}/actions", json={"action": "approve_research", "parameters": {}})
+    assert r.status_code == 409  # already taken: processing, or waiting at the next stage
+    assert [a["id"] for a in r.json()["availableActions"]] in ([], ["approve_outline", "edit_outline"])
+
+
+async def test_request_changes_goes_back_to_writing(http: dict[str, httpx.AsyncClient], llm: OpenAIStub) -> None:
+    alice = http["alice"]
+    sid = await create(alice, articleId="art-3", initialStage="research",
+                       context={"topic": "Orvane fishing calendar", "sourceMode": "web", "preset": "newsletter"})
+    await settled(alice, sid)
+    await act(alice, sid, "approve_research")
+    llm.script(WRITER, Reply("Draft one: the calendar moved [1]."), Reply("# Calendar\n\nStyled one [1]."))
+    s = await act(alice, sid, "edit_outline", title="Calendar", sections=["What changed"])
+    state = (await alice.get(f"/threads/{sid}/state")).json()["values"]
+    first = state["draft"]
+    assert "Draft one" in first and state["preset"]["name"] == "newsletter"
+    await act(alice, sid, "approve_style")
+    before = len(llm.requests)
+    llm.script(WRITER, Reply("Draft two: the calendar moved in winter [1]."), Reply("# Calendar\n\nStyled two [1]."))
+    s = await act(alice, sid, "request_changes", notes="say when it moved")
+    assert s["progress"]["stage"] == "styling"
+    state = (await alice.get(f"/threads/{sid}/state")).json()["values"]
+    assert state["draft"] != first and "Draft two" in state["draft"]
+    assert state["review_notes"] == [{"round": 1, "notes": "say when it moved"}]
+    revision_prompt = json.dumps(llm.requests[before]["messages"])
+    assert "say when it moved" in revision_prompt and "Draft one" in revision_prompt
+    await act(alice, sid, "approve_style")
+    s = await act(alice, sid, "approve")
+    assert s["progress"]["stage"] == "done" and "Styled two" in s["article"]
+    evs = await events(alice, sid)
+    assert stage_changes(evs) == ["research", "writing", "styling", "review", "writing", "styling", "review"]
+    drafts = [e["data"] for e in evs if e["event"] == "draft.updated" and e["data"]["complete"]]
+    assert [d["round"] for d in drafts] == [1, 2]
+
+
+async def test_expired_session_refuses_actions(http: dict[str, httpx.AsyncClient], content_db: str) -> None:
+    alice = http["alice"]
+    sid = await create(alice, articleId="art-4", initialStage="research",
+                       context={"topic": "Orvane survey", "sourceMode": "web"})
+    await settled(alice, sid)
+    async with await psycopg.AsyncConnection.connect(content_db, autocommit=True) as conn:
+        await conn.execute("UPDATE content_sessions SET expires_at = now() - interval '1 second' "
+                           "WHERE thread_id = %s", (sid,))
+    r = await alice.post(f"/api/v1/sessions/{sid}/actions", json={"action": "approve_research", "parameters": {}})
+    assert r.status_code == 410 and r.json()["error"] == "session_expired", r.text
+    s = (await alice.get(f"/api/v1/sessions/{sid}")).json()
+    assert s["progress"]["status"] == "expired" and s["availableActions"] == []
+
+
+async def test_another_users_session_is_404(http: dict[str, httpx.AsyncClient]) -> None:
+    alice, bob = http["alice"], http["bob"]
+    sid = await create(alice, articleId="art-5", initialStage="research",
+                       context={"topic": "Orvane method", "sourceMode": "web"})
+    await settled(alice, sid)
+    for method, path, body in (("GET", "", None), ("POST", "/actions", {"action": "approve_research"}),
+                               ("GET", "/events", None), ("GET", "/export/md", None)):
+        r = await bob.request(method, f"/api/v1/sessions/{sid}{path}", json=body)
+        assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
+    assert (await alice.get("/api/v1/sessions/not-a-uuid")).status_code == 404
+    r = await alice.post("/api/v1/sessions", json={"articleId": "x", "initialStage": "research"})
+    assert r.status_code == 422
+    r = await alice.post("/api/v1/sessions", json={"articleId": "x", "initialStage": "styling",
+                                                   "context": {"topic": "t"}})
+    assert r.status_code == 422
+
+
+# --- crash ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def crash_db() -> Iterator[str]:
+    url = create_database("clew_content_crash")
+    yield url
+    drop_database(url)
+
+
+async def test_worker_killed_while_writing_continues_where_it_was(
+    crash_db: str, tmp_path: Path, web: WebStub, llm: OpenAIStub
+) -> None:
+    env = _env(web, llm)
+    first = await asyncio.to_thread(ClewProcess(crash_db, tmp_path, env=env).start)
+    second: ClewProcess | None = None
+    try:
+        key = await asyncio.to_thread(_key, crash_db, tmp_path, "carol")
+        async with httpx.AsyncClient(base_url=first.url, headers={"x-api-key": key}, timeout=60) as http:
+            sid = await create(http, articleId="art-crash", initialStage="research",
+                               context={"topic": "Orvane winter survey", "sourceMode": "web"})
+            await settled(http, sid)
+            await act(http, sid, "approve_research")
+            searches = len(web.searches)
+            asked = llm.calls(WRITER)
+            llm.script(WRITER, Reply("never delivered", delay=20), Reply("After the crash [1]."),
+                       Reply("# Winter\n\nStyled after the crash [1]."))
+            r = await http.post(f"/api/v1/sessions/{sid}/actions", json={"action": "approve_outline"})
+            assert r.status_code == 202
+            run_id = r.json()["actionId"]
+            for _ in range(600):
+                if llm.calls(WRITER) > asked:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the section was never sent to the model")
+        first.kill()  # SIGKILL while the section's model call is in flight
+
+        second = await asyncio.to_thread(ClewProcess(crash_db, tmp_path, env=env).start)
+        async with httpx.AsyncClient(base_url=second.url, headers={"x-api-key": key}, timeout=60) as http:
+            s = await settled(http, sid)
+            assert s["progress"]["stage"] == "styling" and s["progress"]["status"] == "waiting"
+            run = (await http.get(f"/threads/{sid}/runs/{run_id}")).json()
+            assert run["status"] == "interrupted" and run["attempt"] >= 2  # taken over after the kill
+            state = (await http.get(f"/threads/{sid}/state")).json()["values"]
+            assert "After the crash [1]." in state["draft"] and "never delivered" not in state["draft"]
+            assert [d["action"] for d in state["decisions"]] == ["approve_research", "approve_outline"]
+            assert len(web.searches) == searches  # the research was not done again
+            assert llm.calls(WRITER) >= asked + 3  # the lost call, its retry, the styling
+            s = await act(http, sid, "approve_style")
+            s = await act(http, sid, "approve")
+            assert s["progress"]["stage"] == "done" and "Styled after the crash" in s["article"]
+    finally:
+        first.kill()
+        if second is not None:
+            second.stop()
