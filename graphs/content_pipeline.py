@@ -217,8 +217,8 @@ async def discover_topics(state: ContentState, config: RunnableConfig, runtime: 
 def choose_topic(state: ContentState) -> Command[Any]:
     topics = list(state.get("topics") or [])
     select, custom, again = CHOOSE_TOPIC.actions
-    offered = [again, custom]
-    if topics:
+    offered = [custom, again]
+    if topics:  # only topics just discovered can be selected
         offered.insert(0, narrowed(select, topicId={"enum": [t["id"] for t in topics]}))
     choice = ask_action(CHOOSE_TOPIC, "Choose a topic, enter your own, or look for others.", offered,
                         data={"topics": topics})

@@ -169,7 +169,7 @@ async def test_whole_session_topic_to_done(http: dict[str, httpx.AsyncClient], l
                                                           "sourceMode": "web"})
     s = await settled(alice, sid)
     assert s["articleId"] == "art-1" and s["progress"]["stage"] == "topic"
-    assert [a["id"] for a in s["availableActions"]] == ["select_topic", "discover_topics", "custom_topic"]
+    assert [a["id"] for a in s["availableActions"]] == ["select_topic", "custom_topic", "discover_topics"]
     primary = s["availableActions"][0]
     assert primary["kind"] == "primary" and primary["label"]
     topic_ids = primary["parameters"]["properties"]["topicId"]["enum"]
