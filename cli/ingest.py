@@ -29,6 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from cli.output import terminal
 from config_schema.settings import RuntimeSettings
 from retrieval.knowledge.filetypes import supported_extensions
 
@@ -203,7 +204,7 @@ async def ingest_paths(
     the embedding model of the system configuration (the one the server uses), so they land in the
     collection the server reads.
     """
-    console = console or Console()
+    console = console or terminal()
     fallback = server_url is None if local_fallback is None else local_fallback
     url = (server_url or DEFAULT_SERVER).rstrip("/")
     files, missing = collect_files(paths)

@@ -63,8 +63,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers is not None:
         settings.workers = args.workers
     if settings.auth == "none" and not _is_loopback(args.host):
-        print(f"refusing to listen on {args.host} with auth off: set CLEW_AUTH=api_key or jwt, "
-              "or listen on 127.0.0.1", file=sys.stderr)
+        print(
+            f"refusing to listen on {args.host} with auth off: set CLEW_AUTH=api_key or jwt, "
+            "or listen on 127.0.0.1",
+            file=sys.stderr,
+        )
         return 2
     configure(settings.log_format, settings.log_level)
     _diagnostics()
@@ -73,8 +76,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings, config_path)
     # keep-alive longer than clients' idle gaps: a connection closed by the server just as a client reuses
     # it is a spurious "server disconnected" for that client
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_keep_alive=75,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+    )
     return 0
 
 
@@ -111,6 +120,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     async def main() -> str:
         db = await Database.open(settings)
         try:
+
             class _R:  # the minimal runtime create_api_key needs
                 pass
 

@@ -45,9 +45,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.prompt import Prompt
-from rich.table import Table
+from rich.table import Column, Table
 
 from api.auth import LOCAL_USER, User
+from cli.output import terminal
 from config_schema.settings import RuntimeSettings
 
 STAGES = ("planning", "approval", "researching", "writing", "reviewing")
@@ -496,7 +497,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _with_runtime(args: argparse.Namespace, body: Any) -> int:
-    console = Console()
+    console = terminal()
     runtime = await _start_runtime(args)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -617,7 +618,7 @@ def cmd_threads(args: argparse.Namespace) -> int:
     from persistence.db import Database
 
     async def main() -> int:
-        console = Console()
+        console = terminal()
         settings = RuntimeSettings()
         from engine.logging_setup import configure
 
@@ -631,7 +632,14 @@ def cmd_threads(args: argparse.Namespace) -> int:
             )
         finally:
             await db.close()
-        table = Table("thread", "mode", "status", "question", "updated")
+        # The id column never wraps or crops: ids are copied from here into `clew resume`.
+        table = Table(
+            Column("thread", no_wrap=True, overflow="ignore", min_width=36),
+            "mode",
+            "status",
+            "question",
+            "updated",
+        )
         for r in rows:
             meta = r["metadata"] or {}
             values = r["state_values"] or {}

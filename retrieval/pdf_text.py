@@ -127,8 +127,8 @@ def _running_lines(pages: list[list[str]]) -> set[str]:
     counts: Counter[str] = Counter()
     for lines in pages:
         counts.update({re.sub(r"\d+", "#", _norm(lines[i])) for i in _edge_indices(lines)})
-    threshold = max(3, len(pages) // 3)
-    return {key for key, n in counts.items() if n >= threshold and len(pages) >= 3}
+    threshold = 2 if len(pages) <= 4 else max(3, len(pages) // 3)
+    return {key for key, n in counts.items() if n >= threshold}
 
 
 def _drop_furniture(pages: list[list[str]], titles: set[str]) -> list[list[str]]:
