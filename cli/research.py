@@ -450,7 +450,12 @@ async def _write_report(result: Mapping[str, Any], args: argparse.Namespace, thr
         stem = Path(filename(str(result.get("question") or "research"), fmt))
         path = Path(f"{stem.stem}-{thread_id[:8]}{stem.suffix}")
     data = await export_report(str(result["report"]), fmt, title=str(result.get("question") or "research"))
-    await asyncio.to_thread(path.write_bytes, data)
+
+    def write() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)  # -o reports/x.md works on a fresh checkout
+        path.write_bytes(data)
+
+    await asyncio.to_thread(write)
     return path
 
 

@@ -47,7 +47,10 @@ _ABBREVIATIONS: frozenset[str] = frozenset(
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)|[。！？]+[”’」』)）]*")
 # Blank lines end a block; so does a line that starts a list item or a heading. A number at the start of a
 # line is a numbered item only after a line that ended a sentence: "the maximum is\n100." goes on.
-_BLOCK_SPLIT = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•▪◦]\s|#{1,6}\s|>))|(?<=[.:;!?])\n(?=\s*\d{1,3}[.)]\s)")
+# A line "name: text" after a line that ended a sentence is the next item of a parameter list.
+_BLOCK_SPLIT = re.compile(
+    r"\n\s*\n|\n(?=\s*(?:[-*•▪◦]\s|#{1,6}\s|>))|(?<=[.:;!?])\n(?=\s*(?:\d{1,3}[.)]\s|[\w ]{1,30}:\s))"
+)
 _CITATION_MARK = re.compile(r"\s*\[(?:\d+|[a-z])(?:\s*[,–-]\s*\d+)*\]")
 _LEADING_MARKUP = re.compile(r"^(?:[#>*•\-]+\s*|\d{1,3}[.)]\s+)+")
 

@@ -28,7 +28,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from retrieval.structure import Block, is_front_matter
+from retrieval.structure import Block, is_front_matter, mark_front_matter
 
 _EDGE_LINES = 2
 _LEADER = re.compile(r"(?:\.\s?){4,}\s*[\divxlcIVXLC]+\s*$|\s\.{3,}\s*\d+\s*$")
@@ -234,13 +234,17 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
     last_page: int | None = None
     kind = "paragraph"
 
+    signature: str | None = None  # a definition's signature, until its first description block is written
+    depth = 0  # open parentheses of a signature that continues on the next line
+
     def flush() -> None:
-        nonlocal current, current_page
+        nonlocal current, current_page, signature
         if current:
             text = fix("\n".join(current)).strip()
             if text:
                 heads = tuple(h for _, h in path)
-                body = f"{term}\n:   {text}" if term else text
+                body = f"{fix(signature or term or '')}\n:   {text}" if term else text
+                signature = None
                 blocks.append(
                     Block(
                         text=body,
@@ -260,7 +264,7 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
             continue
         if ln.heading is not None and ln.heading_level is not None:
             flush()
-            term = None
+            term = signature = None
             while path and path[-1][0] >= ln.heading_level:
                 path.pop()
             path.append((ln.heading_level, fix(ln.heading)))
@@ -270,8 +274,12 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
             if current and _norm(current[-1]).replace("_", " ") == _norm(ln.term.replace("_", " ")):
                 current.pop()
             flush()
-            term = ln.term
-            current, current_page, last_page = [text], ln.page, ln.page
+            term, signature = ln.term, text
+            depth = text.count("(") - text.count(")")
+            continue
+        if signature is not None and depth > 0 and not current:
+            signature = _join(signature, text)  # the signature goes on: "(const char * file, …"
+            depth += text.count("(") - text.count(")")
             continue
         bullet = _BULLET.match(text) is not None
         if current and (bullet or (len(current[-1]) < 0.7 * full and current[-1].endswith(_TERMINAL))):
@@ -288,4 +296,4 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
             else:
                 current[-1] = joined
     flush()
-    return blocks, title, len(raw_pages)
+    return mark_front_matter(blocks), title, len(raw_pages)

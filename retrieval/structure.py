@@ -171,7 +171,19 @@ def markdown_blocks(markdown: str, *, page: int | None = None) -> list[Block]:
         elif tok.type in kind_map:
             add(source(tok.map), kind_map[tok.type])
         i += 1
-    return out
+    return mark_front_matter(out)
+
+
+def mark_front_matter(blocks: list[Block]) -> list[Block]:
+    """Flag the blocks before a document's first heading (title page, authors, notices) as front matter.
+
+    Only in documents that have headings at all: a plain text with none has no front matter to tell apart.
+    """
+    first = next((i for i, b in enumerate(blocks) if b.headings), None)
+    if first is not None:
+        for b in blocks[:first]:
+            b.front_matter = True
+    return blocks
 
 
 def blocks_text(blocks: list[Block]) -> tuple[str, list[int]]:
