@@ -19,12 +19,12 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 import structlog
 
 from engine.broker import EVENTS_CHANNEL, Broker
 from engine.serde import dumps
 from persistence.checkpointer import FencedOut
+from persistence.db import retrying
 from persistence.runs_sql import INSERT_EVENTS_BATCH, INSERT_RUN_EVENTS
 
 if TYPE_CHECKING:
@@ -132,23 +132,21 @@ class EventLog:
                 params["seqs"].append(seq)
                 params["events"].append(event)
                 params["datas"].append(data)
-        owned: set[str] | None = None
-        for attempt in (1, 2):  # a broken pooled connection is retried once on a fresh one
-            try:
-                async with self.db.connection() as conn:  # a single statement: atomic on its own
-                    cur = await conn.execute(INSERT_EVENTS_BATCH, params)
-                    owned = {str(r["run_id"]) for r in await cur.fetchall()}
-                break
-            except psycopg.OperationalError as exc:
-                if attempt == 2:
-                    for w, _ in batch:
-                        w._failed(exc)
-                    return
-            except Exception as exc:  # noqa: BLE001 - surfaced to each run via add/flush
-                log.exception("event write failed", runs=[w.run_id for w, _ in batch])
-                for w, _ in batch:
-                    w._failed(exc)
-                return
+
+        async def once() -> set[str]:
+            async with self.db.connection() as conn:  # a single statement: atomic on its own
+                cur = await conn.execute(INSERT_EVENTS_BATCH, params)
+                return {str(r["run_id"]) for r in await cur.fetchall()}
+
+        try:
+            # a connection lost with a restarted Postgres is retried on a fresh one until the database is back
+            # (bounded); repeating is harmless: rows already committed are skipped (ON CONFLICT DO NOTHING)
+            owned: set[str] | None = await retrying(once, within=30.0, what="event write")
+        except Exception as exc:  # noqa: BLE001 - surfaced to each run via add/flush
+            log.exception("event write failed", runs=[w.run_id for w, _ in batch])
+            for w, _ in batch:
+                w._failed(exc)
+            return
         assert owned is not None
         for w, _ in batch:
             if w.run_id in owned:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -31,7 +31,8 @@ from engine.events import EventWriter, write_events
 from engine.serde import to_jsonable
 from persistence import runs as runs_repo
 from persistence.checkpointer import FencedOut, FencedSaver
-from persistence.runs_sql import FINISH_RUN_AND_THREAD, MAX_EVENT_SEQ, RETRY_RUN, SETTLE_THREAD
+from persistence.db import is_transient, retrying
+from persistence.runs_sql import FINISH_RUN_AND_THREAD, MAX_EVENT_SEQ, RENEW_LEASES, RETRY_RUN, SETTLE_THREAD
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -50,6 +51,37 @@ class AttemptsExhausted(Exception):
     """The run was claimed more often than its max_attempts allows."""
 
 
+class _NodeTimeout(Exception):
+    """Carries a ``TimeoutError`` a node raised (as opposed to the run exceeding its timeout)."""
+
+
+class HandBack(Exception):
+    """Raised at a super-step boundary of a draining worker: the step's checkpoint is durable, the next step
+    must not start here (the run is handed back and continues elsewhere)."""
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failed attempt is worth another one: a lost lease, a database connection or serialization
+    failure, a network connection failure (``ConnectionError``, httpx's transport errors, and anything raised
+    *from* one, as SDK clients wrap them). Any other exception a node raises will recur: the run ends ``error``
+    at once. A node's own LangGraph ``RetryPolicy`` has already been applied inside the attempt (LangGraph retries
+    the node as the policy says before the exception reaches clew), so clew does not multiply it."""
+    try:
+        import httpx
+
+        network: tuple[type[BaseException], ...] = (ConnectionError, httpx.TransportError)
+    except ImportError:  # pragma: no cover - httpx is a dependency of the SDKs clew uses
+        network = (ConnectionError,)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (FencedOut, *network)) or is_transient(current):
+            return True
+        current = current.__cause__
+    return False
+
+
 class StopReason:
     CANCEL = "cancel"
     SHUTDOWN = "shutdown"
@@ -59,14 +91,16 @@ class StopReason:
 class Execution:
     """Handle on a run being executed, so the worker can stop it for a reason."""
 
-    def __init__(self, run: dict[str, Any]) -> None:
+    def __init__(self, run: dict[str, Any], *, lease_deadline: float = 0.0) -> None:
         self.run = run
         self.run_id = str(run["run_id"])
         self.thread_id = str(run["thread_id"])
         self.token = int(run["fencing_token"])
         self.reason: str | None = None
         self.drain_requested = asyncio.Event()
-        self.step_boundary = asyncio.Event()
+        # until when (time.monotonic()) this worker's lease is known to hold: the claim and each renewal set it
+        # (from the moment the statement was sent, so it is never later than the database's own expiry)
+        self.lease_deadline = lease_deadline
         self.stream_task: asyncio.Task[None] | None = None
         self.context: Any = None
         self.final_values: Any = None
@@ -85,17 +119,41 @@ class Execution:
 
 
 class _BoundarySaver(FencedSaver):
-    """Signals when a root checkpoint was committed (a super-step boundary), for graceful hand-back."""
+    """Calls ``on_root_checkpoint`` once a root checkpoint was committed (a super-step boundary). The executor
+    runs graphs with ``sync`` durability, so LangGraph awaits this before it starts the next step: whatever the
+    callback raises (a hand-back, a lost lease) stops the run there, with the finished step durable and no node
+    of the next step started."""
 
-    def __init__(self, *args: Any, on_root_checkpoint: Callable[[], None], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_root_checkpoint: Callable[[], Awaitable[None]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._on_root = on_root_checkpoint
 
     async def aput(self, config, checkpoint, metadata, new_versions):  # type: ignore[no-untyped-def]
         result = await super().aput(config, checkpoint, metadata, new_versions)
         if not config.get("configurable", {}).get("checkpoint_ns"):
-            self._on_root()
+            await self._on_root()
         return result
+
+
+async def _step_boundary(runtime: Runtime, execution: Execution) -> None:
+    """Before the next super-step starts: hand the run back if this worker is draining, and make sure the lease
+    still holds — by the local clock, or else by renewing it now (a worker that was stalled past its lease must
+    not start a step another worker may be running)."""
+    if execution.drain_requested.is_set():
+        execution.reason = execution.reason or StopReason.SHUTDOWN
+        raise HandBack(execution.run_id)
+    if time.monotonic() < execution.lease_deadline:
+        return
+    sent = time.monotonic()
+    lease = runtime.settings.lease_seconds
+    rows = await retrying(lambda: runtime.db.fetchall(
+        RENEW_LEASES, {"lease": lease, "worker": execution.run.get("lease_owner"),
+                       "run_ids": [execution.run_id], "tokens": [execution.token]},
+    ), within=min(10.0, lease), what="lease renewal")
+    if not rows:
+        execution.reason = execution.reason or StopReason.FENCED
+        raise FencedOut(f"run {execution.run_id}: lease expired before the next step")
+    execution.lease_deadline = max(execution.lease_deadline, sent + lease)
 
 
 def build_config(run: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +222,7 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
         spec = runtime.graphs.get(run["graph_id"])
         if spec is None:
             raise LookupError(f"graph {run['graph_id']!r} is not loaded in this process")
-        saver = _BoundarySaver(db.pool, run_id, token, on_root_checkpoint=execution.step_boundary.set,
+        saver = _BoundarySaver(db.pool, run_id, token, on_root_checkpoint=lambda: _step_boundary(runtime, execution),
                                lock=runtime.checkpoint_lock)
         graph = spec.graph.copy(update={"checkpointer": saver, "store": runtime.store})
         stream_input = await _prepare_input(runtime, execution, saver, config)
@@ -172,6 +230,13 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
         execution.context = fit_to_graph(graph, context)
         await check_run_budget(db, run["user_id"], context)
         config["callbacks"] = [*(config.get("callbacks") or []), *run_callbacks(db, run, context)]
+        if run.get("cancel_action"):
+            # cancelled while no worker executed it (its worker died): nothing runs, the cancel is applied now
+            execution.reason = StopReason.CANCEL
+            raise asyncio.CancelledError
+        if execution.drain_requested.is_set():
+            execution.reason = StopReason.SHUTDOWN
+            raise HandBack(run_id)
         hooks = runtime.run_hooks
         for hook in hooks.before_run:
             await hook(runtime, run)
@@ -184,16 +249,15 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
         remaining = None
         if timeout_at is not None:
             remaining = max(0.0, timeout_at.timestamp() - time.time())
-        watcher = asyncio.create_task(_watch_drain(execution))
         try:
             await asyncio.wait_for(asyncio.shield(execution.stream_task), timeout=remaining)
         except TimeoutError:
+            if execution.stream_task.done():  # a node's own TimeoutError, not the run's timeout
+                raise _NodeTimeout() from execution.stream_task.exception()
             execution.stop("timeout")
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await execution.stream_task
             raise
-        finally:
-            watcher.cancel()
         if execution.streamed_final is not None and _values_are_state(graph):
             # the last root `values` chunk is the final state, and no interrupt was seen: no state read needed
             status, execution.final_values, execution.final_interrupts = "success", execution.streamed_final, {}
@@ -231,12 +295,12 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
         if isinstance(exc, FencedOut) or reason == StopReason.FENCED:
             await writer.close()
             return
+        if isinstance(exc, _NodeTimeout) and exc.__cause__ is not None:
+            exc = exc.__cause__  # type: ignore[assignment]
         error = {"error": type(exc).__name__, "message": str(exc)}
         if isinstance(exc, ApiError):
             error = {"error": exc.error, "message": exc.detail, **exc.extra}
-        retryable = not isinstance(
-            exc, GraphRecursionError | LookupError | ValueError | TypeError | KeyError | AttemptsExhausted | ApiError
-        )
+        retryable = transient(exc) and not isinstance(exc, AttemptsExhausted | GraphRecursionError)
         if retryable and run["attempt"] < run["max_attempts"]:
             bound.warning("run attempt failed; will retry", error=error)
             await _retry(runtime, execution, writer, error, bound)
@@ -272,14 +336,6 @@ def interrupts_by_task(state: Any) -> dict[str, Any]:
         if task.interrupts:
             out[task.id] = [{"value": i.value, "id": i.id} for i in task.interrupts]
     return out
-
-
-async def _watch_drain(execution: Execution) -> None:
-    """When draining, stop the run right after its next root checkpoint (a super-step boundary)."""
-    await execution.drain_requested.wait()
-    execution.step_boundary.clear()
-    await execution.step_boundary.wait()
-    execution.stop(StopReason.SHUTDOWN)
 
 
 async def _prepare_input(runtime: Runtime, execution: Execution, saver: FencedSaver, config: dict[str, Any]) -> Any:
@@ -318,8 +374,11 @@ async def _stream(
         extra["interrupt_before"] = kwargs["interrupt_before"]
     if kwargs.get("interrupt_after"):
         extra["interrupt_after"] = kwargs["interrupt_after"]
-    if kwargs.get("durability"):
-        extra["durability"] = kwargs["durability"]
+    # A step's checkpoint must be durable before the next step starts (LangGraph's "async" mode starts it while
+    # the write is in flight, so a write lost with the connection would let finished nodes run again, and a
+    # lost lease would only be noticed after the next node started): "async" runs as "sync". "exit" (the
+    # client asked for no checkpoints during the run) stays: such a run starts over after a crash.
+    extra["durability"] = "exit" if kwargs.get("durability") == "exit" else "sync"
     if extra.get("interrupt_before") or extra.get("interrupt_after"):
         execution.saw_interrupt = True  # a static interrupt may stop the graph: read the final state
     async for ns, mode, chunk in _chunks(graph, stream_input, config, context, lg_modes, extra,
@@ -382,7 +441,9 @@ async def _finish(
     batch = writer.take()
     await writer.close()
     thread_status = {"success": "idle", "interrupted": "interrupted"}.get(status, "error")
-    row = await runtime.db.fetchone(
+    # retried after a transient error: a repetition after a commit whose answer was lost finds the run no longer
+    # owned and writes nothing
+    row = await retrying(lambda: runtime.db.fetchone(
         FINISH_RUN_AND_THREAD,
         {
             "run_id": execution.run_id,
@@ -398,7 +459,7 @@ async def _finish(
             "interrupts": Jsonb(to_jsonable(execution.final_interrupts or {})),
             "channel": EVENTS_CHANNEL,
         },
-    )
+    ), what="final statement")
     if row and row["owned"] and not row["finished"]:
         # a rollback cancel committed while the run was ending: undo it rather than let it finish
         await rollback_run(runtime, execution, None, bound, last_events=batch)
@@ -421,9 +482,8 @@ async def _retry(runtime: Runtime, execution: Execution, writer: EventWriter, er
         await writer.flush()
     await writer.close()
     delay = min(0.2 * (2 ** (execution.run["attempt"] - 1)), 5.0)
-    await runtime.db.execute(
-        RETRY_RUN, {"error": Jsonb(error), "delay": delay, "run_id": execution.run_id, "token": execution.token}
-    )
+    params = {"error": Jsonb(error), "delay": delay, "run_id": execution.run_id, "token": execution.token}
+    await retrying(lambda: runtime.db.execute(RETRY_RUN, params), what="retry")
     runtime.wake_workers()
 
 
@@ -433,7 +493,7 @@ async def _hand_back(runtime: Runtime, execution: Execution, writer: EventWriter
     with contextlib.suppress(Exception):
         await writer.flush()
     await writer.close()
-    await runtime.db.execute(RELEASE_RUN, (execution.run_id, execution.token))
+    await retrying(lambda: runtime.db.execute(RELEASE_RUN, (execution.run_id, execution.token)), what="hand-back")
     await runtime.db.notify("clew_runs", execution.run_id)
     bound.info("run handed back")
 

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ class Worker:
         # claimed yet: a claim is attempted per announcement, plus a sweep every `poll` seconds
         self._hints = 0
         self._stopping = False
+        self._claim_sent = 0.0
         self._loop_task: asyncio.Task[None] | None = None
         self._beat_task: asyncio.Task[None] | None = None
         s = runtime.settings
@@ -74,6 +76,7 @@ class Worker:
 
     async def _claim(self) -> dict[str, Any] | None:
         for _ in range(5):
+            self._claim_sent = time.monotonic()
             try:
                 async with self.runtime.db.connection() as conn:  # one statement: atomic on its own
                     cur = await conn.execute(
@@ -111,7 +114,7 @@ class Worker:
                 sweep = True
 
     def _launch(self, run: dict[str, Any]) -> None:
-        execution = Execution(run)
+        execution = Execution(run, lease_deadline=self._claim_sent + self.lease)
         self.running[execution.run_id] = execution
         if execution.run_id in self._early_cancels:
             del self._early_cancels[execution.run_id]
@@ -143,6 +146,7 @@ class Worker:
             if not self.running:
                 continue
             items = list(self.running.values())
+            sent = time.monotonic()
             try:
                 rows = await self.runtime.db.fetchall(
                     RENEW_LEASES,
@@ -153,6 +157,9 @@ class Worker:
                 log.warning("lease renewal failed", error=str(exc))
                 continue
             renewed = {str(r["run_id"]) for r in rows}
+            for execution in items:
+                if execution.run_id in renewed:
+                    execution.lease_deadline = max(execution.lease_deadline, sent + self.lease)
             for execution in items:
                 if execution.run_id not in renewed and execution.run_id in self.running:
                     # finished in between, or taken over by another worker: stop without writing

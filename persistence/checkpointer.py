@@ -36,6 +36,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from persistence.checkpoint_sql import INSERT_WRITES, PUT_CHECKPOINT, UPSERT_WRITES
+from persistence.db import retrying
 
 
 class FencedOut(Exception):
@@ -97,13 +98,22 @@ class FencedSaver(PooledSaver):
         super().__init__(pool, lock=lock)
         self.run_id = run_id
         self.fencing_token = fencing_token
+        self.retry_seconds = 30.0
 
     async def _write(self, sql: str, params: dict[str, Any]) -> None:
+        """One fenced statement, repeated after a transient error (a restarted Postgres, a deadlock victim) for up
+        to ``retry_seconds``: both writes are idempotent upserts under the fence, so a repetition after a commit
+        whose answer was lost changes nothing. A write that still fails raises — it is never skipped — and
+        with the executor's ``sync`` durability the next step does not start."""
         params["run_id"] = self.run_id
         params["token"] = self.fencing_token
-        async with self.shared_lock or contextlib.nullcontext(), self.conn.connection() as conn:  # type: ignore[union-attr]
-            cur = await conn.execute(sql, params)
-            row = await cur.fetchone()
+
+        async def once() -> Any:
+            async with self.shared_lock or contextlib.nullcontext(), self.conn.connection() as conn:  # type: ignore[union-attr]
+                cur = await conn.execute(sql, params)
+                return await cur.fetchone()
+
+        row = await retrying(once, within=self.retry_seconds, what="checkpoint write")
         if not row or not (row["owned"] if isinstance(row, dict) else row[0]):
             raise FencedOut(f"run {self.run_id}: lease lost (fencing token {self.fencing_token})")
 

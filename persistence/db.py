@@ -5,15 +5,20 @@ autocommit with ``dict_row`` and ``prepare_threshold=0`` (what langgraph-checkpo
 statement is prepared on first use; multi-statement migration scripts opt out with ``prepare=False``); the
 pool checks a connection before lending it, so a restarted Postgres heals on its own.
 Callers open explicit transactions with ``conn.transaction()`` where several statements must agree.
+
+:func:`is_transient` / :func:`retrying` say which database errors are worth repeating (a connection that died
+with a restarted Postgres, a serialization failure, a deadlock victim) and repeat a safe statement until the
+database answers again, for a bounded time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import structlog
@@ -26,6 +31,8 @@ from persistence.embedded import start_embedded
 from persistence.migrations import migrate
 
 log = structlog.get_logger("clew.persistence")
+
+T = TypeVar("T")
 
 Conn = psycopg.AsyncConnection[DictRow]
 
@@ -46,6 +53,31 @@ async def check_connection(conn: Conn) -> None:
     if last is not None and now - last < PING_IDLE_SECONDS and conn.pgconn.status == ConnStatus.OK:
         return
     await AsyncConnectionPool.check_connection(conn)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether repeating the statement (on a fresh connection) may succeed: SQLSTATE classes 08 (connection),
+    40 (serialization failure, deadlock) and 57 (operator intervention: the server shut down or restarted) —
+    all ``psycopg.OperationalError`` — and the pool's own timeout. Data errors, constraint violations and
+    programming errors are not transient: the same statement fails again."""
+    return isinstance(exc, psycopg.OperationalError)
+
+
+async def retrying(fn: Callable[[], Awaitable[T]], *, within: float = 30.0, what: str = "statement") -> T:
+    """Run ``fn`` (one idempotent statement or transaction) again after transient errors, with a back-off, for at
+    most ``within`` seconds; then the last error is raised. Only for statements whose repetition is harmless:
+    fenced writes (a second try after a lost commit finds the work done or the token gone) and re-reads."""
+    deadline = time.monotonic() + within
+    delay = 0.05
+    while True:
+        try:
+            return await fn()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("transient database error; retrying", what=what, error=str(exc)[:200])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 async def resolve_url(settings: RuntimeSettings) -> str:

@@ -101,6 +101,7 @@ SELECT (SELECT count(*) FROM ins) AS written, pg_notify(%(channel)s, %(run_id)s:
 # The events of several runs in one statement (engine/events.py): each run's rows land only if its token still
 # owns it. The owners' rows are locked FOR SHARE in run-id order (as RENEW_LEASES locks them), so two such
 # statements and a heartbeat never wait on each other in a cycle. Answers the runs written, each NOTIFYed.
+# Rows already there are skipped, so a repetition after a commit whose answer was lost is harmless.
 INSERT_EVENTS_BATCH = """
 WITH batch AS (
     SELECT * FROM unnest(%(run_ids)s::uuid[], %(tokens)s::bigint[], %(seqs)s::bigint[], %(events)s::text[],
@@ -115,6 +116,7 @@ owners AS MATERIALIZED (
 ins AS (
     INSERT INTO run_events (run_id, seq, event, data)
     SELECT b.run_id, b.seq, b.event, b.data FROM batch b WHERE b.run_id IN (SELECT run_id FROM owners)
+    ON CONFLICT (run_id, seq) DO NOTHING
 )
 SELECT o.run_id, pg_notify(%(channel)s, o.run_id::text) AS notified FROM owners o
 """
