@@ -40,18 +40,23 @@ def _append(path: str, line: str) -> None:
         os.close(fd)
 
 
+def _started(path: str, thread_id: str, name: str) -> int:
+    p = Path(path)
+    return p.read_text().count(f"start {thread_id} {name} ") if p.exists() else 0
+
+
 def _node(name: str) -> Any:
     async def node(state: FaultState, config: RunnableConfig) -> dict[str, Any]:
         thread_id = config["configurable"]["thread_id"]
         path = state["log_path"]
-        started = Path(path).read_text().count(f"start {thread_id} {name} ") if Path(path).exists() else 0
-        _append(path, f"start {thread_id} {name} {os.getpid()} {time.time()}")
+        started = await asyncio.to_thread(_started, path, thread_id, name)
+        await asyncio.to_thread(_append, path, f"start {thread_id} {name} {os.getpid()} {time.time()}")
         await asyncio.sleep(state.get("delay", 0.0))
         if state.get("fail") == name:
             raise ValueError(f"deterministic failure in {name}")
         if state.get("flaky") == name and started == 0:
             raise ConnectionError(f"transient failure in {name}")
-        _append(path, f"end {thread_id} {name} {os.getpid()} {time.time()}")
+        await asyncio.to_thread(_append, path, f"end {thread_id} {name} {os.getpid()} {time.time()}")
         return {"done": [name]}
 
     return node
