@@ -23,7 +23,8 @@ from engine.runtime import Runtime
 
 log = structlog.get_logger("clew.api")
 
-OPTIONAL_ROUTERS = ("config", "todos", "sessions", "knowledge", "research", "content_sessions")
+OPTIONAL_ROUTERS = ("config", "todos", "sessions", "knowledge", "research", "content_sessions", "connections",
+                    "chat")
 
 
 def create_app(

@@ -1,0 +1,80 @@
+"""Settings of data questions (the ``data_query`` mode): approval, repairs, row cap, timeouts, table choice."""
+
+from __future__ import annotations
+
+from config_schema.definitions import Setting
+
+SETTINGS: list[Setting] = [
+    Setting(
+        key="data.approval",
+        category="data",
+        type="enum",
+        default="always",
+        options=("always", "never", "on_risk"),
+        scope="session",
+        description=(
+            "When a human approves (and may edit) the SQL before it runs: always; never; or on_risk (joins "
+            "without a condition, unfiltered reads of large tables, many tables)."
+        ),
+    ),
+    Setting(
+        key="data.max_repairs",
+        category="data",
+        type="integer",
+        default=2,
+        minimum=0,
+        maximum=5,
+        scope="session",
+        description="How many times the model may rewrite SQL the database rejected, given the error message.",
+    ),
+    Setting(
+        key="data.max_rows",
+        category="data",
+        type="integer",
+        default=500,
+        minimum=1,
+        maximum=10_000,
+        scope="session",
+        description="Rows a query returns at most (a LIMIT is forced); the result says when it was truncated.",
+    ),
+    Setting(
+        key="data.statement_timeout_seconds",
+        category="data",
+        type="number",
+        default=30.0,
+        minimum=0.1,
+        maximum=600.0,
+        scope="user",
+        description="How long one query may run on the database before the database stops it.",
+    ),
+    Setting(
+        key="data.max_tables",
+        category="data",
+        type="integer",
+        default=8,
+        minimum=1,
+        maximum=50,
+        scope="session",
+        description="How many of the most relevant tables are described to the model (plus the tables they reference).",
+    ),
+    Setting(
+        key="data.large_table_rows",
+        category="data",
+        type="integer",
+        default=100_000,
+        minimum=1,
+        maximum=10_000_000_000,
+        scope="user",
+        description="Row estimate from which an unfiltered read of a table counts as a risk (data.approval = on_risk).",
+    ),
+    Setting(
+        key="data.history_turns",
+        category="data",
+        type="integer",
+        default=5,
+        minimum=0,
+        maximum=50,
+        scope="session",
+        description="How many earlier questions of the conversation (with their SQL) the model sees for a follow-up.",
+    ),
+]

@@ -1,0 +1,276 @@
+"""Opening a user's database: a connection record + its decrypted password → a SQLAlchemy async engine.
+
+One engine per connection and version (its ``updated_at``), built lazily and kept per process; engines use
+``NullPool``, so every use gets a fresh database session that is closed afterwards: whatever a statement
+changed in its session (a setting, a variable) dies with it. Every session is read-only from its first
+moment, before clew sends anything:
+
+- PostgreSQL (``psycopg``): the libpq ``options`` parameter sets ``default_transaction_read_only=on``;
+- MySQL / MariaDB (``aiomysql``): ``init_command`` runs ``SET SESSION TRANSACTION READ ONLY``;
+- SQLite (``aiosqlite``): the file is opened as a ``mode=ro`` URI and ``PRAGMA query_only = ON`` is set.
+
+The executor (:mod:`nodes.data.execution`) adds a read-only transaction and a timeout per statement.
+
+A :class:`ConnectionSpec` carries the password only in memory (``repr`` hides it); the graph's state holds
+the connection id, never the spec. :func:`load_spec` checks ownership: another user's id is "not found".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from persistence import connections as repo
+from persistence.secret_box import decrypt
+
+log = structlog.get_logger("clew.data")
+
+DRIVERS = ("sqlite", "postgresql", "mysql")
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+CONNECT_TIMEOUT_SECONDS = 10
+
+# Connection options a user may set: passed to the driver as they are (anything else is refused, so an
+# option cannot switch the session back to read-write, e.g. libpq's ``options=-c ...``).
+DRIVER_OPTIONS: dict[str, frozenset[str]] = {
+    "postgresql": frozenset({"sslmode", "sslrootcert", "application_name"}),
+    "mysql": frozenset({"charset"}),
+    "sqlite": frozenset(),
+}
+# Options clew itself reads (not passed to the driver).
+CLEW_OPTIONS = frozenset({"schema"})
+
+
+class ConnectionUnavailable(RuntimeError):
+    """The connection does not exist for this user, or its password cannot be read."""
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    connection_id: str
+    user_id: str
+    name: str
+    driver: str
+    database: str
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    allowed_tables: tuple[str, ...] | None = None
+    version: str = ""
+
+    @property
+    def schema(self) -> str | None:
+        """The schema introspected and queried by default (PostgreSQL: ``public`` unless ``options.schema``)."""
+        value = self.options.get("schema")
+        if value:
+            return str(value)
+        return "public" if self.driver == "postgresql" else None
+
+
+def check_options(driver: str, options: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first option not allowed for ``driver``."""
+    allowed = DRIVER_OPTIONS.get(driver, frozenset()) | CLEW_OPTIONS
+    for key, value in options.items():
+        if key not in allowed:
+            raise ValueError(f"option {key!r} is not supported for {driver}; allowed: {sorted(allowed)}")
+        if not isinstance(value, str | int | bool) or isinstance(value, str) and not re.fullmatch(r"[\w./:@ -]*", value):
+            raise ValueError(f"option {key!r}: a plain string or number is required")
+
+
+def sqlite_uri(path: str) -> str:
+    return f"file:{Path(path).expanduser().resolve()}?mode=ro"
+
+
+def url_of(spec: ConnectionSpec) -> URL:
+    """The SQLAlchemy URL (its ``repr`` and ``render_as_string()`` mask the password)."""
+    if spec.driver == "sqlite":
+        return URL.create("sqlite+aiosqlite", database=sqlite_uri(spec.database), query={"uri": "true"})
+    drivername = {"postgresql": "postgresql+psycopg", "mysql": "mysql+aiomysql"}[spec.driver]
+    query = {k: str(v) for k, v in spec.options.items() if k in DRIVER_OPTIONS[spec.driver]}
+    return URL.create(
+        drivername,
+        username=spec.username or None,
+        password=spec.password or None,
+        host=spec.host or "127.0.0.1",
+        port=spec.port or DEFAULT_PORTS[spec.driver],
+        database=spec.database,
+        query=query,
+    )
+
+
+def _connect_args(spec: ConnectionSpec) -> dict[str, Any]:
+    if spec.driver == "postgresql":
+        return {"options": "-c default_transaction_read_only=on", "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return {"timeout": CONNECT_TIMEOUT_SECONDS}
+
+
+def _mysql_creator(spec: ConnectionSpec) -> Any:
+    """aiomysql hard-codes ``CLIENT.MULTI_STATEMENTS`` in every handshake, which would let
+    ``SELECT 1; DROP TABLE t`` reach the server as two statements. The connection is built here with the
+    flag cleared before the handshake (aiomysql offers no switch for it), so the server itself refuses a
+    chain of statements; the test suite checks that it does."""
+    import aiomysql
+    from pymysql.constants import CLIENT
+
+    async def create() -> Any:
+        conn = aiomysql.Connection(
+            host=spec.host or "127.0.0.1",
+            port=spec.port or DEFAULT_PORTS["mysql"],
+            user=spec.username or "",
+            password=spec.password or "",
+            db=spec.database,
+            charset=str(spec.options.get("charset") or "utf8mb4"),
+            init_command="SET SESSION TRANSACTION READ ONLY",
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            client_flag=CLIENT.FOUND_ROWS,
+        )
+        conn.client_flag &= ~CLIENT.MULTI_STATEMENTS
+        try:
+            await conn._connect()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
+        return conn
+
+    return create
+
+
+def build_engine(spec: ConnectionSpec) -> AsyncEngine:
+    if spec.driver == "mysql":
+        engine = create_async_engine(url_of(spec), poolclass=NullPool, async_creator=_mysql_creator(spec))
+    else:
+        engine = create_async_engine(url_of(spec), poolclass=NullPool, connect_args=_connect_args(spec))
+    if spec.driver == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _query_only(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA query_only = ON")
+            cursor.close()
+
+    return engine
+
+
+_engines: dict[tuple[str, str], AsyncEngine] = {}
+_lock = asyncio.Lock()
+
+
+async def engine_for(spec: ConnectionSpec) -> AsyncEngine:
+    """The engine of ``spec`` (cached per connection id and version; older versions are disposed)."""
+    key = (spec.connection_id, spec.version)
+    engine = _engines.get(key)
+    if engine is not None:
+        return engine
+    async with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            for old in [k for k in _engines if k[0] == spec.connection_id]:
+                await _engines.pop(old).dispose()
+            engine = _engines[key] = build_engine(spec)
+    return engine
+
+
+async def forget(connection_id: str) -> None:
+    """Drop the cached engines of a connection (after an update or a delete)."""
+    async with _lock:
+        for old in [k for k in _engines if k[0] == connection_id]:
+            await _engines.pop(old).dispose()
+
+
+def spec_of(row: dict[str, Any], password: str | None) -> ConnectionSpec:
+    allowed = row.get("allowed_tables")
+    return ConnectionSpec(
+        connection_id=str(row["connection_id"]),
+        user_id=str(row["user_id"]),
+        name=str(row["name"]),
+        driver=str(row["driver"]),
+        database=str(row["database"]),
+        host=row.get("host"),
+        port=row.get("port"),
+        username=row.get("username"),
+        password=password,
+        options=dict(row.get("options") or {}),
+        allowed_tables=tuple(str(t).lower() for t in allowed) if allowed is not None else None,
+        version=str(row.get("updated_at") or ""),
+    )
+
+
+async def load_spec(db: Any, data_dir: Path, user_id: str, connection_id: str) -> ConnectionSpec:
+    """The connection ``connection_id`` of ``user_id`` with its password decrypted (in memory only)."""
+    async with db.connection() as conn:
+        row = await repo.get(conn, user_id, connection_id)
+        token = await repo.get_secret(conn, user_id, connection_id) if row else None
+    if row is None:
+        raise ConnectionUnavailable(f"connection {connection_id} not found")
+    password = None
+    if token:
+        try:
+            password = decrypt(data_dir, token)
+        except Exception as exc:  # SecretUnreadable: the key changed
+            raise ConnectionUnavailable(str(exc)) from None
+    return spec_of(row, password)
+
+
+def error_text(exc: BaseException) -> str:
+    """A driver error as one readable line, without the SQLAlchemy boilerplate (and never a password:
+    drivers do not put it in their messages, and URLs are rendered masked)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip() or type(orig).__name__
+    text = text.split("\n[SQL:")[0].split("\n(Background on this error")[0]
+    return " ".join(text.split())[:1000]
+
+
+async def test_connection(spec: ConnectionSpec) -> dict[str, Any]:
+    """``{"reachable", "server_version", "error", "elapsed_ms"}``: connect, ask for the version, close."""
+    started = time.perf_counter()
+    engine = build_engine(spec)
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS + 5):
+            async with engine.connect() as conn:
+                version = await conn.run_sync(lambda c: c.dialect.server_version_info)
+                raw = await conn.get_raw_connection()
+                label = _version_label(spec.driver, raw.driver_connection, version)
+                await conn.rollback()
+        return {"reachable": True, "server_version": label, "error": None, "elapsed_ms": _ms(started)}
+    except Exception as exc:
+        return {"reachable": False, "server_version": None, "error": error_text(exc), "elapsed_ms": _ms(started)}
+    finally:
+        await engine.dispose()
+
+
+def _version_label(driver: str, driver_conn: Any, version: Any) -> str:
+    if driver == "mysql":
+        info = getattr(driver_conn, "get_server_info", None)
+        if callable(info):
+            return str(info())
+    if driver == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    if driver == "postgresql":
+        return "PostgreSQL " + ".".join(str(p) for p in version or ())
+    return ".".join(str(p) for p in version or ())
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+async def forget_all() -> None:
+    """Dispose every cached engine (process shutdown)."""
+    async with _lock:
+        while _engines:
+            await _engines.popitem()[1].dispose()

@@ -1,0 +1,53 @@
+"""The process runtime as data-question nodes see it: the database pool (connections, schema cache) and the
+data directory (the secret key file). Bound by a start-up hook when a clew process starts; engines are
+disposed by a shutdown hook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+_runtime: Any = None
+
+
+class NoRuntime(RuntimeError):
+    """Data questions need clew's database: the graph runs outside a clew process."""
+
+
+def bind(runtime: Any) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def db() -> Any:
+    if _runtime is None:
+        raise NoRuntime("data questions run inside clew (serve or worker): no runtime is bound")
+    return _runtime.db
+
+
+def data_dir() -> Path:
+    if _runtime is None:
+        raise NoRuntime("data questions run inside clew (serve or worker): no runtime is bound")
+    return Path(_runtime.settings.data_dir)
+
+
+async def _on_start(runtime: Any) -> None:
+    bind(runtime)
+
+
+async def _on_stop(_runtime: Any) -> None:
+    from nodes.data.connect import forget_all
+
+    await forget_all()
+
+
+def _register() -> None:
+    from engine.runtime import SHUTDOWN_HOOKS, STARTUP_HOOKS
+
+    if _on_start not in STARTUP_HOOKS:
+        STARTUP_HOOKS.append(_on_start)
+    if _on_stop not in SHUTDOWN_HOOKS:
+        SHUTDOWN_HOOKS.append(_on_stop)
+
+
+_register()
