@@ -7,7 +7,8 @@ moment, before clew sends anything:
 
 - PostgreSQL (``psycopg``): the libpq ``options`` parameter sets ``default_transaction_read_only=on``;
 - MySQL / MariaDB (``aiomysql``): ``init_command`` runs ``SET SESSION TRANSACTION READ ONLY``;
-- SQLite (``aiosqlite``): the file is opened as a ``mode=ro`` URI and ``PRAGMA query_only = ON`` is set.
+- SQLite (``aiosqlite``): the file is opened as a ``mode=ro`` URI with ``PRAGMA query_only = ON``, no
+  attached databases, and an authorizer that lets SQLite itself deny anything but reading.
 
 The executor (:mod:`nodes.data.execution`) adds a read-only transaction and a timeout per statement.
 
@@ -20,17 +21,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from nodes.data.denylist import denied
 from persistence import connections as repo
 from persistence.secret_box import decrypt
 
@@ -111,9 +113,7 @@ def url_of(spec: ConnectionSpec) -> URL:
 
 
 def _connect_args(spec: ConnectionSpec) -> dict[str, Any]:
-    if spec.driver == "postgresql":
-        return {"options": "-c default_transaction_read_only=on", "connect_timeout": CONNECT_TIMEOUT_SECONDS}
-    return {"timeout": CONNECT_TIMEOUT_SECONDS}
+    return {"options": "-c default_transaction_read_only=on", "connect_timeout": CONNECT_TIMEOUT_SECONDS}
 
 
 def _mysql_creator(spec: ConnectionSpec) -> Any:
@@ -148,20 +148,55 @@ def _mysql_creator(spec: ConnectionSpec) -> Any:
     return create
 
 
+# SQLite authorizer actions a data question may use: reading, calling allowed functions, reading (not
+# setting) a PRAGMA (SQLAlchemy's introspection reads table_info and friends), recursive CTEs and the
+# transaction statements (harmless on a read-only file). Everything else -- every write, ATTACH (which
+# would create a file even on a mode=ro connection), DETACH, DDL -- is denied by SQLite itself.
+_SQLITE_ALLOWED_ACTIONS = frozenset(
+    getattr(sqlite3, name)
+    for name in ("SQLITE_SELECT", "SQLITE_READ", "SQLITE_FUNCTION", "SQLITE_PRAGMA", "SQLITE_RECURSIVE",
+                 "SQLITE_TRANSACTION", "SQLITE_SAVEPOINT")
+    if hasattr(sqlite3, name)
+)
+
+
+def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
+    if action not in _SQLITE_ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None:
+        return sqlite3.SQLITE_DENY  # setting a pragma (query_only = 0, writable_schema = 1, ...)
+    if action == sqlite3.SQLITE_FUNCTION and arg2 and denied(arg2) is not None:
+        return sqlite3.SQLITE_DENY  # the validator's deny-list, enforced by SQLite too
+    return sqlite3.SQLITE_OK
+
+
+def _sqlite_creator(spec: ConnectionSpec) -> Any:
+    """The file opened ``mode=ro`` with ``query_only``, no attached databases allowed
+    (``SQLITE_LIMIT_ATTACHED`` = 0) and :func:`_sqlite_authorizer` on every statement. aiosqlite runs the
+    connector in its own thread, where the connection lives."""
+    import aiosqlite
+
+    uri = sqlite_uri(spec.database)
+
+    def connector() -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True, timeout=CONNECT_TIMEOUT_SECONDS, check_same_thread=False)
+        conn.execute("PRAGMA query_only = ON")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.set_authorizer(_sqlite_authorizer)
+        return conn
+
+    async def create() -> Any:
+        return await aiosqlite.Connection(connector, 64)
+
+    return create
+
+
 def build_engine(spec: ConnectionSpec) -> AsyncEngine:
     if spec.driver == "mysql":
-        engine = create_async_engine(url_of(spec), poolclass=NullPool, async_creator=_mysql_creator(spec))
-    else:
-        engine = create_async_engine(url_of(spec), poolclass=NullPool, connect_args=_connect_args(spec))
+        return create_async_engine(url_of(spec), poolclass=NullPool, async_creator=_mysql_creator(spec))
     if spec.driver == "sqlite":
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _query_only(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA query_only = ON")
-            cursor.close()
-
-    return engine
+        return create_async_engine(url_of(spec), poolclass=NullPool, async_creator=_sqlite_creator(spec))
+    return create_async_engine(url_of(spec), poolclass=NullPool, connect_args=_connect_args(spec))
 
 
 _engines: dict[tuple[str, str], AsyncEngine] = {}
