@@ -160,10 +160,17 @@ _SQLITE_ALLOWED_ACTIONS = frozenset(
 )
 
 
+# PRAGMAs that take an argument only to name what they describe (SQLAlchemy's introspection uses them);
+# any other PRAGMA with an argument sets something and is denied.
+_SQLITE_SCHEMA_PRAGMAS = frozenset(
+    {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list", "table_list"}
+)
+
+
 def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
     if action not in _SQLITE_ALLOWED_ACTIONS:
         return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None:
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None and (arg1 or "").lower() not in _SQLITE_SCHEMA_PRAGMAS:
         return sqlite3.SQLITE_DENY  # setting a pragma (query_only = 0, writable_schema = 1, ...)
     if action == sqlite3.SQLITE_FUNCTION and arg2 and denied(arg2) is not None:
         return sqlite3.SQLITE_DENY  # the validator's deny-list, enforced by SQLite too
