@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+import sqlglot
 import structlog
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
@@ -26,6 +27,8 @@ from langgraph.config import get_stream_writer
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
 from typing_extensions import TypedDict
 
 from config_schema.access import setting
@@ -127,9 +130,17 @@ def _user_id(config: RunnableConfig) -> str:
     return str(user)
 
 
-def looks_like_sql(question: str) -> bool:
-    """Whether the question already is SQL (it is then taken as such, and validated like any SQL)."""
-    return bool(_SQL_START.match(question))
+def looks_like_sql(question: str, dialect: str | None = None) -> bool:
+    """Whether the question already is SQL (it is then taken as such, and validated like any SQL): it starts
+    with a SQL keyword and parses as SQL (``Select the best city for me`` does not; it goes to the model).
+    Text sqlglot only keeps as an opaque command is not taken for SQL either."""
+    if not _SQL_START.match(question):
+        return False
+    try:
+        statements = [s for s in sqlglot.parse(question, read=dialect) if s is not None]
+    except (ParseError, TokenError):
+        return False
+    return bool(statements) and not any(isinstance(s, exp.Command) for s in statements)
 
 
 async def _spec(state: Mapping[str, Any], config: RunnableConfig) -> ConnectionSpec:
@@ -173,7 +184,7 @@ def _sql_messages(
 async def analyze(state: DataQueryState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
     """Start a turn: reset its fields, check the connection and the question, load the schema."""
     question = str(state.get("question") or "").strip()
-    if not looks_like_sql(question):
+    if not _SQL_START.match(question):
         question = " ".join(question.split())
     reset: dict[str, Any] = {
         "status": "running",
@@ -207,7 +218,7 @@ async def analyze(state: DataQueryState, config: RunnableConfig, runtime: Runtim
     reset.update(
         dialect=dialect_of(spec.driver),
         offline=get_model(_values(runtime), "smart") is None,
-        is_sql=looks_like_sql(question),
+        is_sql=looks_like_sql(question, dialect_of(spec.driver)),
     )
     emit("analyzing", message="schema loaded", connection=spec.name, dialect=reset["dialect"],
          tables_total=len(schema.get("tables") or []), offline=reset["offline"], is_sql=reset["is_sql"])
