@@ -422,3 +422,20 @@ async def test_password_is_nowhere(http: dict[str, httpx.AsyncClient], conns: di
     assert PASSWORD not in server.log_path.read_text(errors="replace")
     key = data / "secret.key"
     assert key.exists() and (key.stat().st_mode & 0o777) == 0o600
+
+
+async def test_approval_on_risk(http: dict[str, httpx.AsyncClient], conns: dict[str, str], stub: OpenAIStub) -> None:
+    alice = http["alice"]
+    settings = {"data.approval": "on_risk"}
+    stub.script(MODEL, sql_reply("SELECT COUNT(*) AS n FROM orders WHERE status = 'paid'"), Reply(content="Five."))
+    events, _ = await sse(alice, "/api/v1/chat/stream", {"query": "How many paid orders?",
+                                                          "connection_id": conns["sqlite"], "settings": settings})
+    assert "interrupt" not in names(events) and first(events, "result")["data"] == [[5]]
+    stub.script(MODEL, sql_reply("SELECT c.name, o.id FROM customers c CROSS JOIN orders o"))
+    events, headers = await sse(alice, "/api/v1/chat/stream", {"query": "Every customer with every order",
+                                                                "connection_id": conns["sqlite"], "settings": settings})
+    ask = first(events, "interrupt")["value"]
+    assert ask["data"]["risks"] and "join without a join condition" in ask["data"]["risks"][0]
+    events, _ = await sse(alice, "/api/v1/chat/approve", {"conversation_id": headers["X-Conversation-Id"],
+                                                          "decision": "reject"})
+    assert first(events, "done")["status"] == "rejected"

@@ -194,26 +194,24 @@ async def chat_stream(body: ChatRequest, user: CurrentUser, runtime: RuntimeDep)
         raise ApiError(409, "graph_unavailable", f"graph {GRAPH_ID!r} is not loaded on this server")
     thread = await _conversation(runtime, user, body.conversation_id) if body.conversation_id else None
     connection_id = await _connection_id(runtime, user.user_id, body.connection_id, thread)
-    if thread is None:
-        thread_id = str(uuid.uuid4())
-        title = " ".join(body.query.split())[:80]
-        async with runtime.db.transaction() as conn:
-            await threads_repo.insert(conn, user.user_id, thread_id,
-                                      {"title": title, "is_favorite": False, "connection_id": connection_id})
-    else:
-        thread_id = str(thread["thread_id"])
-        if (thread.get("metadata") or {}).get("connection_id") != connection_id:
-            async with runtime.db.connection() as conn:
-                await threads_repo.update_metadata(conn, user.user_id, thread_id, {"connection_id": connection_id})
+    thread_id = str(thread["thread_id"]) if thread is not None else str(uuid.uuid4())
     request = RunCreate(
         assistant_id=GRAPH_ID,
         input={"question": body.query, "connection_id": connection_id},
         context=body.settings or None,
         stream_mode=STREAM_MODES,
         multitask_strategy="reject",
-        if_not_exists="reject",
+        if_not_exists="create" if thread is None else "reject",
     )
+    # the run first (it creates a new thread in the same transaction): a refused turn changes nothing
     run = await service.create_run(runtime, user, thread_id, request)
+    meta = (thread or {}).get("metadata") or {}
+    patch: dict[str, Any] = {} if meta.get("connection_id") == connection_id else {"connection_id": connection_id}
+    if thread is None:
+        patch.update(title=" ".join(body.query.split())[:80], is_favorite=False)
+    if patch:
+        async with runtime.db.connection() as conn:
+            await threads_repo.update_metadata(conn, user.user_id, thread_id, patch)
     return _stream(runtime, user.user_id, run)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+import nodes.data.runtime  # noqa: F401 - registers the start-up hook (key file, runtime binding)
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
 from api.responses import JSON

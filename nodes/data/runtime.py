@@ -32,7 +32,13 @@ def data_dir() -> Path:
 
 
 async def _on_start(runtime: Any) -> None:
+    import asyncio
+
+    from persistence.secret_box import box
+
     bind(runtime)
+    # read (or create) the key file now, off the event loop, so no request or node does file I/O for it
+    await asyncio.to_thread(box, Path(runtime.settings.data_dir))
 
 
 async def _on_stop(_runtime: Any) -> None:
