@@ -41,7 +41,7 @@ from langgraph.types import Command, Send
 from typing_extensions import TypedDict
 
 from config_schema.access import setting
-from nodes.content import events
+from nodes.content import chat_model, events
 from nodes.content.actions import (
     APPROVE_OUTLINE,
     APPROVE_STYLE,
@@ -364,9 +364,7 @@ async def review_research(state: ContentState, config: RunnableConfig, runtime: 
 # --- writing --------------------------------------------------------------------------------------------
 async def outline(state: ContentState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
     values = _values(runtime)
-    from providers.models import get_model
-
-    model = get_model(values, "strategic")
+    model = await chat_model(values, "strategic")
     offline = not has_model(values, "smart")
     events.stage_change("writing", "outlining the article", offline=offline)
     findings = findings_of(state.get("findings"))
@@ -439,10 +437,8 @@ def route_sections(state: ContentState) -> list[Send]:
 
 async def draft_section(arg: dict[str, Any], config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
     """One section of the draft (a ``Send`` branch)."""
-    from providers.models import get_model
-
     values = _values(runtime)
-    model = get_model(values, "smart")
+    model = await chat_model(values, "smart")
     findings = findings_of(arg["findings"])
     sources = arg["sources"]
     index, heading_ = int(arg["index"]), str(arg["heading"])
@@ -486,10 +482,8 @@ async def assemble_draft(state: ContentState) -> dict[str, Any]:
 
 # --- styling --------------------------------------------------------------------------------------------
 async def style(state: ContentState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
-    from providers.models import get_model
-
     values = _values(runtime)
-    model = get_model(values, "smart")
+    model = await chat_model(values, "smart")
     choice = state.get("preset_choice") or {}
     preset, notes = resolve_preset(values, choice.get("preset"), choice)
     offline = model is None

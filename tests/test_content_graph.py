@@ -139,3 +139,37 @@ def test_doc_lists_the_declared_actions() -> None:
     for point in DECLARED:
         for action in point.actions:
             assert f"| `{point.point}` | `{action.id}` |" in text
+
+
+async def test_other_topics_research_deeper_and_restyle() -> None:
+    s = Session({"content.topic_count": 3})
+    out = await s.run({"article_id": "a3", "category": "Velmora lighthouse"})
+    first = [t["title"] for t in out["values"]["topics"]]
+    out = await s.act("discover_topics", keywords=["harbour", "Quellin"])
+    assert out["values"]["discovery_round"] == 2 and out["values"]["keywords"] == ["harbour", "Quellin"]
+    second = out["values"]["topics"]
+    assert second and not {t["title"] for t in second} & set(first)  # the first round's topics are not repeated
+    enum = out["interrupts"][0]["data"]["actions"][0]["parameters"]["properties"]["topicId"]["enum"]
+    assert enum == [t["id"] for t in second]
+    out = await s.act("select_topic", topicId=second[0]["id"])
+    assert out["values"]["topic"] == second[0]["title"]
+    asked = len(out["values"]["queries"])
+    out = await s.act("research_deeper", queries=["Velmora keepers salary"])
+    values = out["values"]
+    assert out["interrupts"][0]["data"]["stage"] == "research"
+    assert [q["query"] for q in values["queries"]][asked:] == ["Velmora keepers salary"]
+    assert values["level"] == 2 and any(f["query"] == "Velmora keepers salary" for f in values["findings"])
+    await s.act("approve_research")
+    out = await s.act("approve_outline")
+    restyle = out["interrupts"][0]["data"]["actions"][1]
+    assert restyle["id"] == "restyle"
+    assert restyle["parameters"]["properties"]["preset"]["enum"] == ["blog_article", "newsletter", "social_thread"]
+    out = await s.act("restyle", preset="social_thread")
+    styled = out["values"]["styled"]
+    assert out["values"]["preset"]["format"] == "social_thread"
+    posts = [p for p in styled.split("## Sources")[0].split("\n\n")[1:] if p.strip()]
+    assert len(posts) >= 2 and all(len(p) <= 290 for p in posts)
+    assert all("[" in p for p in posts[1:])  # every post after the title keeps its citation
+    out = await s.act("restyle", preset="newsletter", length_words=120)
+    assert out["values"]["preset"]["length_words"] == 120 and "_In this issue:" in out["values"]["styled"]
+    assert [d["action"] for d in out["values"]["decisions"]][-2:] == ["restyle", "restyle"]

@@ -25,7 +25,7 @@ from providers.text import split_sentences, word_count
 from providers.types import SourceDoc
 
 DEFAULT_POST_CHARS = 280
-_CITE = re.compile(r"(\s*\[\d+\])+\s*$")
+_CITE = re.compile(r"((?:\s*\[\d+\])+)\s*([.!?…\"'”’]*)\s*$")
 
 
 def presets(values: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -93,13 +93,16 @@ def _trim(sections: list[tuple[str, list[str]]], budget: int) -> list[tuple[str,
 
 
 def _post(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, keeping its citation marks (and closing punctuation)."""
     m = _CITE.search(text)
-    marks = m.group(0).strip() if m else ""
+    marks = m.group(1).strip() if m else ""
+    tail = m.group(2) if m else ""
     core = text[: m.start()].rstrip() if m else text
-    room = limit - len(marks) - 1
+    room = limit - len(marks) - len(tail) - 1
     if len(core) > room:
         core = core[: max(1, room - 1)].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return f"{core} {marks}".strip()
+        tail = ""
+    return f"{core} {marks}{tail}".strip() if marks else f"{core}{tail}"
 
 
 def offline_style(draft: str, preset: Mapping[str, Any], docs: Sequence[tuple[int, SourceDoc]]) -> str:

@@ -24,7 +24,6 @@ from nodes.sources import SourceUnavailable, gather
 from nodes.writing import heading
 from providers import offline
 from providers.keyphrases import phrases
-from providers.models import get_model
 from providers.structured import StructuredOutputError, structured
 from providers.text import terms
 from providers.types import SourceDoc
@@ -134,7 +133,9 @@ async def discover(
         raise ResearchFailed(f"topic discovery found no sources: {exc}") from exc
     if not docs:
         raise ResearchFailed(f"topic discovery found no sources for {query!r} (source mode {source_mode})")
-    model = get_model(values, "strategic")
+    from nodes.content import chat_model
+
+    model = await chat_model(values, "strategic")
     if model is not None:
         try:
             return await model_topics(model, query, docs, n, avoid, config), notes, False

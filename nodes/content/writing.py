@@ -134,15 +134,25 @@ def offline_section(
     fresh = [s for s in pool if " ".join(s.text.split()) not in avoid]
     if previous:
         before = {" ".join(s.split()) for s in split_sentences(previous)}
-        unused = [s for s in fresh if f"{' '.join(s.text.split())} {_marks(s, by_id)}".strip() not in before]
+        unused = [s for s in fresh if cite(" ".join(s.text.split()), _marks(s, by_id)) not in before]
         if unused:
             fresh = unused + [s for s in fresh if s not in unused]
     chosen = (fresh or pool)[:SENTENCES_PER_SECTION]
-    return " ".join(f"{s.text} {_marks(s, by_id)}".strip() for s in chosen), [s.text for s in chosen]
+    return " ".join(cite(s.text, _marks(s, by_id)) for s in chosen), [s.text for s in chosen]
 
 
 def _marks(sentence: CitedSentence, by_id: Mapping[str, int]) -> str:
     return "".join(f"[{by_id[i]}]" for i in sentence.source_ids if i in by_id)
+
+
+def cite(text: str, marks: str) -> str:
+    """``text`` with its citation marks before the closing punctuation (``... night [2].``), so a sentence
+    splitter keeps the marks with their sentence."""
+    text = text.strip()
+    if not marks:
+        return text
+    end = len(text.rstrip(".!?…\"'”’"))
+    return f"{text[:end]} {marks}{text[end:]}"
 
 
 async def model_section(
