@@ -204,6 +204,7 @@ def _candidates(sources: Sequence[SourceDoc], learnings: Sequence[CitedSentence]
 
 
 _SOURCE_WEIGHT = 0.25
+_SENTENCE_B = 0.4
 
 
 def _relevance(cands: Sequence[_Candidate], query_terms: Sequence[str]) -> tuple[list[float], bool]:
@@ -214,7 +215,9 @@ def _relevance(cands: Sequence[_Candidate], query_terms: Sequence[str]) -> tuple
     about the question beats an equally worded one from an unrelated section; plus a small lead-sentence
     prior.
     """
-    raw = BM25([c.tokens for c in cands]).scores(query_terms) if cands else []
+    # Sentences vary far more in length than documents; full length normalisation (b=0.75) buries the long
+    # sentence that lists the answer among others ("Returns: A if …, B if …, C if …").
+    raw = BM25([c.tokens for c in cands], b=_SENTENCE_B).scores(query_terms) if cands else []
     top = max(raw, default=0.0)
     matched = top > 0.0
     groups: dict[str, list[str]] = {}
@@ -245,7 +248,8 @@ def _select(
     rel, matched = _relevance(cands, query_terms)
     banned = set(exclude)
     # Once something matched, a sentence far below the best one is not worth quoting at all.
-    floor = max(_POSITION_WEIGHT, _FLOOR * max(rel)) if matched else 0.0
+    best = max((r for i, r in enumerate(rel) if i not in banned), default=0.0)
+    floor = max(_POSITION_WEIGHT, _FLOOR * best) if matched else 0.0
     pool = [i for i in range(len(cands)) if i not in banned and (not matched or rel[i] > floor)]
     if not pool:
         return []
@@ -255,7 +259,7 @@ def _select(
 
 
 _COVERAGE = 0.75
-_FLOOR = 0.3
+_FLOOR = 0.5
 
 
 def _cover_documents(

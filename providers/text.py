@@ -141,7 +141,7 @@ _SIGNATURE_NAME = re.compile(r"([A-Za-z_][\w.:]*)\s*\(")
 def term_name(term: str) -> str:
     """A defined term as a reader names it: a long signature ``Function: int f (…)`` becomes ``f``."""
     plain = " ".join(re.sub(r"[*`\\]+", "", term).split())
-    if len(plain) > 40:
+    if "(" in plain and ")" in plain:
         m = _SIGNATURE_NAME.search(plain)
         if m:
             return m.group(1)

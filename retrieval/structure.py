@@ -146,7 +146,7 @@ def markdown_blocks(markdown: str, *, page: int | None = None) -> list[Block]:
                 if t.type == "dt_open":
                     raw = re.sub(r"\\(.)", r"\1", tokens[j + 1].content).strip()
                     term = _inline_text(tokens[j + 1].content)
-                    signature = _SIGNATURE_NAME.search(term) if len(term) > 40 else None
+                    signature = _SIGNATURE_NAME.search(term) if "(" in term and ")" in term else None
                     name = signature.group(1) if signature else term
                 elif t.type == "dd_open" and term is not None:
                     # The description's own blocks (its paragraphs, lists, code), read from their tokens.
