@@ -212,9 +212,14 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
     """
     raw_pages, outline, title = _page_texts(data)
     titles = {_norm(t) for _, t, _ in outline}
-    pages = _drop_furniture([_split_lines(p) for p in raw_pages], titles)
+    split = [_split_lines(p) for p in raw_pages]
+    pages = _drop_furniture(split, titles)
     if not title:
-        first = next((ln for ln in pages[0] if ln), "") if pages else ""
+        # No title in the metadata: the first line of the first page, which is often the running header
+        # (the document's name, repeated on every page) that was just removed from the text.
+        first = next((ln for ln in split[0] if ln), "") if split else ""
+        if re.search(r"\d", first) or not 0 < len(first) <= 80:
+            first = next((ln for ln in pages[0] if ln), "") if pages else ""
         title = first if 0 < len(first) <= 80 else None
     lines = _mark_headings(pages, outline)
     repairs = _identifier_repairs("\n".join(ln.text for ln in lines))
