@@ -388,8 +388,36 @@ async def test_stop_mid_run(http: dict[str, httpx.AsyncClient], conns: dict[str,
     assert conv["status"] in ("idle", "interrupted") and conv["result"] is None
     r = await alice.post("/api/v1/chat/stop", json={"conversation_id": conversation})
     assert r.status_code == 409
+    # the conversation goes on after a stop
+    stub.script(MODEL, sql_reply("SELECT COUNT(*) AS n FROM customers"), Reply(content="Four."))
+    events, _ = await sse(alice, "/api/v1/chat/stream", {"query": "How many customers?", "conversation_id": conversation,
+                                                          "settings": {"data.approval": "never"}})
+    assert first(events, "result")["data"] == [[4]] and first(events, "done")["status"] == "done"
     assert (await alice.delete(f"/api/v1/conversations/{conversation}")).status_code == 204
     assert (await alice.get(f"/api/v1/conversations/{conversation}")).status_code == 404
+
+
+async def test_agent_server_protocol(server: ClewProcess, keys: dict[str, str], conns: dict[str, str],
+                                     stub: OpenAIStub) -> None:
+    """The same mode through the official SDK: a thread, runs.wait, the approval interrupt, a resume."""
+    from langgraph_sdk import get_client
+
+    sdk = get_client(url=server.url, api_key=keys["alice"])
+    try:
+        thread = await sdk.threads.create()
+        stub.script(MODEL, sql_reply("SELECT city FROM customers ORDER BY city"), Reply(content="Four cities."))
+        out = await sdk.runs.wait(thread["thread_id"], "data_query",
+                                  input={"question": "Which cities?", "connection_id": conns["sqlite"]})
+        interrupt = out["__interrupt__"][0]["value"]  # type: ignore[index]
+        assert interrupt["kind"] == "approval" and interrupt["data"]["sql"].startswith("SELECT city FROM customers")
+        out = await sdk.runs.wait(thread["thread_id"], "data_query", command={"resume": {"decision": "approve"}})
+        assert out["status"] == "done" and out["result"]["rows"] == [["Lyon"], ["Nice"], ["Paris"], ["Paris"]]  # type: ignore[index]
+        assert out["chart"]["type"] == "table" and out["answer"] == "Four cities."  # type: ignore[index]
+        assert "password" not in json.dumps(out)
+        listed = [c["conversation_id"] for c in (await sdk.http.get("/api/v1/conversations"))]  # type: ignore[union-attr]
+        assert thread["thread_id"] in listed
+    finally:
+        await sdk.http.client.aclose()
 
 
 async def test_password_is_nowhere(http: dict[str, httpx.AsyncClient], conns: dict[str, str], dq_db: str,
