@@ -243,10 +243,11 @@ async def test_unavailable_action_409_and_bad_parameters_422(http: dict[str, htt
     assert r.status_code == 422
     assert (await settled(alice, sid))["progress"] == s["progress"]  # nothing changed
 
-    # the editor's own source joins the research and its numbered sources
+    # the editor's own source joins the research and its numbered sources; the action moves the expiry
+    expires = s["expiresAt"]
     s = await act(alice, sid, "add_sources", sources=[{"title": "Harbour diary", "url": "https://example.org/d",
                                                        "text": "The Orvane fishing calendar changed in 1911."}])
-    assert s["progress"]["stage"] == "research"
+    assert s["progress"]["stage"] == "research" and s["expiresAt"] > expires
     state = (await alice.get(f"/threads/{sid}/state")).json()["values"]
     assert any(src["url"] == "https://example.org/d" for src in state["sources"])
 
@@ -289,6 +290,17 @@ async def test_request_changes_goes_back_to_writing(http: dict[str, httpx.AsyncC
 
 async def test_expired_session_refuses_actions(http: dict[str, httpx.AsyncClient], content_db: str) -> None:
     alice = http["alice"]
+    r = await alice.put("/api/v1/users/settings/content.session_ttl_hours", json={"value": 5})
+    assert r.status_code == 200, r.text
+    r = await alice.post("/api/v1/sessions", json={"articleId": "art-ttl", "initialStage": "research",
+                                                   "context": {"topic": "Orvane ttl", "sourceMode": "web"}})
+    created = r.json()
+    async with await psycopg.AsyncConnection.connect(content_db, autocommit=True) as conn:
+        cur = await conn.execute("SELECT ttl_hours, expires_at - created_at AS ttl FROM content_sessions "
+                                 "WHERE thread_id = %s", (created["sessionId"],))
+        ttl_hours, ttl = await cur.fetchone()
+    assert ttl_hours == 5 and abs(ttl.total_seconds() - 5 * 3600) < 60  # the user's TTL, from the snapshot
+    await settled(alice, created["sessionId"])
     sid = await create(alice, articleId="art-4", initialStage="research",
                        context={"topic": "Orvane survey", "sourceMode": "web"})
     await settled(alice, sid)

@@ -256,19 +256,26 @@ async def perform_action(session_id: str, body: ActionRequest, user: CurrentUser
         first = errors[0]
         raise ApiError(422, "invalid_parameters",
                        f"parameters of {body.action!r}: {first['message']} at {first['path']}", errors=errors)
-    run = await service.create_run(
-        runtime,
-        user,
-        tid,
-        RunCreate(
-            assistant_id=GRAPH_ID,
-            command=CommandBody(resume={"action": body.action, "parameters": body.parameters}),
-            config={"recursion_limit": RECURSION_LIMIT},
-            metadata={"content_session": True, "action": body.action},
-            stream_mode=STREAM_MODES,
-            multitask_strategy="reject",
-        ),
-    )
+    try:
+        run = await service.create_run(
+            runtime,
+            user,
+            tid,
+            RunCreate(
+                assistant_id=GRAPH_ID,
+                command=CommandBody(resume={"action": body.action, "parameters": body.parameters}),
+                config={"recursion_limit": RECURSION_LIMIT},
+                metadata={"content_session": True, "action": body.action},
+                stream_mode=STREAM_MODES,
+                multitask_strategy="reject",
+            ),
+        )
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+        # another action resumed the interrupt between our read and the thread lock: it won
+        raise ApiError(409, "action_unavailable", f"action {body.action!r} is not available now: {exc.detail}",
+                       availableActions=[], stage=stage or None) from exc
     async with runtime.db.transaction() as conn:
         touched = await sessions_repo.touch(conn, user.user_id, tid)
     out = {
