@@ -24,7 +24,7 @@ from engine.runtime import Runtime
 log = structlog.get_logger("clew.api")
 
 OPTIONAL_ROUTERS = ("config", "todos", "sessions", "knowledge", "research", "content_sessions", "connections",
-                    "chat")
+                    "chat", "ui")
 
 
 def create_app(

@@ -1,0 +1,288 @@
+"""The web UI in a real browser: Debian's Chromium driven by Playwright against a real ``clew serve``.
+
+One server per module (API-key auth on, the scripted graphs of tests/langgraph.json, a short lease so a
+killed server's run is taken over quickly); each test opens a fresh page signed in as alice. Each step saves
+a screenshot under ``test-results/ui/`` (git ignores it; CI keeps it as an artefact).
+
+Flows: sign in with an API key; a question streams its answer token by token; a reload mid-stream rejoins
+and shows the continuation once; an input interrupt answered with an invalid value shows the server's
+problem inline, then a valid one resumes; completing the last todo resumes the run; documents uploaded to
+the knowledge base are listed and found; a setting changed in the settings form applies to the next run
+(human review → the plan approval dialog), and the report's citations open their sources; a server killed
+mid-run and restarted finishes the session in the page.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import make_key
+from tests.graphs.ui_scripted import SLOW_ANSWER
+from tests.research_support import CORPUS
+from tests.support.pg import create_database, drop_database
+from tests.support.server import ROOT, ClewProcess
+
+pytest.importorskip("playwright")
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+CHROMIUM = os.environ.get("CLEW_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+SHOTS = ROOT / "test-results" / "ui"
+TIMEOUT_MS = 60_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClewProcess, str]]:
+    url = create_database("clew_ui")
+    data = tmp_path_factory.mktemp("clew-ui")
+    proc = ClewProcess(url, data, workers=2, env={
+        "CLEW_AUTH": "api_key", "CLEW_LEASE_SECONDS": "3", "CLEW_MAX_ATTEMPTS": "3",
+    })
+    proc.start()
+    key = make_key(url, data, "alice")
+    yield proc, key
+    proc.stop()
+    drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package (.ci/run does)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def open_page(browser: Browser, server: ClewProcess, key: str | None, *, width: int = 1200) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    if key is not None:
+        context.add_init_script(f"window.sessionStorage.setItem('clew.apiKey', {key!r});")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # type: ignore[attr-defined]
+    page.goto(server.url + "/")
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def start_session(page: Page, graph: str, fields: dict[str, str]) -> None:
+    page.get_by_role("button", name="+ New session").click()
+    form = page.get_by_role("form", name="New session")
+    form.get_by_label("Mode").select_option(graph)
+    for label, value in fields.items():
+        form.get_by_label(re.compile(rf"^{re.escape(label)}( \*)?$", re.I)).fill(value)
+    form.get_by_role("button", name="Start").click()
+
+
+def ai_text(page: Page) -> str:
+    return page.get_by_test_id("message-ai").last.inner_text().strip()
+
+
+def wait_partial_answer(page: Page) -> str:
+    """Wait until some but not all words of the slow answer are shown; return what is shown."""
+    expect(page.get_by_test_id("message-ai")).to_contain_text("Clew keeps")
+    partial = ai_text(page)
+    assert 0 < len(partial) < len(SLOW_ANSWER), partial
+    assert SLOW_ANSWER.startswith(partial), partial
+    return partial
+
+
+def test_sign_in_with_api_key(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    page = open_page(browser, server, None)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("API key").fill("not-a-key")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shot(page, "01-sign-in")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="New session")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    shot(page, "01-signed-in")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_question_streams_tokens(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    page = open_page(browser, server, key)
+    start_session(page, "slow_chat", {"Question": "What does clew keep?"})
+    expect(page.get_by_test_id("message-human")).to_have_text("What does clew keep?")
+    wait_partial_answer(page)
+    shot(page, "02-streaming")
+    expect(page.get_by_test_id("message-ai")).to_have_text(SLOW_ANSWER)
+    expect(page.get_by_test_id("running")).to_have_count(0)
+    shot(page, "02-streamed")
+    # the session is in the list, named after the question
+    expect(page.get_by_role("navigation", name="Sessions")).to_contain_text("What does clew keep?")
+
+
+def test_reload_mid_stream_rejoins_without_duplicates(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    page = open_page(browser, server, key)
+    start_session(page, "slow_chat", {"Question": "Reload me"})
+    wait_partial_answer(page)
+    assert "thread=" in page.url
+    page.reload()
+    expect(page.get_by_test_id("running")).to_be_visible()
+    shot(page, "03-after-reload")
+    expect(page.get_by_test_id("message-ai")).to_have_text(SLOW_ANSWER)
+    expect(page.get_by_test_id("message-ai")).to_have_count(1)
+    expect(page.get_by_test_id("message-human")).to_have_count(1)
+    expect(page.get_by_test_id("running")).to_have_count(0)
+    shot(page, "03-rejoined")
+
+
+def test_input_interrupt_invalid_then_valid(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    page = open_page(browser, server, key)
+    start_session(page, "hitl_kinds", {"kind": "number"})
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("how many?")
+    dialog.get_by_label("Answer").fill("42")
+    dialog.get_by_role("button", name="Submit").click()
+    problems = dialog.get_by_role("alert")
+    expect(problems).to_contain_text(re.compile("maximum|greater", re.I))
+    shot(page, "04-invalid-answer")
+    dialog.get_by_label("Answer").fill("7")
+    dialog.get_by_role("button", name="Submit").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_test_id("state")).to_contain_text('"numbered"')
+    expect(page.get_by_test_id("state")).to_contain_text('"answer": 7')
+    shot(page, "04-answered")
+
+
+def test_completing_last_todo_resumes_run(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    page = open_page(browser, server, key)
+    start_session(page, "hitl_todos", {"n": "2"})
+    expect(page.get_by_role("status")).to_contain_text("waiting for the todos")
+    expect(page.get_by_role("navigation", name="Sessions")).to_contain_text("waiting for you")
+    page.get_by_role("button", name=re.compile("^Todos")).click()
+    todo0 = page.get_by_role("form", name="todo 0")
+    todo1 = page.get_by_role("form", name="todo 1")
+    expect(todo0).to_be_visible()
+    shot(page, "05-todos")
+    todo0.get_by_label("decision").select_option("approve")
+    todo0.get_by_role("button", name="Complete").click()
+    expect(todo0).to_have_count(0)
+    todo1.get_by_label("text").fill("all done")
+    todo1.get_by_role("button", name="Complete").click()
+    expect(page.get_by_text("No pending todos.")).to_be_visible()
+    page.get_by_role("button", name="Sessions", exact=True).click()
+    state = page.get_by_test_id("state")
+    expect(state).to_contain_text('"gate"')
+    expect(state).to_contain_text("all done")
+    shot(page, "05-resumed")
+
+
+def test_upload_and_find_documents(browser: Browser, ui_server: tuple[ClewProcess, str], tmp_path: Path) -> None:
+    server, key = ui_server
+    files = []
+    for name in ("velmora-lighthouse.md", "velmora-keepers.md"):
+        (tmp_path / name).write_text(CORPUS[name])
+        files.append(str(tmp_path / name))
+    page = open_page(browser, server, key)
+    page.get_by_role("button", name="Knowledge").click()
+    page.locator("#upload").set_input_files(files)
+    docs = page.locator(".documents li[data-status=ready]")
+    expect(docs).to_have_count(2)
+    shot(page, "06-uploaded")
+    page.get_by_label("Search the knowledge base").fill("Ada Brennholt rescued sailors")
+    page.get_by_role("button", name="Search the knowledge base").click()
+    expect(page.locator(".hits li").first).to_contain_text("Brennholt")
+    shot(page, "06-found")
+
+
+def ensure_corpus(server: ClewProcess, key: str) -> None:
+    with httpx.Client(base_url=server.url, headers={"x-api-key": key}, timeout=30) as http:
+        have = {d["filename"] for d in http.get("/api/v1/knowledge/documents").json()["documents"]}
+        for name, text in CORPUS.items():
+            if name not in have:
+                r = http.post("/api/v1/knowledge/upload", files={"file": (name, text.encode(), "text/markdown")})
+                assert r.status_code in (201, 202), r.text
+
+
+def test_setting_applies_to_next_run_plan_approval_and_report(
+    browser: Browser, ui_server: tuple[ClewProcess, str]
+) -> None:
+    server, key = ui_server
+    ensure_corpus(server, key)
+    page = open_page(browser, server, key)
+    page.get_by_role("button", name="Settings").click()
+    setting = page.locator("form[data-key='research.human_review']")
+    page.locator("details.category", has=setting).locator("summary").click()  # unfold its category
+    setting.get_by_role("checkbox").check()
+    setting.get_by_role("button", name="Save").click()
+    expect(setting).to_contain_text("from user")
+    shot(page, "07-setting-saved")
+
+    page.get_by_role("button", name="Sessions", exact=True).click()
+    start_session(page, "knowledge_research", {"Question": "What is the history of the Velmora lighthouse?"})
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Research plan")
+    shot(page, "07-plan-approval")
+    dialog.get_by_role("button", name="Approve").click()
+    report = page.get_by_role("region", name="Report")
+    for _ in range(3):  # human review may also ask to approve the report
+        expect(report.or_(page.get_by_role("dialog"))).to_be_visible()
+        if report.count():
+            break
+        page.get_by_role("dialog").get_by_role("button", name="Approve").click()
+    expect(report).to_contain_text("Velmora")
+    shot(page, "07-report")
+    report.locator("button.cite").first.click()
+    source = page.get_by_role("dialog")
+    expect(source).to_contain_text("Velmora")
+    shot(page, "07-citation")
+    source.get_by_role("button", name="Close").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def test_server_killed_mid_run_session_finishes(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    page = open_page(browser, server, key)
+    start_session(page, "slow_chat", {"Question": "Survive a crash"})
+    wait_partial_answer(page)
+    server.kill()
+    shot(page, "08-server-killed")
+    server.start()
+    expect(page.get_by_test_id("message-ai")).to_have_text(SLOW_ANSWER, timeout=90_000)
+    expect(page.get_by_test_id("message-ai")).to_have_count(1)
+    expect(page.get_by_test_id("running")).to_have_count(0)
+    shot(page, "08-finished-after-restart")
+
+
+def test_narrow_window_and_dark_theme(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    with httpx.Client(base_url=server.url, headers={"x-api-key": key}) as http:
+        assert http.put("/api/v1/users/settings/ui.theme", json={"value": "dark"}).status_code == 200
+        assert http.put("/api/v1/users/settings/ui.language", json={"value": "zh"}).status_code == 200
+    try:
+        page = open_page(browser, server, key, width=400)
+        expect(page.get_by_role("button", name="会话", exact=True)).to_be_visible()
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 400, width
+        shot(page, "09-narrow-dark-zh")
+    finally:
+        with httpx.Client(base_url=server.url, headers={"x-api-key": key}) as http:
+            http.delete("/api/v1/users/settings/ui.theme")
+            http.delete("/api/v1/users/settings/ui.language")
