@@ -24,7 +24,7 @@ export function ReportView(props: { threadId: string; values: Record<string, unk
     <section className="report" aria-label={t.report}>
       <h2>{t.report}</h2>
       <Markdown text={citationMarkdown(report, sources)} onCite={setOpen} />
-      {sources.length > 0 && (
+      {sources.length > 0 && !/^#{1,6}\s*(sources|references|来源|参考)/im.test(report) && (
         <>
           <h3>{t.sources}</h3>
           <ol className="sources">

@@ -73,7 +73,10 @@ export function SessionView(props: {
       if (isTodoEvent(data)) props.onActivity();
     },
     onError: (e) => setLastError(e),
-    onCreated: () => props.onActivity(),
+    onCreated: () => {
+      setAnswering(false); // the answer was accepted: its run exists
+      props.onActivity();
+    },
     onFinish: () => props.onActivity(),
   });
 
@@ -141,7 +144,7 @@ export function SessionView(props: {
   const report = typeof values.report === "string" ? values.report : "";
   const shownProgress = progress.stage || progress.totalQueries ? progress : progressFromValues(values);
   // While an answer is on its way the SDK shows no interrupt; keep the dialog (and what was typed) until the
-  // server accepted the answer or named its problems.
+  // server accepted the answer (its run was created) or named its problems.
   const lastInterrupt = useRef<(typeof stream.interrupts)[number] | undefined>(undefined);
   if (stream.interrupts[0]) lastInterrupt.current = stream.interrupts[0];
   const interrupt = stream.interrupts[0] ?? (answering ? lastInterrupt.current : undefined);
