@@ -150,7 +150,7 @@ def first(events: list[tuple[str, Any]], name: str) -> Any:
 
 
 async def test_connection_routes(http: dict[str, httpx.AsyncClient], conns: dict[str, str],
-                                 targets: dict[str, Target]) -> None:
+                                 targets: dict[str, Target], data: Path) -> None:
     alice, bob = http["alice"], http["bob"]
     r = await alice.get("/api/v1/connections")
     listed = {c["connection_id"]: c for c in r.json()}
@@ -187,6 +187,9 @@ async def test_connection_routes(http: dict[str, httpx.AsyncClient], conns: dict
         {"name": "x", "driver": "postgresql", "database": "x", "port": 70000},
         {"name": "x", "driver": "postgresql", "database": "x", "surprise": 1},
         {"name": "x", "driver": "postgresql", "database": "x", "allowed_tables": ["orders; drop"]},
+        # clew's own data directory (key file, the embedded Qdrant's SQLite files) is off limits
+        {"name": "x", "driver": "sqlite", "database": str(data / "qdrant" / "collection" / "storage.sqlite")},
+        {"name": "x", "driver": "sqlite", "database": str(data / "sub" / ".." / "secret.key")},
     ]
     for body in bad:
         r = await alice.post("/api/v1/connections", json=body)

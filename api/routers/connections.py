@@ -29,7 +29,14 @@ from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
 from api.responses import JSON
 from engine.serde import to_jsonable
-from nodes.data.connect import ConnectionUnavailable, check_options, forget, load_spec, test_connection
+from nodes.data.connect import (
+    ConnectionUnavailable,
+    check_options,
+    check_sqlite_path,
+    forget,
+    load_spec,
+    test_connection,
+)
 from nodes.data.schema import SchemaUnavailable, get_schema
 from persistence import connections as repo
 from persistence.secret_box import encrypt
@@ -96,7 +103,7 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
     return to_jsonable(out)
 
 
-def _check(values: dict[str, Any]) -> None:
+def _check(values: dict[str, Any], data_dir: Path) -> None:
     try:
         check_options(values["driver"], values.get("options") or {})
     except ValueError as exc:
@@ -106,6 +113,10 @@ def _check(values: dict[str, Any]) -> None:
             raise ApiError(422, "invalid", "host and port do not apply to sqlite: give the file path as database")
         if not Path(values["database"]).expanduser().is_absolute():
             raise ApiError(422, "invalid", "database: an absolute path to the SQLite file is required")
+        try:
+            check_sqlite_path(values["database"], data_dir)
+        except ValueError as exc:
+            raise ApiError(422, "invalid", f"database: {exc}") from None
 
 
 def _uuid(value: str) -> str:
@@ -133,7 +144,7 @@ async def list_connections(user: CurrentUser, runtime: RuntimeDep) -> Response:
 @router.post("", status_code=201)
 async def create_connection(body: ConnectionFields, user: CurrentUser, runtime: RuntimeDep) -> Response:
     values = body.model_dump()
-    _check(values)
+    _check(values, runtime.settings.data_dir)
     password = values.pop("password")
     values.update(
         connection_id=str(uuid.uuid4()),
@@ -164,7 +175,7 @@ async def _update(connection_id: str, body: ConnectionPatch, user: Any, runtime:
         values = {k: row[k] for k in ("name", "driver", "host", "port", "database", "username", "options",
                                       "allowed_tables", "is_default")}
         values.update({k: v for k, v in patch.items() if k != "password"})
-        _check(values)
+        _check(values, runtime.settings.data_dir)
         if "password" in patch:
             token = encrypt(runtime.settings.data_dir, patch["password"]) if patch["password"] else None
         reconnect = any(k in patch for k in ("driver", "host", "port", "database", "username", "password",

@@ -91,6 +91,14 @@ def check_options(driver: str, options: dict[str, Any]) -> None:
             raise ValueError(f"option {key!r}: a plain string or number is required")
 
 
+def check_sqlite_path(path: str, data_dir: Path) -> None:
+    """Refuse a SQLite file inside clew's own data directory (its key file, the embedded Qdrant's SQLite
+    files with every user's knowledge base): ``ValueError`` naming the problem."""
+    resolved = Path(path).expanduser().resolve()
+    if resolved.is_relative_to(Path(data_dir).expanduser().resolve()):
+        raise ValueError("a SQLite connection may not point into clew's own data directory")
+
+
 def sqlite_uri(path: str) -> str:
     return f"file:{Path(path).expanduser().resolve()}?mode=ro"
 
@@ -257,6 +265,11 @@ async def load_spec(db: Any, data_dir: Path, user_id: str, connection_id: str) -
         token = await repo.get_secret(conn, user_id, connection_id) if row else None
     if row is None:
         raise ConnectionUnavailable(f"connection {connection_id} not found")
+    if row["driver"] == "sqlite":
+        try:
+            check_sqlite_path(str(row["database"]), data_dir)
+        except ValueError as exc:
+            raise ConnectionUnavailable(str(exc)) from None
     password = None
     if token:
         try:
