@@ -21,8 +21,10 @@ from __future__ import annotations
 import codecs
 import io
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from retrieval.structure import Block, blocks_text, markdown_blocks
 
@@ -123,14 +125,25 @@ _NAV_SELECTORS = (
 )
 
 
+_local = threading.local()
+
+
+def _converter() -> Any:
+    """This thread's MarkItDown instance (building one loads its file-type detector; reuse it)."""
+    converter = getattr(_local, "markitdown", None)
+    if converter is None:
+        from markitdown import MarkItDown
+
+        converter = _local.markitdown = MarkItDown(enable_plugins=False)
+    return converter
+
+
 def _markitdown(data: bytes, extension: str) -> tuple[str, str | None]:
     """Markdown of a file (markitdown) and its title; CorruptFileError when it cannot be converted."""
-    from markitdown import MarkItDown, StreamInfo
+    from markitdown import StreamInfo
 
     try:
-        result = MarkItDown(enable_plugins=False).convert_stream(
-            io.BytesIO(data), stream_info=StreamInfo(extension=extension)
-        )
+        result = _converter().convert_stream(io.BytesIO(data), stream_info=StreamInfo(extension=extension))
     except Exception as exc:  # markitdown wraps every converter failure in its own exception types
         raise CorruptFileError(f"the {extension.lstrip('.').upper()} file cannot be read: {exc}") from exc
     return result.markdown or "", (result.title or "").strip() or None

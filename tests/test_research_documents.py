@@ -372,5 +372,85 @@ def test_cli_console_never_wraps_paths_and_ids() -> None:
 def test_split_text_without_blocks_still_pages() -> None:
     from retrieval.extract import ExtractedText
 
-    chunks = split_text(ExtractedText(text="a" * 50 + "\n\n" + "b" * 50, page_starts=[0, 52]), chunk_size=60, chunk_overlap=0)
+    chunks = split_text(
+        ExtractedText(text="a" * 50 + "\n\n" + "b" * 50, page_starts=[0, 52]), chunk_size=60, chunk_overlap=0
+    )
     assert [c.pages for c in chunks] == [[1], [2]]
+
+
+# --- 1b. the other formats markitdown covers ---------------------------------------------------------
+
+
+def _xlsx() -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Glaciers"
+    sheet.append(["Glacier", "Length km"])
+    sheet.append(["Aletsch", 22.6])
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def _pptx() -> bytes:
+    from pptx import Presentation
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = "Moraine types"
+    slide.placeholders[1].text = "A terminal moraine marks the furthest advance of a glacier."
+    buf = io.BytesIO()
+    deck.save(buf)
+    return buf.getvalue()
+
+
+def _epub() -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        z.writestr(
+            "META-INF/container.xml",
+            '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+            '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+            "</rootfiles></container>",
+        )
+        z.writestr(
+            "OEBPS/content.opf",
+            '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">'
+            '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:identifier id="id">x</dc:identifier>'
+            "<dc:title>Ice book</dc:title><dc:language>en</dc:language></metadata>"
+            '<manifest><item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/></manifest>'
+            '<spine><itemref idref="c1"/></spine></package>',
+        )
+        z.writestr(
+            "OEBPS/c1.xhtml",
+            '<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>Cirques</title></head>'
+            "<body><h1>Cirques</h1><p>A cirque is a bowl carved by ice at the head of a valley.</p></body></html>",
+        )
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "phrase", "heading"),
+    [
+        ("glaciers.xlsx", _xlsx, "| Aletsch | 22.6 |", "Glaciers"),
+        ("moraines.pptx", _pptx, "terminal moraine marks", "Moraine types"),
+        ("ice.epub", _epub, "bowl carved by ice", "Cirques"),
+        ("glaciers.csv", lambda: b"Glacier,Length km\nAletsch,22.6\n", "| Aletsch | 22.6 |", None),
+    ],
+)
+def test_office_formats_become_structured_text(
+    name: str, make: Any, phrase: str, heading: str | None
+) -> None:
+    from retrieval.knowledge.filetypes import EXTRACTORS, detect_kind
+
+    data = make()
+    extracted = EXTRACTORS[detect_kind(name, data)](data)
+    block = next(b for b in extracted.blocks or [] if phrase in b.text)
+    if heading is not None:
+        assert heading in block.headings
