@@ -117,7 +117,9 @@ async def _extract_with_model(
     follow_ups: int,
     config: RunnableConfig | None,
 ) -> tuple[list[CitedSentence], list[str]]:
-    # Each passage comes with where it is (page, section), so the model can say it and cite precisely.
+    # Each passage comes with where it is (page, section), so the model can say it and cite precisely;
+    # title pages and licence notices are not evidence (kept only when nothing else was found).
+    docs = [d for d in docs if not d.metadata.get("front_matter")] or list(docs)
     blocks = "\n\n".join(f"[{i}] {d.located_label()}\n{d.text}" for i, d in enumerate(docs, start=1))
     messages = [
         SystemMessage(

@@ -454,3 +454,38 @@ def test_office_formats_become_structured_text(
     block = next(b for b in extracted.blocks or [] if phrase in b.text)
     if heading is not None:
         assert heading in block.headings
+
+
+class _JsonModel:
+    """Answers every call with one learning citing document [1], recording the prompts."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    async def ainvoke(self, messages: Any, config: Any = None) -> Any:
+        self.prompts.append("\n".join(str(m.content) for m in messages))
+
+        class _Reply:
+            content = '{"learnings": [{"text": "widget_open2tree returns WIDGET_OK.", "sources": [1]}]}'
+
+        return _Reply()
+
+
+async def test_branch_extraction_gives_the_model_located_passages_without_front_matter(
+    located_kb: KnowledgeBase,
+) -> None:
+    from nodes.research import _extract_with_model
+
+    hits = await located_kb.search("ann", "widget_open2tree WIDGET_OK session", k=3)
+    docs = [h.to_source() for h in hits]
+    legal = SourceDoc(
+        id="legal", title="manual", text="Copyright 2024 Widget Authors.", metadata={"front_matter": True}
+    )
+    model = _JsonModel()
+    learnings, _ = await _extract_with_model(
+        model, "widget_open2tree", "What does it return?", [legal, *docs], 0, None
+    )
+    prompt = model.prompts[0]
+    assert "Copyright 2024 Widget Authors" not in prompt  # front matter is not evidence
+    assert "[1] " in prompt and "§2 Session functions" in prompt  # each passage labelled with its location
+    assert learnings[0].source_ids == [docs[0].id]  # numbers map back to the passages the model saw
