@@ -426,9 +426,12 @@ def route_sections(state: ContentState) -> list[Send]:
         "title": outline_.get("title") or state.get("topic") or "",
         "sections": list(outline_.get("sections") or []),
         "notes": notes[-1]["notes"] if notes and rounds > 1 else "",
-        "findings": state.get("findings") or [],
-        "sources": state.get("sources") or [],
     }
+    # each branch gets the numbered evidence only (not every finding): Send arguments live in the checkpoint
+    findings = findings_of(state.get("findings"))
+    sources = state.get("sources") or []
+    base["lines"] = evidence(findings, sources)
+    base["docs"] = [{"n": n, "doc": d.model_dump()} for n, d in numbered_docs(findings, sources)]
     return [
         Send("draft_section", {**base, "index": i, "heading": h, "previous": previous.get(i, "")})
         for i, h in enumerate(base["sections"])
@@ -439,16 +442,14 @@ async def draft_section(arg: dict[str, Any], config: RunnableConfig, runtime: Ru
     """One section of the draft (a ``Send`` branch)."""
     values = _values(runtime)
     model = await chat_model(values, "smart")
-    findings = findings_of(arg["findings"])
-    sources = arg["sources"]
     index, heading_ = int(arg["index"]), str(arg["heading"])
     if model is not None:
         text = await model_section(
             model, topic=arg["topic"], angle=arg["angle"], title=arg["title"], section=heading_,
-            lines=evidence(findings, sources), notes=arg["notes"], previous=arg["previous"], config=config,
+            lines=arg["lines"], notes=arg["notes"], previous=arg["previous"], config=config,
         )
     else:
-        docs = numbered_docs(findings, sources)
+        docs = [(int(d["n"]), SourceDoc.model_validate(d["doc"])) for d in arg["docs"]]
 
         def offline_text() -> str:
             # earlier sections' choices are recomputed (deterministic) so sections do not repeat each other

@@ -328,6 +328,11 @@ async def test_another_users_session_is_404(http: dict[str, httpx.AsyncClient]) 
     r = await alice.post("/api/v1/sessions", json={"articleId": "x", "initialStage": "styling",
                                                    "context": {"topic": "t"}})
     assert r.status_code == 422
+    before = (await alice.post("/threads/count", json={})).json()
+    r = await alice.post("/api/v1/sessions", json={"articleId": "x", "initialStage": "research", "context": {
+        "topic": "t", "settings": {"content.session_ttl_hours": 1}}})  # a user setting, not a session one
+    assert r.status_code == 403 and r.json()["error"] == "scope_forbidden", r.text
+    assert (await alice.post("/threads/count", json={})).json() == before  # no session was left behind
 
 
 async def test_a_failed_stage_ends_the_session_with_an_error(http: dict[str, httpx.AsyncClient]) -> None:
