@@ -46,21 +46,34 @@ def bad_request(detail: str, **extra: Any) -> ApiError:
     return ApiError(422, "invalid", detail, **extra)
 
 
+def log_rejection(request: Request, status: int, error: str) -> None:
+    """A request the caller got wrong, at info: its method, route template (no ids), user and error code — never
+    the body, which may hold the caller's data."""
+    if status >= 500:
+        return
+    route = request.scope.get("route")
+    user = getattr(request.state, "user", None)
+    log.info("request rejected", method=request.method, route=getattr(route, "path", None) or request.url.path,
+             status=status, error=error, user_id=getattr(user, "user_id", None))
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into a JSON response."""
+    """Register the handlers that turn every error into a JSON response (each 4xx is logged, see log_rejection)."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        log_rejection(request, exc.status, exc.error)
         return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+        log_rejection(request, 422, "invalid")
         return JSONResponse(
             {"detail": f"{where}: {first['msg']}", "error": "invalid", "errors": errors}, status_code=422
         )
@@ -72,10 +85,12 @@ def install(app: FastAPI) -> None:
         log.warning("value refused by the database", path=request.url.path, error=str(exc))
         message = (exc.diag.message_primary or str(exc)).strip()
         detail = f"invalid value: {message}" + (f" ({exc.diag.message_detail})" if exc.diag.message_detail else "")
+        log_rejection(request, 422, "invalid")
         return JSONResponse({"detail": detail, "error": "invalid"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        log_rejection(request, exc.status_code, "http_error")
         return JSONResponse(
             {"detail": str(exc.detail), "error": "http_error"},
             status_code=exc.status_code,

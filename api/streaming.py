@@ -49,11 +49,16 @@ async def run_events(
     """The run's events after ``after``; with ``user_id``, also a ``config_updated`` event (not persisted,
     no id) whenever that user's configuration changes while the stream is open."""
     last = after
+    first = True
     with runtime.broker.subscribe(run_id) as woken, _config_watch(runtime, user_id, woken) as config:
         while True:
             woken.clear()
             async with runtime.db.connection() as conn:
                 rows = await runs_repo.read_events(conn, run_id, last)
+                if first and not rows and await runs_repo.has_ended(conn, run_id):
+                    # joined at or after its `end` (a run writes `end` with its final status): nothing follows
+                    return
+            first = False
             for row in rows:
                 last = int(row["seq"])
                 yield ServerSentEvent(data=row["data"], event=row["event"], id=str(last))
@@ -68,7 +73,8 @@ async def run_events(
                 await asyncio.wait_for(woken.wait(), timeout=RECHECK_SECONDS)
             except TimeoutError:
                 # belt and braces: a run deleted (rolled back) without a final event still ends the stream
-                run = await runtime.db.fetchone("SELECT status FROM runs WHERE run_id = %s", (run_id,))
+                async with runtime.db.connection() as conn:
+                    run = await runs_repo.get_any(conn, run_id)
                 if run is None:
                     yield ServerSentEvent(data="null", event="end", id=str(last + 1))
                     return

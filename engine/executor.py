@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("clew.executor")
 
+ERROR_CHANNEL = "__error__"  # LangGraph's (private since 1.0) channel of a task's error write
+
 STREAM_MODES = {"values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints", "events"}
 
 # Custom stream chunks shaped ``{"event": <name>, "data": …}`` with one of these names are clew's own SSE events
@@ -133,6 +135,13 @@ class _BoundarySaver(FencedSaver):
         if not config.get("configurable", {}).get("checkpoint_ns"):
             await self._on_root()
         return result
+
+    async def aput_writes(self, config, writes, task_id, task_path=""):  # type: ignore[no-untyped-def]
+        # LangGraph records a task stopped by cancellation (a cancel, a hand-back) as failed with CancelledError;
+        # it did not fail, it was stopped: keep no error, so its state shows none and it simply runs again
+        writes = [w for w in writes if not (w[0] == ERROR_CHANNEL and isinstance(w[1], asyncio.CancelledError))]
+        if writes:
+            await super().aput_writes(config, writes, task_id, task_path)
 
 
 async def _step_boundary(runtime: Runtime, execution: Execution) -> None:
@@ -263,7 +272,9 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
             status, execution.final_values, execution.final_interrupts = "success", execution.streamed_final, {}
         else:
             state = await graph.aget_state(config)
-            status = "interrupted" if state.interrupts else "success"
+            # waiting on an interrupt (``interrupt()``) or stopped by a static one (interrupt_before/after): the
+            # thread is interrupted and a run with no input continues it
+            status = "interrupted" if state.interrupts or state.next else "success"
             execution.final_values = state.values
             execution.final_interrupts = interrupts_by_task(state)
     except asyncio.CancelledError:
@@ -379,7 +390,8 @@ async def _stream(
     # lost lease would only be noticed after the next node started): "async" runs as "sync". "exit" (the
     # client asked for no checkpoints during the run) stays: such a run starts over after a crash.
     extra["durability"] = "exit" if kwargs.get("durability") == "exit" else "sync"
-    if extra.get("interrupt_before") or extra.get("interrupt_after"):
+    if (extra.get("interrupt_before") or extra.get("interrupt_after") or getattr(graph, "interrupt_before_nodes", None)
+            or getattr(graph, "interrupt_after_nodes", None)):
         execution.saw_interrupt = True  # a static interrupt may stop the graph: read the final state
     async for ns, mode, chunk in _chunks(graph, stream_input, config, context, lg_modes, extra,
                                          "events" in requested, writer):
@@ -426,8 +438,12 @@ async def _finish(
     status: str,
     error: dict[str, Any] | None,
     bound: Any,
+    *,
+    thread_status: str | None = None,
 ) -> None:
-    """Write the last events, the run's status and the thread's status, all at once (one statement)."""
+    """Write the last events, the run's status and the thread's status, all at once (one statement).
+
+    ``thread_status``: the thread's status when no other run is queued (default: from the run's status)."""
     try:
         await writer.flush()
     except FencedOut:
@@ -440,7 +456,7 @@ async def _finish(
     writer.add("end", None)
     batch = writer.take()
     await writer.close()
-    thread_status = {"success": "idle", "interrupted": "interrupted"}.get(status, "error")
+    thread_status = thread_status or {"success": "idle", "interrupted": "interrupted"}.get(status, "error")
     # retried after a transient error: a repetition after a commit whose answer was lost finds the run no longer
     # owned and writes nothing
     row = await retrying(lambda: runtime.db.fetchone(
@@ -506,15 +522,16 @@ async def _cancelled(
     if action == "rollback":
         await rollback_run(runtime, execution, writer, bound)
         return
-    await _finish(runtime, execution, writer, "interrupted", None, bound)
-    # a user-cancelled run leaves the thread idle unless the graph itself was waiting on an interrupt
+    # cancel with action=interrupt stops the graph where it was, like a static interrupt (as the reference
+    # server): the thread is interrupted with ``next`` naming the stopped tasks, and a run with no input
+    # continues it (the stopped tasks carry no error: see _BoundarySaver.aput_writes).
+    thread_status = "idle"
     if graph is not None:
         state = await graph.aget_state(config)
-        await runtime.db.execute(
-            "UPDATE threads SET status = %s WHERE thread_id = %s AND status = 'interrupted' "
-            "AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = %s AND status IN ('pending','running'))",
-            ("interrupted" if state.interrupts else "idle", execution.thread_id, execution.thread_id),
-        )
+        execution.final_values = state.values
+        execution.final_interrupts = interrupts_by_task(state)
+        thread_status = "interrupted" if state.next else "idle"
+    await _finish(runtime, execution, writer, "interrupted", None, bound, thread_status=thread_status)
 
 
 async def rollback_run(

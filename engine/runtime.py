@@ -174,7 +174,7 @@ class Runtime:
         if spec is not None:
             graph = spec.graph.copy(update={"checkpointer": self.saver, "store": self.store})
             state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
-            if state.interrupts:
+            if state.interrupts or state.next:  # waiting on an interrupt, or stopped by a static one
                 status = "interrupted"
         await self.db.execute(
             "UPDATE threads SET status = %s, updated_at = now() WHERE thread_id = %s AND status <> 'busy'",

@@ -37,20 +37,26 @@ TERMINAL = {"success", "error", "timeout", "interrupted"}
 
 
 def valid_uuid(value: str, kind: str) -> str:
+    """``value`` as a canonical UUID string; a malformed one is a 422 (as the reference server answers)."""
     try:
         return str(uuid.UUID(str(value)))
     except ValueError as exc:
-        raise not_found(kind, value) from exc
+        raise ApiError(422, "invalid", f"invalid {kind} ID {value!r}: must be a UUID") from exc
 
 
 async def resolve_assistant(conn: Conn, runtime: Runtime, user: User, assistant_id: str) -> dict[str, Any]:
-    """An assistant by id or by graph name (its system assistant), visible to ``user``."""
+    """An assistant by id or by graph name (its system assistant), visible to ``user``.
+
+    Neither a UUID nor a graph name: 422 listing the graphs; a UUID of no visible assistant: 404."""
     if assistant_id in runtime.graphs:
         assistant_id = system_assistant_id(assistant_id)
     try:
         ident = str(uuid.UUID(assistant_id))
     except ValueError as exc:
-        raise not_found("assistant", assistant_id) from exc
+        raise ApiError(
+            422, "invalid",
+            f"invalid assistant {assistant_id!r}: must be an assistant UUID or one of the graphs {runtime.graphs.ids()}",
+        ) from exc
     row = await assistants_repo.get(conn, user.user_id, ident)
     if row is None:
         raise not_found("assistant", assistant_id)

@@ -145,6 +145,13 @@ async def read_events(conn: Conn, run_id: str, after_seq: int, limit: int = 500)
     return await cur.fetchall()
 
 
+async def has_ended(conn: Conn, run_id: str) -> bool:
+    """Whether the run is gone or in a final status (its events, ``end`` included, are all written then)."""
+    cur = await conn.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
+    row = await cur.fetchone()
+    return row is None or row["status"] not in ("pending", "running")
+
+
 async def prune_events(conn: Conn, older_than_days: float) -> int:
     """Retention: drop events of runs that ended more than ``older_than_days`` ago."""
     cur = await conn.execute(

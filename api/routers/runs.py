@@ -19,9 +19,11 @@ from persistence import threads as threads_repo
 router = APIRouter(tags=["runs"])
 
 
-def _locations(run: dict[str, Any]) -> dict[str, str]:
-    base = f"/threads/{run['thread_id']}/runs/{run['run_id']}"
-    return {"Content-Location": base, "Location": f"{base}/stream"}
+def _locations(run: dict[str, Any], *, stateless: bool = False, wait: bool = False) -> dict[str, str]:
+    """``Content-Location`` (the run) and ``Location`` (its stream, or its join for ``wait``), as the reference
+    server: a stateless run's are ``/runs/{run_id}``."""
+    base = f"/runs/{run['run_id']}" if stateless else f"/threads/{run['thread_id']}/runs/{run['run_id']}"
+    return {"Content-Location": base, "Location": f"{base}/join" if wait else f"{base}/stream"}
 
 
 async def _stream_new(runtime: Any, user: Any, thread_id: str | None, body: RunCreate, temporary: bool
@@ -37,7 +39,7 @@ async def _stream_new(runtime: Any, user: Any, thread_id: str | None, body: RunC
             pass
 
     return sse_response(
-        runtime, run_id, 0, headers=_locations(run), on_disconnect=cancel if on_disconnect == "cancel" else None,
+        runtime, run_id, 0, headers=_locations(run, stateless=temporary), on_disconnect=cancel if on_disconnect == "cancel" else None,
         user_id=user.user_id,
     )
 
@@ -45,10 +47,23 @@ async def _stream_new(runtime: Any, user: Any, thread_id: str | None, body: RunC
 async def _wait_new(runtime: Any, user: Any, thread_id: str | None, body: RunCreate, temporary: bool) -> Response:
     run = await service.create_run(runtime, user, thread_id, body, temporary=temporary)
     final = await service.join_run(runtime, str(run["run_id"]), just_created=True)
-    return JSON(await _final_output(runtime, final, str(run["thread_id"])), headers=_locations(run))
+    return JSON(await _final_output(runtime, final, str(run["thread_id"]), run["graph_id"]),
+                headers=_locations(run, stateless=temporary, wait=True))
 
 
-async def _final_output(runtime: Any, run: dict[str, Any] | None, thread_id: str) -> Any:
+def output_view(runtime: Any, graph_id: str, values: Any) -> Any:
+    """The graph's output from its state values: the output schema's keys when the graph declares one (what
+    ``invoke`` returns), else the whole state."""
+    spec = runtime.graphs.get(graph_id)
+    if spec is None or not isinstance(values, dict):
+        return values
+    channels = spec.graph.output_channels
+    if isinstance(channels, str):
+        return values.get(channels, values) if channels in values else values
+    return {k: values[k] for k in channels if k in values}
+
+
+async def _final_output(runtime: Any, run: dict[str, Any] | None, thread_id: str, graph_id: str) -> Any:
     if run is not None and run["status"] in ("error", "timeout"):
         return {"__error__": run.get("error") or {"error": run["status"], "message": run["status"]}}
     if run is not None and "thread_values" in run:
@@ -59,6 +74,7 @@ async def _final_output(runtime: Any, run: dict[str, Any] | None, thread_id: str
         if row is None:
             return None
         values, by_task = row["state_values"], row["interrupts"]
+    values = output_view(runtime, graph_id, values)
     interrupts = [i for items in (by_task or {}).values() for i in items]
     if interrupts:
         values = {**(values if isinstance(values, dict) else {}), "__interrupt__": interrupts}
@@ -94,7 +110,7 @@ async def stateless_wait(body: RunCreate, user: CurrentUser, runtime: RuntimeDep
 @router.post("/runs")
 async def stateless_background(body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
     run = await service.create_run(runtime, user, None, body, temporary=True)
-    return JSON(run_out(run), headers=_locations(run))
+    return JSON(run_out(run), headers=_locations(run, stateless=True))
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -124,6 +140,37 @@ async def _get_run(runtime: Any, user: Any, thread_id: str, run_id: str) -> dict
     return run
 
 
+async def _get_run_anywhere(runtime: Any, user: Any, run_id: str) -> dict[str, Any]:
+    run_id = service.valid_uuid(run_id, "run")
+    async with runtime.db.connection() as conn:
+        run = await runs_repo.get(conn, user.user_id, run_id)
+    if run is None:
+        raise not_found("run", run_id)
+    return run
+
+
+@router.get("/runs/{run_id}")
+async def get_run_by_id(run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    """A run by id alone: where a stateless run's ``Content-Location`` points (clew's addition)."""
+    return JSON(run_out(await _get_run_anywhere(runtime, user, run_id)))
+
+
+@router.get("/runs/{run_id}/join")
+async def join_run_by_id(run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    run = await _get_run_anywhere(runtime, user, run_id)
+    final = await service.join_run(runtime, str(run["run_id"]))
+    return JSON(await _final_output(runtime, final, str(run["thread_id"]), run["graph_id"]))
+
+
+@router.get("/runs/{run_id}/stream")
+async def join_stream_by_id(run_id: str, request: Request, user: CurrentUser, runtime: RuntimeDep
+                            ) -> EventSourceResponse:
+    run = await _get_run_anywhere(runtime, user, run_id)
+    after = parse_last_event_id(request.headers.get("last-event-id"))
+    return sse_response(runtime, str(run["run_id"]), after, headers=_locations(run, stateless=True),
+                        user_id=user.user_id)
+
+
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def get_run(thread_id: str, run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
     return JSON(run_out(await _get_run(runtime, user, thread_id, run_id)))
@@ -133,7 +180,7 @@ async def get_run(thread_id: str, run_id: str, user: CurrentUser, runtime: Runti
 async def join_run(thread_id: str, run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
     run = await _get_run(runtime, user, thread_id, run_id)
     final = await service.join_run(runtime, str(run["run_id"]))
-    return JSON(await _final_output(runtime, final, str(run["thread_id"])))
+    return JSON(await _final_output(runtime, final, str(run["thread_id"]), run["graph_id"]))
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream")

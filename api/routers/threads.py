@@ -151,6 +151,9 @@ async def update_state(thread_id: str, body: StateUpdate, user: CurrentUser, run
     checkpoint_id = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
     if checkpoint_id:
         config["configurable"]["checkpoint_id"] = checkpoint_id
+    if body.as_node is not None and body.as_node not in graph.nodes:
+        # 400, as the reference server answers
+        raise ApiError(400, "unknown_node", f"node {body.as_node!r} does not exist; graph has {sorted(set(graph.nodes) - {'__start__'})}")
     if isinstance(body.values, dict) and (unknown := sorted(k for k in body.values if k not in graph.channels)):
         raise ApiError(422, "invalid", f"values: unknown state key(s) {unknown}")
     try:
