@@ -214,7 +214,7 @@ async def test_another_users_todos_are_invisible(
         assert r.status_code == 404, (url, r.text)
         assert r.json()["error"] == "not_found"
     assert (await http.get(f"/todos/{todo_id}")).json()["status"] == "pending"
-    assert (await http.get("/todos/not-a-uuid")).status_code == 404
+    assert (await http.get("/todos/not-a-uuid")).status_code == 422  # a malformed id, as the reference
 
 
 async def test_demo_graph_end_to_end(client: Any, http: httpx.AsyncClient) -> None:

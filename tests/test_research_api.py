@@ -153,7 +153,7 @@ async def test_research_routes(
         r = await bob.request(method, f"/api/v1/research/{rid}/{path}")
         assert r.status_code == 404, (path, r.text)
         assert r.json()["error"] == "not_found"
-    assert (await alice.get("/api/v1/research/not-a-uuid/result")).status_code == 404
+    assert (await alice.get("/api/v1/research/not-a-uuid/result")).status_code == 422  # malformed id
     r = await alice.post(f"/api/v1/research/{rid}/cancel")
     assert r.status_code == 409 and "no run in progress" in r.json()["detail"]
     r = await alice.post("/api/v1/research/start", json={"query": ""})
