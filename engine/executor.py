@@ -32,7 +32,14 @@ from engine.serde import to_jsonable
 from persistence import runs as runs_repo
 from persistence.checkpointer import FencedOut, FencedSaver
 from persistence.db import is_transient, retrying
-from persistence.runs_sql import FINISH_RUN_AND_THREAD, MAX_EVENT_SEQ, RENEW_LEASES, RETRY_RUN, SETTLE_THREAD
+from persistence.runs_sql import (
+    FINISH_RUN_AND_THREAD,
+    MAX_EVENT_SEQ,
+    RENEW_LEASES,
+    RESETTLE_STOPPED_THREAD,
+    RETRY_RUN,
+    SETTLE_THREAD,
+)
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -525,13 +532,24 @@ async def _cancelled(
     # cancel with action=interrupt stops the graph where it was, like a static interrupt (as the reference
     # server): the thread is interrupted with ``next`` naming the stopped tasks, and a run with no input
     # continues it (the stopped tasks carry no error: see _BoundarySaver.aput_writes).
-    thread_status = "idle"
+    thread_status, seen = "idle", None
     if graph is not None:
         state = await graph.aget_state(config)
         execution.final_values = state.values
         execution.final_interrupts = interrupts_by_task(state)
         thread_status = "interrupted" if state.next else "idle"
+        seen = (state.config or {}).get("configurable", {}).get("checkpoint_id")
     await _finish(runtime, execution, writer, "interrupted", None, bound, thread_status=thread_status)
+    if graph is None:
+        return
+    # a checkpoint write in flight when the graph was stopped may land after the read above; none can after the
+    # run ended (writes are fenced on a running run), so a second read is final
+    state = await graph.aget_state(config)
+    if (state.config or {}).get("configurable", {}).get("checkpoint_id") != seen:
+        await runtime.db.execute(RESETTLE_STOPPED_THREAD, {
+            "thread_id": execution.thread_id, "status": "interrupted" if state.next else "idle",
+            "values": Jsonb(to_jsonable(state.values)), "interrupts": Jsonb(to_jsonable(interrupts_by_task(state))),
+        })
 
 
 async def rollback_run(

@@ -168,3 +168,12 @@ settled AS (
 SELECT (SELECT count(*) FROM finished) AS finished, (SELECT count(*) FROM owner) AS owned,
     (SELECT status FROM settled) AS thread_status, pg_notify(%(channel)s, %(run_id)s::text) AS notified
 """
+
+
+# The thread of a run stopped by a cancel (action=interrupt), settled again from its final checkpoint when a
+# checkpoint landed after the run's end was computed; only while no other run took the thread meanwhile.
+RESETTLE_STOPPED_THREAD = """
+UPDATE threads SET status = %(status)s, state_values = %(values)s, interrupts = %(interrupts)s, updated_at = now()
+WHERE thread_id = %(thread_id)s AND status IN ('idle', 'interrupted')
+  AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = %(thread_id)s AND status IN ('pending', 'running'))
+"""
