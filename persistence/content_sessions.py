@@ -31,6 +31,12 @@ WHERE thread_id = %s AND user_id = %s
 RETURNING {COLUMNS}
 """
 
+# For the retention job (operations issue): sessions expired for at least `grace` seconds, oldest first.
+EXPIRED = """
+SELECT thread_id, user_id, expires_at FROM content_sessions
+WHERE expires_at <= now() - make_interval(secs => %s) ORDER BY expires_at LIMIT %s
+"""
+
 LIST_FOR_USER = f"""
 SELECT {COLUMNS} FROM content_sessions WHERE user_id = %s ORDER BY created_at DESC LIMIT %s OFFSET %s
 """
@@ -71,4 +77,11 @@ SELECT run_id, status, created_at FROM runs WHERE thread_id = %s AND user_id = %
 
 async def session_runs(conn: Conn, user_id: str, thread_id: str) -> list[dict[str, Any]]:
     cur = await conn.execute(SESSION_RUNS, (thread_id, user_id))
+    return list(await cur.fetchall())
+
+
+async def expired(conn: Conn, *, grace_seconds: float = 0.0, limit: int = 100) -> list[dict[str, Any]]:
+    """Sessions expired at least ``grace_seconds`` ago (every user's): what the retention job removes, with
+    their threads (``DELETE FROM threads`` cascades to this table; checkpoints and events go with the thread)."""
+    cur = await conn.execute(EXPIRED, (grace_seconds, limit))
     return list(await cur.fetchall())

@@ -173,3 +173,10 @@ async def test_other_topics_research_deeper_and_restyle() -> None:
     out = await s.act("restyle", preset="newsletter", length_words=120)
     assert out["values"]["preset"]["length_words"] == 120 and "_In this issue:" in out["values"]["styled"]
     assert [d["action"] for d in out["values"]["decisions"]][-2:] == ["restyle", "restyle"]
+
+
+def test_reading_level_is_not_graded_for_cjk_text() -> None:
+    md = "# 灯塔\n\n## 历史\n\n维尔莫拉灯塔建于一八七一年，位于奎林港北面的玄武岩悬崖上 [1]。\n"
+    result = review_article(md, [{"n": 1, "id": "x"}], length_words=800, banned=[], max_grade=1)
+    check = next(c for c in result["checks"] if c["id"] == "reading_level")
+    assert check["passed"] and "not measured" in check["detail"]

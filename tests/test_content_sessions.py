@@ -311,6 +311,13 @@ async def test_expired_session_refuses_actions(http: dict[str, httpx.AsyncClient
     assert r.status_code == 410 and r.json()["error"] == "session_expired", r.text
     s = (await alice.get(f"/api/v1/sessions/{sid}")).json()
     assert s["progress"]["status"] == "expired" and s["availableActions"] == []
+    # what the retention job will remove: this session, not the live ones
+    from psycopg.rows import dict_row
+
+    from persistence import content_sessions
+
+    async with await psycopg.AsyncConnection.connect(content_db, autocommit=True, row_factory=dict_row) as conn:
+        assert [str(r["thread_id"]) for r in await content_sessions.expired(conn)] == [sid]
 
 
 async def test_another_users_session_is_404(http: dict[str, httpx.AsyncClient]) -> None:

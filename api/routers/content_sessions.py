@@ -148,7 +148,8 @@ async def session_view(runtime: Runtime, thread: dict[str, Any], row: dict[str, 
     pending = _pending(thread)
     status = _status(thread, row, values)
     value = (pending or {}).get("value") or {}
-    stage = str((value.get("data") or {}).get("stage") or values.get("content_stage") or "topic")
+    stage = str((value.get("data") or {}).get("stage") or values.get("content_stage")
+                or values.get("initial_stage") or "topic")
     available = actions_of(value) if status == "waiting" else []
     body: dict[str, Any] = {
         "sessionId": tid,

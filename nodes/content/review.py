@@ -7,7 +7,8 @@
 - ``length``: the body's word count is within :data:`LENGTH_TOLERANCE` of the preset's ``length_words`` at
   most (a shorter article passes: the sources may not support more);
 - ``reading_level``: the Flesch-Kincaid grade (0.39 * words/sentences + 11.8 * syllables/words - 15.59;
-  syllables from pyphen's hyphenation dictionaries) is at most ``content.max_reading_grade``;
+  syllables from pyphen's hyphenation dictionaries) is at most ``content.max_reading_grade`` (English only:
+  a mostly-CJK article is not graded, and the check says so);
 - ``banned_words``: none of ``content.banned_words`` occurs (whole words, case-insensitive).
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nodes.writing import strip_sources_section
-from providers.text import split_sentences, word_count
+from providers.text import is_cjk, split_sentences, word_count
 from reports.citations import check_citations, find_citations
 
 MIN_CLAIM_WORDS = 5
@@ -46,6 +47,11 @@ def flesch_kincaid_grade(text: str) -> float:
         return 0.0
     syl = sum(syllables(w) for w in words)
     return round(0.39 * len(words) / len(sentences) + 11.8 * syl / len(words) - 15.59, 1)
+
+
+def _mostly_cjk(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(1 for c in letters if is_cjk(c)) > len(letters) / 2
 
 
 def _body_paragraphs(markdown: str) -> list[str]:
@@ -96,7 +102,8 @@ def review_article(
     uncited = uncited_claims(markdown)
     citations = check_citations(markdown, [dict(s) for s in sources])
     words = int(word_count(body))
-    grade = flesch_kincaid_grade(body)
+    cjk = _mostly_cjk(body)
+    grade = 0.0 if cjk else flesch_kincaid_grade(body)
     banned_found = banned_in(markdown, banned)
     limit = int(length_words * LENGTH_TOLERANCE)
     checks = [
@@ -121,8 +128,11 @@ def review_article(
         },
         {
             "id": "reading_level",
-            "passed": grade <= max_grade,
-            "detail": f"Flesch-Kincaid grade {grade} (at most {max_grade})",
+            "passed": cjk or grade <= max_grade,
+            "detail": (
+                "not measured: Flesch-Kincaid applies to English text, this article is mostly CJK"
+                if cjk else f"Flesch-Kincaid grade {grade} (at most {max_grade})"
+            ),
         },
         {
             "id": "banned_words",
