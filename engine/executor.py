@@ -229,27 +229,27 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
     config = build_config(run)
     try:
         writer.add("metadata", {"run_id": run_id, "attempt": run["attempt"]})
-        if run["attempt"] > run["max_attempts"]:
-            # every earlier attempt died with its worker (or was lost): give up rather than loop forever
-            last = run.get("error") or {}
-            raise AttemptsExhausted(
-                f"run gave up after {run['max_attempts']} attempts" + (f": {last.get('message')}" if last else "")
-            )
         spec = runtime.graphs.get(run["graph_id"])
         if spec is None:
             raise LookupError(f"graph {run['graph_id']!r} is not loaded in this process")
         saver = _BoundarySaver(db.pool, run_id, token, on_root_checkpoint=lambda: _step_boundary(runtime, execution),
                                lock=runtime.checkpoint_lock)
         graph = spec.graph.copy(update={"checkpointer": saver, "store": runtime.store})
+        if run.get("cancel_action"):
+            # cancelled while no worker executed it (its worker died): nothing runs, the cancel is applied now
+            execution.reason = StopReason.CANCEL
+            raise asyncio.CancelledError
+        if run["attempt"] > run["max_attempts"]:
+            # every earlier attempt died with its worker (or was lost): give up rather than loop forever
+            last = run.get("error") or {}
+            raise AttemptsExhausted(
+                f"run gave up after {run['max_attempts']} attempts" + (f": {last.get('message')}" if last else "")
+            )
         stream_input = await _prepare_input(runtime, execution, saver, config)
         context = {**(run["config_snapshot"].get("context") or {}), **await fresh_secrets(runtime, run["user_id"])}
         execution.context = fit_to_graph(graph, context)
         await check_run_budget(db, run["user_id"], context)
         config["callbacks"] = [*(config.get("callbacks") or []), *run_callbacks(db, run, context)]
-        if run.get("cancel_action"):
-            # cancelled while no worker executed it (its worker died): nothing runs, the cancel is applied now
-            execution.reason = StopReason.CANCEL
-            raise asyncio.CancelledError
         if execution.drain_requested.is_set():
             execution.reason = StopReason.SHUTDOWN
             raise HandBack(run_id)

@@ -9,6 +9,7 @@ run, and marks the thread busy in the same transaction, so of two concurrent res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from nodes.interrupts import check_resume
 from persistence import assistants as assistants_repo
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
-from persistence.runs_sql import SETTLE_THREAD
+from persistence.runs_sql import SETTLE_THREAD, TAKE_OVER_CANCELLED
 
 if TYPE_CHECKING:
     from api.auth import User
@@ -238,10 +239,56 @@ async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, 
             notify = True
     if notify and runtime.worker is not None:
         runtime.worker.cancel_run(run_id)
+    if notify:
+        await take_over_cancelled(runtime, run_id)  # its worker died (lease lapsed) and no worker took it over
     if not notify:
         runtime.broker.wake(run_id)
         await runtime.refresh_thread_status(thread_id)
     return dict(run)
+
+
+async def take_over_cancelled(runtime: Runtime, run_id: str) -> bool:
+    """Apply the cancel of a run whose worker died (lease lapsed) here, when no worker took it over yet: claim it
+    with a new fencing token and let the executor finish the cancel (it checks ``cancel_action`` before running
+    anything). Answers whether this process did."""
+    import os
+    import socket
+    import time
+
+    from engine.executor import Execution, execute
+
+    lease = runtime.settings.lease_seconds
+    sent = time.monotonic()
+    row = await runtime.db.fetchone(
+        TAKE_OVER_CANCELLED,
+        {"owner": f"{socket.gethostname()}:{os.getpid()}:cancel", "lease": lease, "run_id": run_id},
+    )
+    if row is None:
+        return False
+    log.info("applying the cancel of an orphaned run", run_id=run_id, thread_id=str(row["thread_id"]))
+    await execute(runtime, Execution(row, lease_deadline=sent + lease))
+    runtime.broker.wake(run_id)
+    return True
+
+
+async def wait_cancelled(runtime: Runtime, run_id: str) -> None:
+    """Wait until a cancelled run ended (``cancel?wait=true``). If its worker is dead and no worker takes it over,
+    this process applies the cancel itself once the lease lapsed, so the wait ends without a live worker."""
+    lapse_check = max(0.2, min(2.0, runtime.settings.lease_seconds / 3))
+    with runtime.broker.subscribe(run_id) as ev:
+        while True:
+            ev.clear()
+            row = await runtime.db.fetchone(
+                "SELECT status, cancel_action IS NOT NULL AND lease_expires_at < now() AS orphaned "
+                "FROM runs WHERE run_id = %s",
+                (run_id,),
+            )
+            if row is None or row["status"] in TERMINAL:
+                return
+            if row["status"] == "running" and row["orphaned"] and await take_over_cancelled(runtime, run_id):
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ev.wait(), timeout=lapse_check)
 
 
 # The run with its thread's final values: a run's end and its thread's values are committed together, so one

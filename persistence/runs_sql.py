@@ -42,6 +42,15 @@ WHERE runs.run_id = candidate.run_id
 RETURNING runs.*, (SELECT coalesce(max(seq), 0) FROM run_events e WHERE e.run_id = runs.run_id) AS last_seq
 """
 
+# A cancelled run whose worker died (lease lapsed) taken over by the process that answers the cancel, when no
+# worker did: a new fencing token (the dead worker, should it come back, is fenced out), attempt unchanged.
+TAKE_OVER_CANCELLED = """
+UPDATE runs SET lease_owner = %(owner)s, lease_expires_at = now() + make_interval(secs => %(lease)s),
+    fencing_token = fencing_token + 1, updated_at = now()
+WHERE run_id = %(run_id)s AND status = 'running' AND cancel_action IS NOT NULL AND lease_expires_at < now()
+RETURNING runs.*, (SELECT coalesce(max(seq), 0) FROM run_events e WHERE e.run_id = runs.run_id) AS last_seq
+"""
+
 # Rows locked in run-id order first (as INSERT_EVENTS_BATCH locks them), so the two never deadlock.
 RENEW_LEASES = """
 UPDATE runs SET lease_expires_at = now() + make_interval(secs => %(lease)s)

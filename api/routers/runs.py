@@ -203,7 +203,7 @@ async def cancel(
 ) -> Response:
     await service.cancel_run(runtime, user, thread_id, run_id, action)
     if wait:
-        await service.join_run(runtime, service.valid_uuid(run_id, "run"))
+        await service.wait_cancelled(runtime, service.valid_uuid(run_id, "run"))
     return Response(status_code=202 if not wait else 204)
 
 
