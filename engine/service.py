@@ -9,7 +9,6 @@ run, and marks the thread busy in the same transaction, so of two concurrent res
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -275,20 +274,19 @@ async def wait_cancelled(runtime: Runtime, run_id: str) -> None:
     """Wait until a cancelled run ended (``cancel?wait=true``). If its worker is dead and no worker takes it over,
     this process applies the cancel itself once the lease lapsed, so the wait ends without a live worker."""
     lapse_check = max(0.2, min(2.0, runtime.settings.lease_seconds / 3))
-    with runtime.broker.subscribe(run_id) as ev:
-        while True:
-            ev.clear()
-            row = await runtime.db.fetchone(
-                "SELECT status, cancel_action IS NOT NULL AND lease_expires_at < now() AS orphaned "
-                "FROM runs WHERE run_id = %s",
-                (run_id,),
-            )
-            if row is None or row["status"] in TERMINAL:
-                return
-            if row["status"] == "running" and row["orphaned"] and await take_over_cancelled(runtime, run_id):
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ev.wait(), timeout=lapse_check)
+    while True:
+        try:
+            await asyncio.wait_for(join_run(runtime, run_id), timeout=lapse_check)
+            return
+        except TimeoutError:
+            pass
+        row = await runtime.db.fetchone(
+            "SELECT status = 'running' AND cancel_action IS NOT NULL AND lease_expires_at < now() AS orphaned "
+            "FROM runs WHERE run_id = %s",
+            (run_id,),
+        )
+        if row is not None and row["orphaned"]:
+            await take_over_cancelled(runtime, run_id)
 
 
 # The run with its thread's final values: a run's end and its thread's values are committed together, so one
