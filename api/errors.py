@@ -88,6 +88,15 @@ def install(app: FastAPI) -> None:
         log_rejection(request, 422, "invalid")
         return JSONResponse({"detail": detail, "error": "invalid"}, status_code=422)
 
+    @app.exception_handler(psycopg.OperationalError)
+    async def _unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        # The database is unreachable or restarting (a pooled connection died with it, the pool timed out) or the
+        # statement lost a deadlock / serialization conflict: the transaction was rolled back, nothing was
+        # written, and the same request will very likely succeed in a moment.
+        log.warning("database unavailable", path=request.url.path, method=request.method, error=str(exc)[:200])
+        return JSONResponse({"detail": "the database is unavailable or busy; retry shortly", "error": "unavailable"},
+                            status_code=503, headers={"Retry-After": "1"})
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         log_rejection(request, exc.status_code, "http_error")

@@ -34,6 +34,7 @@ from persistence.checkpointer import FencedOut, FencedSaver
 from persistence.db import is_transient, retrying
 from persistence.runs_sql import (
     FINISH_RUN_AND_THREAD,
+    LOCK_THREAD,
     MAX_EVENT_SEQ,
     RENEW_LEASES,
     RESETTLE_STOPPED_THREAD,
@@ -574,6 +575,7 @@ async def rollback_run(
         before = row["checkpoint_before"]
     try:
         async with runtime.db.transaction() as conn:
+            await conn.execute(LOCK_THREAD, (execution.thread_id,))  # lock order: thread, then run
             if batch:
                 await write_events(conn, execution.run_id, execution.token, batch)
             cur = await conn.execute(
@@ -603,6 +605,7 @@ async def delete_checkpoints_after(conn: Any, thread_id: str, before: str | None
 async def finalize_rollback(runtime: Runtime, run_id: str, thread_id: str) -> None:
     """Delete the rolled-back run (after readers got its ``end``) and settle the thread's status."""
     async with runtime.db.transaction() as conn:
+        await conn.execute(LOCK_THREAD, (thread_id,))  # lock order: thread, then run
         await runs_repo.delete(conn, run_id)
         await conn.execute(SETTLE_THREAD, {"thread_id": thread_id, "status": "idle", "error": None, "values": None, "interrupts": None})
     await runtime.refresh_thread_status(thread_id)

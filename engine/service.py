@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import structlog
 
 from api.errors import ApiError, conflict, not_found
@@ -24,7 +25,7 @@ from nodes.interrupts import check_resume
 from persistence import assistants as assistants_repo
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
-from persistence.runs_sql import SETTLE_THREAD, TAKE_OVER_CANCELLED
+from persistence.runs_sql import LOCK_THREAD, SETTLE_THREAD, TAKE_OVER_CANCELLED
 
 if TYPE_CHECKING:
     from api.auth import User
@@ -105,6 +106,22 @@ async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_
 
 
 async def create_run(
+    runtime: Runtime, user: User, thread_id: str | None, body: RunCreate, *, temporary: bool = False
+) -> dict[str, Any]:
+    """Create a run (see the module docstring). A deadlock victim or a serialization failure is retried here,
+    inside the request (its transaction rolled back, nothing was written), a few times."""
+    for attempt in range(1, 6):
+        try:
+            return await _create_run_once(runtime, user, thread_id, body, temporary=temporary)
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+            if attempt == 5:
+                raise
+            log.warning("run creation conflicted; retrying", thread_id=thread_id, error=str(exc)[:200])
+            await asyncio.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def _create_run_once(
     runtime: Runtime, user: User, thread_id: str | None, body: RunCreate, *, temporary: bool = False
 ) -> dict[str, Any]:
     if body.command is not None:
@@ -216,6 +233,7 @@ async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, 
     run_id = valid_uuid(run_id, "run")
     notify = False
     async with runtime.db.transaction() as conn:
+        await conn.execute(LOCK_THREAD, (thread_id,))  # lock order: thread, then run (persistence/runs_sql.py)
         cur = await conn.execute(
             "SELECT run_id, status FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s FOR UPDATE",
             (run_id, thread_id, user.user_id),

@@ -132,16 +132,27 @@ SELECT o.run_id, pg_notify(%(channel)s, o.run_id::text) AS notified FROM owners 
 
 MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %s"
 
+# The thread row, locked first in a transaction that goes on to lock or change one of its runs (see below).
+LOCK_THREAD = "SELECT 1 FROM threads WHERE thread_id = %s FOR UPDATE"
+
+# Lock order, everywhere: the thread row before its runs' rows (run creation locks the thread, then its active
+# runs; a run's end, a cancel and a rollback do the same), so two of them never wait on each other in a cycle.
+#
 # A run's end as one statement (atomic under autocommit, one round trip): its last events, its final status and
-# its thread's status, only while ``token`` still owns the run (the row is locked first, so a takeover in flight
-# either wins before, and nothing is written, or waits until this commits). A rollback cancel that committed
+# its thread's status, only while ``token`` still owns the run (the thread row, then the run row, are locked
+# first — the always-true ``count(*) >= 0`` is a one-time filter evaluated before the run row is read — so a
+# takeover in flight either wins before, and nothing is written, or waits until this commits). A rollback cancel that committed
 # before (``cancel_action``, read under the same lock) also stops it: the caller rolls the run back instead, and
 # a cancel after it finds the run ended (409). The thread's check for other active runs excludes this run,
 # which the statement's snapshot still sees running. NOTIFY goes out on commit.
 FINISH_RUN_AND_THREAD = """
-WITH owner AS MATERIALIZED (
+WITH thread_lock AS MATERIALIZED (
+    SELECT 1 FROM threads WHERE thread_id = %(thread_id)s FOR UPDATE
+),
+owner AS MATERIALIZED (
     SELECT cancel_action FROM runs
     WHERE run_id = %(run_id)s AND fencing_token = %(token)s AND status = 'running'
+        AND (SELECT count(*) FROM thread_lock) >= 0
     FOR UPDATE
 ),
 go AS MATERIALIZED (

@@ -78,11 +78,17 @@ async def test_postgres_restarts_never_rerun_a_finished_node(tmp_path: Path) -> 
             run = await client.runs.create(thread["thread_id"], "five", input={"log_path": log_path, "delay": 0.15})
             runs.append((thread["thread_id"], run["run_id"]))
         in_flight = []
-        for _ in range(RESTARTS):
-            await asyncio.sleep(0.8)
-            in_flight.append(await _retrying(client.threads.count, status="busy"))
-            await asyncio.to_thread(_pg_ctl, server, "restart")
+        after_restart: list[httpx.Response] = []
+        async with httpx.AsyncClient(base_url=api.url, timeout=30) as raw:
+            for _ in range(RESTARTS):
+                await asyncio.sleep(0.8)
+                in_flight.append(await _retrying(client.threads.count, status="busy"))
+                await asyncio.to_thread(_pg_ctl, server, "restart")
+                # the first requests after a restart meet pooled connections that died with it: 503, never 500
+                after_restart += await asyncio.gather(*(raw.post("/threads/search", json={}) for _ in range(4)))
         assert all(n > 0 for n in in_flight), in_flight  # every restart hit runs in flight
+        assert all(r.status_code == 200 or (r.status_code == 503 and r.headers.get("retry-after"))
+                   for r in after_restart), [(r.status_code, r.text) for r in after_restart]
         deadline = time.monotonic() + 180
         statuses: dict[str, str] = {}
         while time.monotonic() < deadline and (
