@@ -213,6 +213,8 @@ async def test_whole_session_topic_to_done(http: dict[str, httpx.AsyncClient], l
     assert evs[-1]["event"] == "end"
     assert stage_changes(evs, "waiting") == ["topic", "research", "writing", "styling", "review"]
     names = [e["event"] for e in evs]
+    queries = [e["data"] for e in evs if e["event"] == "progress" and e["data"]["step"] == "query"]
+    assert queries and queries[-1]["completed"] == queries[-1]["total"] >= 1
     for first, then in (("topics.discovered", "research.completed"), ("research.completed", "draft.updated"),
                         ("draft.updated", "review.completed")):
         assert names.index(first) < names.index(then)

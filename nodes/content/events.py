@@ -8,7 +8,7 @@ them with the run's other events, and ``GET /api/v1/sessions/{id}/events`` serve
 | event | data |
 |---|---|
 | ``stage.change`` | ``{stage, status: processing | waiting | done, progress, offline, message, availableActions?}`` |
-| ``progress`` | ``{stage, step, message, completed?, total?}`` |
+| ``progress`` | ``{stage, step, message, completed?, total?}`` (also each finished research query) |
 | ``topics.discovered`` | ``{topics: [{id, title, angle, score, sources}], offline}`` |
 | ``research.completed`` | ``{topic, queries, findings, sources, failed, quality, offline}`` |
 | ``draft.updated`` | ``{round, section?, heading?, words, complete, offline}`` |
@@ -73,6 +73,18 @@ def session_event(event: str, data: str) -> tuple[str, str] | None:
             return None
         if isinstance(chunk, dict) and chunk.get("event") in EVENT_NAMES and "data" in chunk:
             return str(chunk["event"]), json.dumps(chunk["data"], default=str)
+        if isinstance(chunk, dict) and chunk.get("type") == research_progress.PROGRESS:
+            # the research nodes' own progress (one per finished query) as the design's `progress`
+            return PROGRESS, json.dumps(
+                {
+                    "stage": "research",
+                    "step": "query",
+                    "message": f"researched {chunk.get('current_query')!r}",
+                    "completed": chunk.get("completed_queries"),
+                    "total": chunk.get("total_queries"),
+                },
+                default=str,
+            )
         return None
     if event == "interrupt":
         try:
