@@ -27,6 +27,7 @@ import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from retrieval.structure import Block, is_front_matter, mark_front_matter
 
@@ -51,24 +52,56 @@ class _Line:
     heading_level: int | None = None
     heading: str | None = None
     term: str | None = None
+    starts_paragraph: bool = False
 
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _page_texts(data: bytes) -> tuple[list[str], list[tuple[int, str, int]], str | None]:
-    """Each page's raw text, the outline as (level, title, page index), and the title (pypdfium2)."""
+def _baselines(textpage: Any, text: str) -> list[float | None]:
+    """The height on the page of each ``\r\n``-separated line of ``text`` (PDFium's text of ``textpage``).
+
+    PDFium's text has one character per character index (its generated line breaks included), so a line's
+    first characters are found by offset; the highest bottom among the first few is the line's baseline
+    (a descender or a bullet sits lower).
+    """
+    out: list[float | None] = []
+    index = 0
+    aligned = len(text) == textpage.count_chars()
+    for line in text.split("\r\n"):
+        y: float | None = None
+        if aligned and line.strip():
+            bottoms = []
+            for k in range(index, min(index + len(line), index + 12)):
+                if not text[k].isspace():
+                    bottoms.append(textpage.get_charbox(k)[1])
+            y = max(bottoms) if bottoms else None
+        out.append(y)
+        index += len(line) + 2
+    return out
+
+
+def _page_texts(
+    data: bytes,
+) -> tuple[list[str], list[list[float | None]], list[tuple[int, str, int]], str | None]:
+    """Each page's raw text and line baselines, the outline as (level, title, page index), and the title."""
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument(data)
     try:
         pages: list[str] = []
+        baselines: list[list[float | None]] = []
         for i in range(len(doc)):
             page = doc[i]
             textpage = page.get_textpage()
             try:
-                pages.append(textpage.get_text_range() or "")
+                text = textpage.get_text_range() or ""
+                pages.append(text)
+                try:
+                    baselines.append(_baselines(textpage, text))
+                except Exception:  # geometry is a refinement: without it, paragraphs come from the text
+                    baselines.append([None] * len(text.split("\r\n")))
             finally:
                 textpage.close()
                 page.close()
@@ -87,17 +120,52 @@ def _page_texts(data: bytes) -> tuple[list[str], list[tuple[int, str, int]], str
             title = (doc.get_metadata_dict().get("Title") or "").strip() or None
         except Exception:
             title = None
-        return pages, outline, title
+        return pages, baselines, outline, title
     finally:
         doc.close()
 
 
-def _split_lines(raw: str) -> list[str]:
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    # PDFium writes U+FFFE where a word was hyphenated at a line break; U+00AD is the same in other PDFs.
-    text = re.sub("[\ufffe\u00ad\u0002]\\s*\\n\\s*", "", text)
-    text = text.replace("\ufffe", "").replace("\u00ad", "").replace("\x02", "")
-    return [" ".join(line.split()) for line in text.split("\n")]
+def _split_lines(raw: str, baselines: list[float | None]) -> tuple[list[str], list[bool]]:
+    """A page's lines (whitespace collapsed, hyphenation joined) and which of them start a paragraph.
+
+    PDFium writes U+FFFE where a word was hyphenated at a line break (U+00AD in other PDFs): the two halves
+    are joined. A line starts a paragraph when the gap above it is clearly wider than the page's usual line
+    spacing (1.3 times its median).
+    """
+    raw_lines = raw.replace("\x00", "").split("\r\n")
+    if len(baselines) != len(raw_lines):
+        baselines = [None] * len(raw_lines)
+    lines: list[str] = []
+    firsts: list[float | None] = []  # baseline of a line's first part (gap above it)
+    lasts: list[float | None] = []  # baseline of its last part (gap below it), after a hyphen join
+    carry = ""
+    carry_y: float | None = None
+    for line, y in zip(raw_lines, baselines, strict=True):
+        line = line.replace("\r", " ").replace("\n", " ").replace("\x02", "\ufffe")
+        first = y
+        if carry:
+            line, first = carry + line.lstrip(), carry_y
+            carry, carry_y = "", None
+        if line.rstrip().endswith(("\ufffe", "\u00ad")):
+            carry, carry_y = line.rstrip()[:-1], first
+            continue
+        lines.append(" ".join(line.replace("\ufffe", "").replace("\u00ad", "").split()))
+        firsts.append(first)
+        lasts.append(y)
+    if carry:
+        lines.append(" ".join(carry.split()))
+        firsts.append(carry_y)
+        lasts.append(carry_y)
+    gaps = [
+        a - b for a, b in zip(lasts, firsts[1:], strict=False) if a is not None and b is not None and a - b > 0
+    ]
+    spacing = statistics.median(gaps) if gaps else None
+    starts = [False] * len(lines)
+    for i in range(1, len(lines)):
+        above, here = lasts[i - 1], firsts[i]
+        if spacing and above is not None and here is not None and above - here > 1.3 * spacing:
+            starts[i] = True
+    return lines, starts
 
 
 def _edge_indices(lines: list[str]) -> list[int]:
@@ -143,13 +211,16 @@ def _drop_furniture(pages: list[list[str]], titles: set[str]) -> list[list[str]]
                 kept.append("")
                 continue
             if _LEADER.search(line):
+                kept.append("")
                 continue
             if i in edges and not any(_norm(line).endswith(t) for t in titles):
                 if _PAGE_NUMBER.match(line) or re.sub(r"\d+", "#", _norm(line)) in running:
+                    kept.append("")
                     continue
                 if offset is not None and len(line) < 90:
                     m = _EDGE_NUMBER.search(line)
                     if m and any(g and int(g) == index + offset for g in m.groups()):
+                        kept.append("")
                         continue
             kept.append(line)
         out.append(kept)
@@ -169,15 +240,17 @@ def _identifier_repairs(text: str) -> list[tuple[re.Pattern[str], str]]:
     return repairs
 
 
-def _mark_headings(pages: list[list[str]], outline: list[tuple[int, str, int]]) -> list[_Line]:
+def _mark_headings(
+    pages: list[list[str]], starts: list[list[bool]], outline: list[tuple[int, str, int]]
+) -> list[_Line]:
     by_page: dict[int, list[tuple[int, str]]] = {}
     for level, title, index in outline:
         by_page.setdefault(index, []).append((level, title))
     out: list[_Line] = []
     for index, lines in enumerate(pages):
         pending = list(by_page.get(index, []))
-        for line in lines:
-            entry = _Line(line, index + 1)
+        for k, line in enumerate(lines):
+            entry = _Line(line, index + 1, starts_paragraph=starts[index][k])
             if line:
                 low = _norm(line)
                 for k, (level, title) in enumerate(pending):
@@ -210,9 +283,11 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
 
     Raises whatever pypdfium2 raises for a file it cannot open (``pypdfium2.PdfiumError``).
     """
-    raw_pages, outline, title = _page_texts(data)
+    raw_pages, baselines, outline, title = _page_texts(data)
     titles = {_norm(t) for _, t, _ in outline}
-    split = [_split_lines(p) for p in raw_pages]
+    split_pages = [_split_lines(p, b) for p, b in zip(raw_pages, baselines, strict=True)]
+    split = [lines for lines, _ in split_pages]
+    starts = [flags for _, flags in split_pages]
     pages = _drop_furniture(split, titles)
     if not title:
         # No title in the metadata: the first line of the first page, which is often the running header
@@ -221,7 +296,7 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
         if re.search(r"\d", first) or not 0 < len(first) <= 80:
             first = next((ln for ln in pages[0] if ln), "") if pages else ""
         title = first if 0 < len(first) <= 80 else None
-    lines = _mark_headings(pages, outline)
+    lines = _mark_headings(pages, starts, outline)
     repairs = _identifier_repairs("\n".join(ln.text for ln in lines))
 
     def fix(text: str) -> str:
@@ -287,7 +362,11 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
             depth += text.count("(") - text.count(")")
             continue
         bullet = _BULLET.match(text) is not None
-        if current and (bullet or (len(current[-1]) < 0.7 * full and current[-1].endswith(_TERMINAL))):
+        if current and (
+            bullet
+            or (ln.starts_paragraph and not (current[-1][-1:].islower() or current[-1].endswith(",")))
+            or (len(current[-1]) < 0.7 * full and current[-1].endswith(_TERMINAL))
+        ):
             flush()
         if not current:
             current_page = last_page = ln.page
