@@ -28,7 +28,6 @@ same keys standard research uses, so the research API's progress and result rout
 from __future__ import annotations
 
 import asyncio
-import operator
 import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -110,6 +109,20 @@ OUTLINE_SCHEMA: dict[str, Any] = {
 """JSON schema of an edited outline (the ``edited`` value of the review's ``edit`` answer)."""
 
 
+RESET: dict[str, Any] = {"__reset__": True}
+
+
+def extend_or_reset(
+    left: list[dict[str, Any]] | None, right: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Reducer of ``findings`` and ``sections``: parallel branches append; an update starting with
+    :data:`RESET` replaces the list (a new research on the same thread starts afresh)."""
+    items = list(right or [])
+    if items and items[0] == RESET:
+        return items[1:]
+    return [*(left or []), *items]
+
+
 class EditorialState(TypedDict, total=False):
     """State of a multi-agent research thread (plain JSON, served as the thread's values)."""
 
@@ -120,14 +133,14 @@ class EditorialState(TypedDict, total=False):
     stage: str
     status: str
     queries: list[dict[str, Any]]
-    findings: Annotated[list[dict[str, Any]], operator.add]
+    findings: Annotated[list[dict[str, Any]], extend_or_reset]
     outline: dict[str, Any]
     outline_history: list[dict[str, Any]]
     plan_revisions: int
     plan_feedback: str | None
     plan_decision: str
     plan_note: str | None
-    sections: Annotated[list[dict[str, Any]], operator.add]
+    sections: Annotated[list[dict[str, Any]], extend_or_reset]
     total_sections: int
     total_queries: int
     level: int
@@ -208,7 +221,13 @@ async def browser(state: EditorialState, config: RunnableConfig, runtime: Runtim
         "stage": "browsed",
         "status": "running",
         "queries": [{"index": 0, "level": 1, "query": question}],
-        "findings": [finding.model_dump(mode="json")],
+        "findings": [RESET, finding.model_dump(mode="json")],
+        "sections": [RESET],
+        "outline": {},
+        "plan_decision": "",
+        "plan_note": None,
+        "plan_feedback": None,
+        "report": "",
         "level": 1,
         "depth": 2,
         "total_queries": 1,

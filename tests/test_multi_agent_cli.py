@@ -94,7 +94,9 @@ def test_multi_agent_research_from_the_cli_offline(cli_db: str, tmp_path: Path) 
     text = (tmp_path / report.group(1)).read_text()
     assert text.startswith("# What is the history of the Velmora lighthouse?")
     assert "## Contents" in text and "## Introduction" in text and text.count("## Sources") == 1
-    assert len(re.findall(r"^## ", text, flags=re.M)) == 2 + 2 + 2  # contents, intro, 2 sections, end, sources
+    assert (
+        len(re.findall(r"^## ", text, flags=re.M)) == 2 + 2 + 2
+    )  # contents, intro, 2 sections, end, sources
     assert "offline extractive engine" in out.stdout and "Citations checked" in out.stdout
     assert "§1/2" in out.stdout and "§2/2" in out.stdout
     listed = clew(["threads"], env, tmp_path)

@@ -9,7 +9,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from nodes.sources import bind_knowledge
 from providers.offline import OFFLINE_NOTICE
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase
-from tests.openai_stub import OpenAIStub, Reply
+from tests.multi_agent_support import ACCEPT, FRAMING, TeamStub, cited_draft, models, outline_json
 from tests.research_support import QUESTION, fill_kb, open_db
 from tests.retrieval_helpers import make_kb
 from tests.support.pg import drop_database
@@ -118,7 +118,9 @@ async def test_offline_team_end_to_end() -> None:
     assert titles[2 : 2 + len(outline["sections"])] == [s["title"] for s in outline["sections"]]
     contents = report.split("## Contents", 1)[1].split("## Introduction", 1)[0]
     assert [s["title"] for s in outline["sections"]] == [
-        t for t in re.findall(r"^\d+\. (.+)$", contents, flags=re.M) if t not in ("Introduction", "Conclusion")
+        t
+        for t in re.findall(r"^\d+\. (.+)$", contents, flags=re.M)
+        if t not in ("Introduction", "Conclusion")
     ]
     assert_one_source_list(v)
     assert v["cost"]["usd"] == 0 and v["cost"]["offline"] is True
@@ -126,10 +128,14 @@ async def test_offline_team_end_to_end() -> None:
     # the roles, in order, and every section's team
     stages = [e["stage"] for e in r.team()]
     assert stages[:2] == ["browser", "browser"] and stages[-1] == "publisher"
-    assert stages.index("editor") < stages.index("section") < stages.index("writer") < stages.index("publisher")
+    assert (
+        stages.index("editor") < stages.index("section") < stages.index("writer") < stages.index("publisher")
+    )
     n = len(outline["sections"])
     done = [e for e in r.team("section") if e["status"] == "done"]
-    assert sorted(e["section"] for e in done) == list(range(1, n + 1)) and {e["sections"] for e in done} == {n}
+    assert sorted(e["section"] for e in done) == list(range(1, n + 1)) and {e["sections"] for e in done} == {
+        n
+    }
     reviews = r.team("reviewer")
     assert {e["section"] for e in reviews} == set(range(1, n + 1))
     # the section roles run inside the subgraph: their events carry its namespace
@@ -207,82 +213,6 @@ async def test_an_edited_outline_is_used_verbatim() -> None:
 
 # --- scripted models ----------------------------------------------------------------------------------------
 
-ROLES = {
-    "You are the editor": "editor",
-    "You are the researcher": "researcher",
-    "You are the reviewer": "reviewer",
-    "You are the reviser": "reviser",
-    "You are the writer": "writer",
-}
-
-
-class TeamStub(OpenAIStub):
-    """Answers each request by the role its system prompt names, through ``handlers[role](body)``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}
-        self.log: list[tuple[str, str]] = []  # (role, section title or "")
-
-    @staticmethod
-    def role_of(body: dict[str, Any]) -> str:
-        system = next((m["content"] for m in body["messages"] if m["role"] == "system"), "")
-        return next((r for marker, r in ROLES.items() if marker in system), "other")
-
-    @staticmethod
-    def section_of(body: dict[str, Any]) -> str:
-        user = next((m["content"] for m in body["messages"] if m["role"] == "user"), "")
-        m = re.search(r"^Section: (.+)$", user, flags=re.M)
-        return m.group(1) if m else ""
-
-    def calls(self, role: str, section: str | None = None) -> int:  # type: ignore[override]
-        return sum(1 for r, s in self.log if r == role and (section is None or s == section))
-
-    def prompts(self, role: str) -> list[str]:
-        return [
-            json.dumps(b["messages"]) for b in self.requests if self.role_of(b) == role
-        ]
-
-    async def _chat(self, request: Any) -> Any:
-        body = await request.json()  # Starlette keeps the parsed body: the stub's handler reads it again
-        role, section = self.role_of(body), self.section_of(body)
-        self.log.append((role, section))
-        handler = self.handlers.get(role)
-        if handler is not None:
-            reply = handler(body)
-            if asyncio.iscoroutine(reply):
-                reply = await reply
-            self.script(body["model"], reply if isinstance(reply, Reply) else Reply(content=str(reply)))
-        return await super()._chat(request)
-
-
-def models(stub: OpenAIStub) -> dict[str, Any]:
-    return {
-        "llm.provider": "openai",
-        "llm.base_url": stub.base_url,
-        "llm.api_key": "test",
-        "llm.strategic_model": "team-strategic",
-        "llm.smart_model": "team-smart",
-        "llm.max_retries": 0,
-    }
-
-
-def outline_json(title: str, *sections: str) -> str:
-    return json.dumps({"title": title, "sections": [{"title": s, "brief": f"about {s}"} for s in sections]})
-
-
-ACCEPT = json.dumps({"accept": True, "notes": []})
-FRAMING = json.dumps(
-    {"introduction": "The Velmora lighthouse dates from 1871 [1].", "conclusion": "It still stands [1]."}
-)
-
-
-def cited_draft(body: dict[str, Any]) -> str:
-    """A researcher's draft quoting the first learning of its prompt (so it cites a real source)."""
-    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    first = re.search(r"^- (.+?\[\d+\])", user, flags=re.M)
-    return first.group(1) if first else "Nothing found [1]."
-
 
 @pytest.fixture
 async def team_stub() -> AsyncIterator[TeamStub]:
@@ -303,7 +233,9 @@ async def test_feedback_reaches_the_editor_and_the_revised_outline_is_shown(team
     team_stub.handlers["editor"] = lambda b: next(outlines)
     r = Runner({**LOCAL, **models(team_stub), "research.max_sections": 2})
     out = await r.run({"question": QUESTION})
-    assert [s["title"] for s in out["interrupts"][0]["data"]["outline"]["sections"]] == ["Construction of the tower"]
+    assert [s["title"] for s in out["interrupts"][0]["data"]["outline"]["sections"]] == [
+        "Construction of the tower"
+    ]
     out = await r.run(Command(resume={"decision": "feedback", "comment": "Focus on the keepers instead"}))
     payload = out["interrupts"][0]
     assert payload["data"]["revision"] == 1
@@ -340,8 +272,8 @@ async def test_a_rejecting_reviewer_gets_the_revisers_text(team_stub: TeamStub) 
     verdicts = iter([json.dumps({"accept": False, "notes": ["name the famous keeper"]}), ACCEPT])
     team_stub.handlers["reviewer"] = lambda b: next(verdicts)
     team_stub.handlers["researcher"] = lambda b: "Three keepers lived at the lighthouse [1]."
-    team_stub.handlers["reviser"] = (
-        lambda b: "REVISED: the keeper Ada Brennholt rescued eleven sailors in 1894 [1]."
+    team_stub.handlers["reviser"] = lambda b: (
+        "REVISED: the keeper Ada Brennholt rescued eleven sailors in 1894 [1]."
     )
     r = Runner({**NO_REVIEW, **models(team_stub)})
     v = (await r.run({"question": QUESTION}))["values"]
@@ -352,7 +284,10 @@ async def test_a_rejecting_reviewer_gets_the_revisers_text(team_stub: TeamStub) 
     assert "Three keepers lived" not in v["report"]
     assert "name the famous keeper" in team_stub.prompts("reviser")[0]
     assert [(e["status"], e["revision"]) for e in r.team("reviewer")] == [
-        ("started", 0), ("rejected", 0), ("started", 1), ("accepted", 1)
+        ("started", 0),
+        ("rejected", 0),
+        ("started", 1),
+        ("accepted", 1),
     ]
     assert_one_source_list(v)
 
