@@ -71,6 +71,7 @@ def open_page(browser: Browser, server: ClewProcess, key: str | None, *, width: 
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.errors = errors  # type: ignore[attr-defined]
     page.goto(server.url + "/")
     return page
@@ -78,6 +79,7 @@ def open_page(browser: Browser, server: ClewProcess, key: str | None, *, width: 
 
 def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    assert not page.errors, page.errors  # type: ignore[attr-defined]  # no script error, no CSP violation
 
 
 def start_session(page: Page, graph: str, fields: dict[str, str]) -> None:
@@ -268,6 +270,18 @@ def test_server_killed_mid_run_session_finishes(browser: Browser, ui_server: tup
     expect(page.get_by_test_id("message-ai")).to_have_count(1)
     expect(page.get_by_test_id("running")).to_have_count(0)
     shot(page, "08-finished-after-restart")
+
+
+def test_chart_from_a_vega_lite_spec(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    page = open_page(browser, server, key)
+    start_session(page, "chart_demo", {"Question": "Rescues per keeper"})
+    result = page.get_by_role("region", name="result")
+    expect(result.locator("table tbody tr")).to_have_count(3)
+    expect(result.locator("table")).to_contain_text("Ada Brennholt")
+    expect(result.locator(".chart svg .mark-rect path, .chart svg .mark-rect")).not_to_have_count(0)
+    expect(result.locator(".chart svg")).to_contain_text("keeper")
+    shot(page, "10-chart")
 
 
 def test_narrow_window_and_dark_theme(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:

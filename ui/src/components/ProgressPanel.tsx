@@ -18,7 +18,7 @@ export function ProgressPanel({ progress }: { progress: Progress }) {
           {progress.totalDepth > 1 && <span> · depth {progress.currentDepth}/{progress.totalDepth}</span>}
         </div>
       )}
-      {progress.currentQuery && <div><strong>{t.currentQuery}:</strong> {progress.currentQuery}</div>}
+      {progress.currentQuery && !["done", "failed", "rejected"].includes(progress.stage ?? "") && <div><strong>{t.currentQuery}:</strong> {progress.currentQuery}</div>}
       {progress.branches.length > 0 && (
         <ol className="branches">
           {progress.branches.map((b) => (

@@ -10,6 +10,7 @@ import { useApp } from "../context";
 import { sdkClient } from "../api/sdk";
 import { serverProblems } from "../logic/forms";
 import { emptyProgress, isTodoEvent, progressFromValues, reduceProgress } from "../logic/progress";
+import { DataResult } from "./DataResult";
 import { InterruptDialog, isTyped } from "./InterruptDialog";
 import { MessageList, textOf } from "./MessageList";
 import { ProgressPanel } from "./ProgressPanel";
@@ -173,7 +174,7 @@ export function SessionView(props: {
   const resumeRejected = lastError != null && [409, 422].includes(statusOf(lastError) ?? 0);
   const problems = resumeRejected ? problemsOf(lastError) : [];
   const otherValues = Object.fromEntries(
-    Object.entries(values).filter(([k]) => !["messages", "report", "sources", "findings", "__interrupt__"].includes(k)),
+    Object.entries(values).filter(([k]) => !["messages", "question", "report", "sources", "findings", "result", "chart", "__interrupt__"].includes(k)),
   );
 
   return (
@@ -182,6 +183,7 @@ export function SessionView(props: {
       <ProgressPanel progress={shownProgress} />
       <MessageList messages={report ? stream.messages.filter((m) => !(m.type === "ai" && textOf(m.content).trim() === report.trim())) : stream.messages} />
       {report && <ReportView threadId={props.threadId} values={values} />}
+      <DataResult result={values.result} chart={values.chart} title={typeof values.question === "string" ? values.question : undefined} />
       {!props.messagesInput && !report && Object.keys(otherValues).length > 0 && (
         <details className="state" open={!stream.isLoading}>
           <summary>State</summary>

@@ -16,7 +16,10 @@ export function VegaChart(props: { spec: unknown; title?: string }) {
           import("vega-interpreter"),
         ]);
         if (cancelled || !ref.current) return;
+        const theme = document.documentElement.dataset.theme;
+        const dark = theme === "dark" || (theme !== "light" && window.matchMedia?.("(prefers-color-scheme: dark)").matches);
         const result = await embed(ref.current, props.spec as never, {
+          ...(dark ? { theme: "dark" as const } : {}),
           ast: true,
           expr: expressionInterpreter,
           actions: false,

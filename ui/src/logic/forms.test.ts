@@ -86,6 +86,8 @@ describe("modes from graph input schemas", () => {
     const chat = modeOf("chat", "id2", { type: "object", properties: { messages: { type: "array" } } });
     expect(chat.kind).toBe("messages");
     expect(initialInput(chat, { message: "hi" })).toEqual({ messages: [{ type: "human", content: "hi" }] });
+    const data = modeOf("data_query", "id4", { type: "object", properties: { question: { type: "string" }, connection_id: { type: "string" } } });
+    expect(data.fields.map((f) => [f.name, f.control])).toEqual([["question", "textarea"], ["connection_id", "text"]]);
     const other = modeOf("hitl_kinds", "id3", { type: "object", properties: { kind: { type: "string" } } });
     expect(other.kind).toBe("fields");
     expect(other.fields[0]!.name).toBe("kind");

@@ -21,16 +21,19 @@ export function modeOf(graphId: string, assistantId: string, input: JsonSchema |
   const props = input?.properties ?? {};
   const required = new Set(input?.required ?? []);
   const label = graphId.replace(/_/g, " ");
+  const field = (k: string): Field =>
+    k === "source_mode"
+      ? { name: k, label: "source", control: "select", required: required.has(k), options: SOURCE_MODES }
+      : schemaField(k, props[k]!, required.has(k));
+  const rest = Object.keys(props).filter((k) => k !== "messages" && k !== "question");
   if ("question" in props) {
-    const fields: Field[] = [{ name: "question", label: "question", control: "textarea", required: true }];
-    if ("source_mode" in props) fields.push({ name: "source_mode", label: "source", control: "select", required: false, options: SOURCE_MODES });
+    const fields: Field[] = [{ name: "question", label: "question", control: "textarea", required: true }, ...rest.map(field)];
     return { graphId, assistantId, label, kind: "question", fields };
   }
   if ("messages" in props) {
     return { graphId, assistantId, label, kind: "messages", fields: [{ name: "message", label: "message", control: "textarea", required: true }] };
   }
-  const fields = Object.entries(props).map(([k, s]) => schemaField(k, s, required.has(k)));
-  return { graphId, assistantId, label, kind: "fields", fields };
+  return { graphId, assistantId, label, kind: "fields", fields: rest.map(field) };
 }
 
 /** The run input of a new session from the form's assembled value. */
