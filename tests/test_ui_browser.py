@@ -132,8 +132,18 @@ def test_question_streams_tokens(browser: Browser, ui_server: tuple[ClewProcess,
     expect(page.get_by_test_id("message-ai")).to_have_text(SLOW_ANSWER)
     expect(page.get_by_test_id("running")).to_have_count(0)
     shot(page, "02-streamed")
-    # the session is in the list, named after the question
-    expect(page.get_by_role("navigation", name="Sessions")).to_contain_text("What does clew keep?")
+    # the session is in the list, named after the question; rename it, then delete it
+    sessions = page.get_by_role("navigation", name="Sessions")
+    expect(sessions).to_contain_text("What does clew keep?")
+    sessions.get_by_role("button", name="Rename: What does clew keep?").click()
+    sessions.get_by_label("Rename").fill("Kept threads")
+    sessions.get_by_role("button", name="Save").click()
+    expect(sessions.get_by_role("button", name="Kept threads", exact=True)).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("navigation", name="Sessions").get_by_role("button", name="Kept threads", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Delete: Kept threads").click()
+    expect(page.get_by_role("navigation", name="Sessions")).not_to_contain_text("Kept threads")
+    expect(page.get_by_role("heading", name="New session")).to_be_visible()
 
 
 def test_reload_mid_stream_rejoins_without_duplicates(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
@@ -169,6 +179,20 @@ def test_input_interrupt_invalid_then_valid(browser: Browser, ui_server: tuple[C
     expect(page.get_by_test_id("state")).to_contain_text('"numbered"')
     expect(page.get_by_test_id("state")).to_contain_text('"answer": 7')
     shot(page, "04-answered")
+
+
+def test_selection_dialog(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    page = open_page(browser, server, key)
+    start_session(page, "hitl_kinds", {"kind": "selection"})
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("which colour?")
+    expect(dialog.get_by_role("button", name="Submit")).to_be_disabled()
+    dialog.get_by_label("Red").check()
+    shot(page, "04-selection")
+    dialog.get_by_role("button", name="Submit").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_test_id("state")).to_contain_text('"red"')
 
 
 def test_completing_last_todo_resumes_run(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
@@ -256,6 +280,11 @@ def test_setting_applies_to_next_run_plan_approval_and_report(
     shot(page, "07-citation")
     source.get_by_role("button", name="Close").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
+    with page.expect_download() as download:
+        report.get_by_role("button", name="MD").click()
+    path = download.value.path()
+    assert download.value.suggested_filename.endswith(".md")
+    assert "Velmora" in Path(path).read_text()
 
 
 def test_server_killed_mid_run_session_finishes(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
