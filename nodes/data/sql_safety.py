@@ -40,6 +40,9 @@ DIALECTS: dict[str, str] = {"postgresql": "postgres", "mysql": "mysql", "sqlite"
 
 MAX_SQL_CHARS = 20_000
 
+for _name in DIALECTS.values():  # load the dialects now (process start), not inside a run's first check
+    sqlglot.Dialect.get_or_raise(_name)
+
 _WRITES: tuple[type[exp.Expression], ...] = tuple(
     t
     for t in (
