@@ -3,7 +3,7 @@
 Runs the production code path (``open_knowledge_base``: embedded Qdrant on disk unless ``QDRANT_URL`` is set,
 sparse BM25 vectors only, metadata in Postgres) on generated text:
 
-1. ingestion of one generated PDF of ``--pages`` pages (pypdf extraction, chunking, vectors, storage), and of
+1. ingestion of one generated PDF of ``--pages`` pages (pypdfium2 extraction and clean-up, chunking, vectors, storage), and of
    the same amount of plain text, reported as pages per second (a page is about 3,000 characters);
 2. filling the store to at least ``--chunks`` chunks with generated text documents;
 3. ``--queries`` searches of 2-4 words drawn from the corpus vocabulary, reported as p50 / p99 / mean latency.

@@ -5,7 +5,7 @@ requested, and the connection goes to the address that was checked (the URL's ho
 header and, for https, as the TLS server name, so certificates are still verified against it). The body is
 streamed and abandoned once it passes ``search.fetch_max_bytes``; the whole fetch, redirects included,
 must finish within ``search.timeout_seconds``. At most ``search.per_host_concurrency`` fetches run against
-one host at a time. HTML is reduced to its main text with trafilatura, PDFs with pypdf, both in a thread.
+one host at a time. HTML is reduced to its main text with trafilatura, PDFs with pypdfium2 (retrieval.pdf_text), both in a thread.
 """
 
 from __future__ import annotations
