@@ -313,6 +313,8 @@ async def test_expired_session_refuses_actions(http: dict[str, httpx.AsyncClient
     assert r.status_code == 410 and r.json()["error"] == "session_expired", r.text
     s = (await alice.get(f"/api/v1/sessions/{sid}")).json()
     assert s["progress"]["status"] == "expired" and s["availableActions"] == []
+    evs = await events(alice, sid)  # replays what happened, then ends: nothing more can happen
+    assert evs[-1]["event"] == "end" and evs[-2]["data"]["status"] == "waiting"
     # what the retention job will remove: this session, not the live ones
     from psycopg.rows import dict_row
 

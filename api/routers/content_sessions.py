@@ -18,7 +18,7 @@ multitask and validation rules as ``command.resume``).
 - ``GET /api/v1/sessions/{id}/events`` -> SSE of the session's runs, one after the other, under the
   design's event names (:mod:`nodes.content.events`); ids are ``<run_id>:<seq>``, so ``Last-Event-ID``
   replays exactly what a client missed, across runs and API processes. The stream ends with ``end`` once the
-  session is finished (done, or failed with nothing left to run).
+  session is finished (done, failed with nothing left to run, or expired while waiting).
 - ``GET /api/v1/sessions/{id}/export/{md|html|pdf|docx}`` -> the final article (``reports.export``).
 
 Another user's session, like an unknown one, is a 404. Expiry is enforced when a session is used (actions
@@ -206,7 +206,7 @@ async def create_session(body: SessionCreate, user: CurrentUser, runtime: Runtim
                 multitask_strategy="reject",
             ),
         )
-    except BaseException:
+    except Exception:
         async with runtime.db.transaction() as conn:
             await threads_repo.delete(conn, user.user_id, thread_id)
         raise
@@ -385,11 +385,13 @@ async def _stream(
             async with runtime.db.connection() as conn:
                 thread = await threads_repo.get(conn, user_id, thread_id)
                 runs = await sessions_repo.session_runs(conn, user_id, thread_id)
-            if thread is None:
+                row = await sessions_repo.get(conn, user_id, thread_id)
+            if thread is None or row is None:
                 return
             if any(str(r["run_id"]) not in done for r in runs):
                 continue
-            if thread["status"] not in ("interrupted", "busy"):
+            # finished: done, failed with nothing left to run, or waiting on a session that can no longer act
+            if thread["status"] not in ("interrupted", "busy") or (thread["status"] == "interrupted" and row["expired"]):
                 yield ServerSentEvent(data="null", event="end")
                 return
             try:
