@@ -333,7 +333,7 @@ async def test_another_users_session_is_404(http: dict[str, httpx.AsyncClient]) 
                                ("GET", "/events", None), ("GET", "/export/md", None)):
         r = await bob.request(method, f"/api/v1/sessions/{sid}{path}", json=body)
         assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
-    assert (await alice.get("/api/v1/sessions/not-a-uuid")).status_code == 404
+    assert (await alice.get("/api/v1/sessions/not-a-uuid")).status_code == 422  # as every malformed id
     r = await alice.post("/api/v1/sessions", json={"articleId": "x", "initialStage": "research"})
     assert r.status_code == 422
     r = await alice.post("/api/v1/sessions", json={"articleId": "x", "initialStage": "styling",
