@@ -421,6 +421,16 @@ async def test_agent_server_protocol(server: ClewProcess, keys: dict[str, str], 
         assert thread["thread_id"] in listed
     finally:
         await sdk.http.client.aclose()
+    # another user naming alice's connection in their own run gets an error event, never her data
+    bob = get_client(url=server.url, api_key=keys["bob"])
+    try:
+        thread = await bob.threads.create()
+        out = await bob.runs.wait(thread["thread_id"], "data_query",
+                                  input={"question": "SELECT * FROM customers", "connection_id": conns["sqlite"]})
+        assert out["status"] == "error" and "not found" in out["error"]["reason"]  # type: ignore[index]
+        assert out.get("result") is None  # type: ignore[union-attr]
+    finally:
+        await bob.http.client.aclose()
 
 
 async def test_password_is_nowhere(http: dict[str, httpx.AsyncClient], conns: dict[str, str], dq_db: str,
