@@ -287,6 +287,29 @@ def test_setting_applies_to_next_run_plan_approval_and_report(
     assert "Velmora" in Path(path).read_text()
 
 
+def test_edit_the_plan_before_research(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, key = ui_server
+    ensure_corpus(server, key)
+    with httpx.Client(base_url=server.url, headers={"x-api-key": key}) as http:
+        assert http.put("/api/v1/users/settings/research.human_review", json={"value": True}).status_code == 200
+    page = open_page(browser, server, key)
+    start_session(page, "knowledge_research", {"Question": "Who were the keepers of the Velmora lighthouse?"})
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Research plan")
+    dialog.get_by_role("button", name="Edit").click()
+    queries = dialog.get_by_label("Edit")
+    expect(queries).to_have_value(re.compile("keepers", re.I))  # prefilled with the planned queries
+    queries.fill("Ada Brennholt rescue\nVelmora keepers salary")
+    shot(page, "07-plan-edit")
+    dialog.get_by_role("button", name="Send edit").click()
+    expect(page.get_by_role("region", name="Report")).to_be_visible()
+    branches = page.locator(".branches li")
+    expect(branches).to_have_count(2)
+    expect(branches.first).to_contain_text("Ada Brennholt rescue")
+    expect(branches.last).to_contain_text("Velmora keepers salary")
+    shot(page, "07-edited-report")
+
+
 def test_server_killed_mid_run_session_finishes(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
     server, key = ui_server
     page = open_page(browser, server, key)

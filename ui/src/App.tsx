@@ -166,6 +166,7 @@ export function App() {
                 <SessionView key={threadId} threadId={threadId}
                   assistantId={mode?.graphId ?? graphId}
                   messagesInput={mode?.kind === "messages"}
+                  showState={mode?.kind !== "messages" && mode?.kind !== "question"}
                   initialInput={pending?.threadId === threadId ? pending.input : null}
                   threadStatus={thread?.status}
                   onActivity={activity} />

@@ -21,12 +21,13 @@ export function chartSpec(v: unknown): unknown {
   return spec != null && typeof spec === "object" && ("mark" in spec || "layer" in spec) ? spec : null;
 }
 
-export function DataResult(props: { result: unknown; chart: unknown; title?: string }) {
+export function DataResult(props: { result: unknown; chart: unknown; sql?: unknown; title?: string }) {
   const spec = chartSpec(props.chart);
   const result = isResult(props.result) ? props.result : null;
   if (!spec && !result) return null;
   return (
     <section className="data-result" aria-label="result">
+      {typeof props.sql === "string" && props.sql && <pre className="sql"><code>{props.sql}</code></pre>}
       {spec != null && <VegaChart spec={spec} title={props.title} />}
       {result && (
         <div className="table-scroll">

@@ -76,9 +76,10 @@ function ApprovalDialog(props: { value: TypedInterrupt; problems: string[]; busy
     setErrors({});
     props.onAnswer(answer);
   };
-  const label = (d: string) => (d === "approve" ? t.approve : d === "edit" ? t.edit : d === "reject" ? t.reject : d);
+  const label = (d: string) =>
+    d === "approve" ? t.approve : d === "edit" ? (editing ? t.sendEdit : t.edit) : d === "reject" ? t.reject : d;
   return (
-    <Dialog title={t.approve + " / " + t.reject}>
+    <Dialog title={t.approval}>
       <p className="interrupt-message">{v.message}</p>
       {editing && editField && (
         <FieldInput field={editField} label={t.edit} value={edited} onChange={(x) => setEdited(String(x))} error={errors.edited} autoFocus />

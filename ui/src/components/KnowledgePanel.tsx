@@ -21,6 +21,13 @@ export function KnowledgePanel() {
   const [dragging, setDragging] = useState(false);
   const load = () => void clew.documents().then((r) => setDocs(r.documents), (e: Error) => setError(e.message));
   useEffect(load, []);
+  // documents still being ingested in the background: look again every second until they are ready or failed
+  const ingesting = docs.some((d) => d.status !== "ready" && d.status !== "failed");
+  useEffect(() => {
+    if (!ingesting) return;
+    const id = window.setTimeout(load, 1000);
+    return () => window.clearTimeout(id);
+  }, [docs]);
   const upload = async (files: FileList | File[]) => {
     const list = Array.from(files);
     setUploads(list.map((f) => ({ name: f.name, progress: 0 })));

@@ -52,6 +52,8 @@ export function SessionView(props: {
   threadId: string;
   assistantId: string;
   messagesInput: boolean;
+  /** show the raw state (graphs without a dedicated view: no chat, no research) */
+  showState: boolean;
   initialInput?: Values | null;
   /** the thread's status as the session list last saw it */
   threadStatus?: string;
@@ -183,8 +185,8 @@ export function SessionView(props: {
       <ProgressPanel progress={shownProgress} />
       <MessageList messages={report ? stream.messages.filter((m) => !(m.type === "ai" && textOf(m.content).trim() === report.trim())) : stream.messages} />
       {report && <ReportView threadId={props.threadId} values={values} />}
-      <DataResult result={values.result} chart={values.chart} title={typeof values.question === "string" ? values.question : undefined} />
-      {!props.messagesInput && !report && Object.keys(otherValues).length > 0 && (
+      <DataResult result={values.result} chart={values.chart} sql={values.checked_sql ?? values.sql} title={typeof values.question === "string" ? values.question : undefined} />
+      {props.showState && !report && Object.keys(otherValues).length > 0 && (
         <details className="state" open={!stream.isLoading}>
           <summary>State</summary>
           <pre data-testid="state">{JSON.stringify(otherValues, null, 2)}</pre>
