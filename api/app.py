@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
+from api.limits import RequestLimits
 from api.routers import assistants, runs, store, system, threads
 from config_schema.settings import RuntimeSettings
 from engine.runtime import Runtime
@@ -51,6 +52,8 @@ def create_app(
 
     app = FastAPI(title="clew", version="0.1.0", lifespan=lifespan,
                   description="Durable runtime for LangGraph research agents (Agent Server protocol).")
+    # body-size limit and storable JSON (api/limits.py); added first, so CORS (outermost) also covers its refusals
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

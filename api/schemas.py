@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from api.limits import Label, Metadata, StoreKey
 from engine.executor import STREAM_MODES
 
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
@@ -41,7 +42,7 @@ class RunCreate(_Body):
     command: CommandBody | None = None
     config: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     stream_mode: list[str] | str = Field(default_factory=lambda: ["values"])
     stream_subgraphs: bool = False
     stream_resumable: bool = False
@@ -69,13 +70,13 @@ class RunCreate(_Body):
 
 class ThreadCreate(_Body):
     thread_id: str | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
     config: dict[str, Any] | None = None  # clew: the session configuration layer
 
 
 class ThreadPatch(_Body):
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class ThreadSearch(_Body):
@@ -83,8 +84,8 @@ class ThreadSearch(_Body):
     values: dict[str, Any] | None = None
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
     ids: list[str] | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
+    offset: StrictInt = Field(default=0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["thread_id", "status", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
 
@@ -107,7 +108,7 @@ class StateUpdate(_Body):
 
 
 class HistoryQuery(_Body):
-    limit: int = Field(default=10, ge=1, le=1000)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
     before: str | dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: dict[str, Any] | None = None
@@ -118,7 +119,7 @@ class AssistantCreate(_Body):
     assistant_id: str | None = None
     config: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
     name: str | None = None
     description: str | None = None
@@ -128,7 +129,7 @@ class AssistantPatch(_Body):
     graph_id: str | None = None
     config: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     name: str | None = None
     description: str | None = None
 
@@ -137,8 +138,8 @@ class AssistantSearch(_Body):
     metadata: dict[str, Any] | None = None
     graph_id: str | None = None
     name: str | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
+    offset: StrictInt = Field(default=0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
 
@@ -151,41 +152,41 @@ class AssistantCount(_Body):
 
 class AssistantVersions(_Body):
     metadata: dict[str, Any] | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
+    offset: StrictInt = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class AssistantLatest(_Body):
-    version: int = Field(ge=1)
+    version: StrictInt = Field(ge=1)
 
 
 class StorePut(_Body):
-    namespace: list[str] = Field(min_length=1)
-    key: str = Field(min_length=1)
+    namespace: list[Label] = Field(min_length=1)
+    key: StoreKey = Field(min_length=1)
     value: dict[str, Any]
     index: Literal[False] | list[str] | None = None
-    ttl: float | None = None
+    ttl: float | None = Field(default=None, gt=0, le=10**9)  # minutes (LangGraph BaseStore)
 
 
 class StoreDelete(_Body):
-    namespace: list[str] = Field(min_length=1)
-    key: str = Field(min_length=1)
+    namespace: list[Label] = Field(min_length=1)
+    key: StoreKey = Field(min_length=1)
 
 
 class StoreSearch(_Body):
     namespace_prefix: list[str] = Field(default_factory=list)
     filter: dict[str, Any] | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    limit: StrictInt = Field(default=10, ge=1, le=1000)
+    offset: StrictInt = Field(default=0, ge=0, le=MAX_OFFSET)
     query: str | None = None
 
 
 class StoreNamespaces(_Body):
     prefix: list[str] | None = None
     suffix: list[str] | None = None
-    max_depth: int | None = Field(default=None, ge=1)
-    limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    max_depth: StrictInt | None = Field(default=None, ge=1)
+    limit: StrictInt = Field(default=100, ge=1, le=1000)
+    offset: StrictInt = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class RunsCancel(_Body):

@@ -52,6 +52,9 @@ class RuntimeSettings(BaseSettings):
     knowledge_max_upload_bytes: int = 50 * 1024 * 1024
     knowledge_background_bytes: int = 2 * 1024 * 1024
 
+    # largest request body (bytes) the API reads, multipart uploads excepted (see api/limits.py): 413 above
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 

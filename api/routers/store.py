@@ -21,9 +21,22 @@ router = APIRouter(tags=["store"])
 
 def _ns(user_id: str, namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     for part in namespace:
-        if not part or "." in part:
-            raise ApiError(422, "invalid", f"namespace: label {part!r} must be non-empty and contain no '.'")
+        if not part or "." in part or "\x00" in part:
+            raise ApiError(422, "invalid", f"namespace: label {part!r} must be non-empty and contain no '.' or NUL")
     return ("users", user_id, *namespace)
+
+
+# the comparison operators AsyncPostgresStore understands in a search filter ({"field": {"$op": value}})
+FILTER_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
+
+
+def _check_filter(flt: dict[str, Any] | None) -> None:
+    for field, cond in (flt or {}).items():
+        if isinstance(cond, dict):
+            unknown = sorted(set(cond) - FILTER_OPERATORS)
+            if unknown:
+                raise ApiError(422, "invalid", f"filter.{field}: unknown operator(s) {unknown}; "
+                                               f"use one of {sorted(FILTER_OPERATORS)}")
 
 
 def _item(item: Any) -> dict[str, Any]:
@@ -76,6 +89,7 @@ async def delete_item(body: StoreDelete, user: CurrentUser, runtime: RuntimeDep)
 
 @router.post("/store/items/search")
 async def search_items(body: StoreSearch, user: CurrentUser, runtime: RuntimeDep) -> Response:
+    _check_filter(body.filter)
     items = await runtime.store.asearch(_ns(user.user_id, body.namespace_prefix), filter=body.filter,
                                         limit=body.limit, offset=body.offset, query=body.query)
     return JSON({"items": [_item(i) for i in items]})
