@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from langgraph.store.base import InvalidNamespaceError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger("clew.api")
@@ -87,6 +88,10 @@ def install(app: FastAPI) -> None:
         detail = f"invalid value: {message}" + (f" ({exc.diag.message_detail})" if exc.diag.message_detail else "")
         log_rejection(request, 422, "invalid")
         return JSONResponse({"detail": detail, "error": "invalid"}, status_code=422)
+
+    @app.exception_handler(InvalidNamespaceError)
+    async def _namespace(_: Request, exc: InvalidNamespaceError) -> JSONResponse:
+        return JSONResponse({"detail": f"namespace: {exc}", "error": "invalid"}, status_code=422)
 
     @app.exception_handler(psycopg.OperationalError)
     async def _unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:

@@ -98,6 +98,7 @@ async def search_items(body: StoreSearch, user: CurrentUser, runtime: RuntimeDep
 @router.post("/store/namespaces")
 async def list_namespaces(body: StoreNamespaces, user: CurrentUser, runtime: RuntimeDep) -> Response:
     prefix = _ns(user.user_id, body.prefix or [])
+    _ns(user.user_id, body.suffix or [])  # the same rules for the suffix's labels (422)
     depth = body.max_depth + 2 if body.max_depth else None
     namespaces = await runtime.store.alist_namespaces(prefix=prefix, suffix=tuple(body.suffix) if body.suffix else None,
                                                       max_depth=depth, limit=body.limit, offset=body.offset)
