@@ -286,7 +286,7 @@ def offline_outline(
         sections=[
             OutlineSection(
                 title=t[:MAX_TITLE_CHARS],
-                brief=f"What the sources say about {t.lower()}: {question}"[:MAX_BRIEF_CHARS],
+                brief=f"{t} -- {question}"[:MAX_BRIEF_CHARS],
             )
             for t in picked
         ],

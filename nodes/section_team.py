@@ -256,8 +256,34 @@ def route_after_research(state: SectionState) -> str:
     return "reviewer" if state.get("draft") else END
 
 
-def mechanical_review(draft: str, sources: Sequence[Mapping[str, Any]], title: str) -> list[str]:
-    """The checks that need no model: every sentence cited, every citation stored, the title covered."""
+def _phrases(text: str, top: int) -> list[str]:
+    return [k.phrase for k in keyphrases(text, top=top) if terms(k.phrase)]
+
+
+def uncovered_keywords(draft: str, title: str, brief: str) -> tuple[list[str], bool]:
+    """The key phrases of the title and the brief the draft does not cover (a phrase counts as covered when
+    half of its terms occur), and whether the draft is off the brief: it covers no phrase of the title, or
+    fewer than half of all."""
+    title_phrases = _phrases(title, 3)
+    key = list(dict.fromkeys([*title_phrases, *_phrases(brief, 3)]))
+    have = set(terms(draft))
+
+    def covered(phrase: str) -> bool:
+        words = terms(phrase)
+        return 2 * sum(1 for t in words if t in have) >= len(words)
+
+    missing = [k for k in key if not covered(k)]
+    off = bool(key) and (
+        (bool(title_phrases) and all(k in missing for k in title_phrases)) or 2 * len(missing) > len(key)
+    )
+    return missing, off
+
+
+def mechanical_review(
+    draft: str, sources: Sequence[Mapping[str, Any]], title: str, brief: str = ""
+) -> list[str]:
+    """The checks that need no model: every sentence cited, every citation stored, the brief's keywords
+    (the key phrases of the title and the brief) covered."""
     problems: list[str] = []
     uncited = [s for s in sentences_of(draft) if not MARK.search(s)]
     if uncited:
@@ -270,11 +296,9 @@ def mechanical_review(draft: str, sources: Sequence[Mapping[str, Any]], title: s
         problems.append(
             "cites " + ", ".join(f"[{n}]" for n in missing) + " but the section has no such source"
         )
-    key = [k for k in keyphrases(title, top=3) if terms(k.phrase)]
-    have = set(terms(draft))
-    covered = [k for k in key if 2 * sum(1 for t in terms(k.phrase) if t in have) >= len(terms(k.phrase))]
-    if key and not covered:
-        problems.append(f"off the brief: the draft never mentions {', '.join(k.phrase for k in key)}")
+    absent, off = uncovered_keywords(draft, title, brief)
+    if off:
+        problems.append(f"off the brief: the draft does not cover {', '.join(absent)}")
     return problems
 
 
@@ -285,7 +309,9 @@ async def reviewer(state: SectionState, config: RunnableConfig, runtime: Runtime
     team("reviewer", "started", revision=revision, **where)
     draft = str(state.get("draft") or "")
     sources = state.get("sources") or []
-    problems = await asyncio.to_thread(mechanical_review, draft, sources, str(state.get("title") or ""))
+    problems = await asyncio.to_thread(
+        mechanical_review, draft, sources, str(state.get("title") or ""), str(state.get("brief") or "")
+    )
     notes = list(problems)
     verdict: bool | None = None
     model = get_model(values, "strategic")
@@ -332,9 +358,15 @@ def route_after_review(state: SectionState, runtime: Runtime[Any]) -> str:
 
 
 def offline_revision(
-    draft: str, sources: Sequence[Mapping[str, Any]], finding: Finding, title: str, problems: Sequence[str]
+    draft: str,
+    sources: Sequence[Mapping[str, Any]],
+    finding: Finding,
+    title: str,
+    problems: Sequence[str],
+    brief: str = "",
 ) -> str:
-    """The offline reviser: keep cited sentences with stored numbers, quote sources on a missing title."""
+    """The offline reviser: keep cited sentences with stored numbers; off the brief, add the sources' best
+    sentences on the keywords the draft misses."""
     stored = {int(s["n"]) for s in sources}
     kept = []
     for sentence in sentences_of(renumber_citations(draft, lambda n: n if n in stored else None)):
@@ -344,7 +376,8 @@ def offline_revision(
     if any(p.startswith("off the brief") for p in problems) or not kept:
         docs, numbered = local_sources(finding)
         number = {s.id: s.n for s in numbered}
-        summary = offline.summarize(title, docs, 3)
+        absent, _ = uncovered_keywords(text, title, brief)
+        summary = offline.summarize(" ".join([title, *absent]), docs, 3)
         have = {s.lower() for s in kept}
         extra = [
             with_marks(s.text, _marks(s.source_ids, number))

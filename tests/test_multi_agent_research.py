@@ -327,3 +327,42 @@ async def test_two_sections_are_researched_at_the_same_time(team_stub: TeamStub)
     first_done = next(i for i, e in enumerate(r.team("section")) if e["status"] == "done")
     assert sorted(started) == [1, 2] and first_done == 2  # both started before either finished
     assert_one_source_list(v)
+
+
+def test_offline_reviewer_checks_and_reviser_fixes() -> None:
+    from nodes.research_types import Finding
+    from nodes.section_team import local_sources, mechanical_review, offline_revision
+    from providers.types import SourceDoc
+
+    docs = [
+        SourceDoc(
+            id="a",
+            title="Keepers",
+            text="Three keepers lived at the Velmora lighthouse in rotating watches. "
+            "Ada Brennholt rescued eleven sailors from the schooner Marlow in 1894.",
+        ),
+        SourceDoc(
+            id="b",
+            title="Automation",
+            text="Solar panels on the gallery have charged the Velmora lighthouse batteries since 2009.",
+        ),
+    ]
+    finding = Finding(index=1, query="keepers", docs=docs)
+    _, numbered = local_sources(finding)
+    sources = [s.model_dump() for s in numbered]
+    assert [s["id"] for s in sources] == ["a", "b"]
+    draft = "Three keepers lived at the Velmora lighthouse in rotating watches [1]. They were brave. It glowed [7]."
+    problems = mechanical_review(draft, sources, "Keepers", "the keepers and the Marlow rescue")
+    assert any("1 sentence(s) cite no source" in p and "They were brave" in p for p in problems)
+    assert any("cites [7]" in p for p in problems)
+    assert not any(p.startswith("off the brief") for p in problems)
+    off = mechanical_review(draft, sources, "Solar batteries", "solar panels charging the batteries")
+    assert any(p.startswith("off the brief") and "solar" in p for p in off)
+    fixed = offline_revision(
+        draft, sources, finding, "Solar batteries", off, "solar panels charging the batteries"
+    )
+    assert "They were brave" not in fixed and "[7]" not in fixed and "It glowed" not in fixed
+    assert (
+        "Solar panels on the gallery have charged the Velmora lighthouse batteries since 2009 [2]." in fixed
+    )
+    assert mechanical_review(fixed, sources, "Solar batteries", "solar panels charging the batteries") == []
