@@ -235,7 +235,7 @@ async def browser(state: EditorialState, config: RunnableConfig, runtime: Runtim
         "budget_words": budget,
         "plan_revisions": 0,
         "outline_history": [],
-        "started_at": state.get("started_at") or time.time(),
+        "started_at": time.time(),
         "notes": [],
         "error": None,
     }
