@@ -334,6 +334,20 @@ def test_chart_from_a_vega_lite_spec(browser: Browser, ui_server: tuple[ClewProc
     expect(result.locator(".chart svg .mark-rect path, .chart svg .mark-rect")).not_to_have_count(0)
     expect(result.locator(".chart svg")).to_contain_text("keeper")
     shot(page, "10-chart")
+    # this session's own settings: the session layer of the thread
+    page.get_by_text("Session settings").click()
+    breadth = page.locator(".session-settings form[data-key='research.breadth']")
+    expect(breadth).to_contain_text("from default")
+    breadth.get_by_role("spinbutton").fill("5")
+    breadth.get_by_role("button", name="Save").click()
+    expect(breadth).to_contain_text("from thread")
+    thread_id = re.search(r"thread=([0-9a-f-]+)", page.url).group(1)  # type: ignore[union-attr]
+    with httpx.Client(base_url=server.url, headers={"x-api-key": key}) as http:
+        view = http.get(f"/threads/{thread_id}/config").json()
+    assert view["config"] == {"research.breadth": 5}
+    shot(page, "10-session-settings")
+    breadth.get_by_role("button", name="Reset to default").click()
+    expect(breadth).to_contain_text("from default")
 
 
 def test_narrow_window_and_dark_theme(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:

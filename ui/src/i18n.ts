@@ -62,6 +62,7 @@ const en = {
   pendingHuman: "The agent is waiting for your answer.",
   selectSession: "Pick a session or start a new one.",
   secretSet: "(set — write only)",
+  sessionSettings: "Session settings",
 } as const;
 
 export type Strings = { [K in keyof typeof en]: string };
@@ -127,6 +128,7 @@ const zh: Strings = {
   pendingHuman: "智能体正在等待你的回复。",
   selectSession: "选择一个会话或开始新会话。",
   secretSet: "（已设置，只写）",
+  sessionSettings: "会话设置",
 };
 
 export function stringsFor(language: unknown): Strings {

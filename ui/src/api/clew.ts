@@ -84,6 +84,14 @@ export interface UserSettings {
   editable: string[];
 }
 
+export interface ThreadConfig {
+  version: number;
+  /** the session layer: what this thread sets itself */
+  config: Record<string, unknown>;
+  values: Record<string, unknown>;
+  sources: Record<string, string>;
+}
+
 export interface SettingsVersion {
   version: number;
   action: string;
@@ -156,6 +164,11 @@ export const clew = {
   settingsHistory: () => request<SettingsVersion[]>("GET", "/api/v1/users/settings/history?limit=20"),
   rollbackSettings: (version: number) =>
     request<unknown>("POST", "/api/v1/users/settings/rollback", { version }),
+
+  threadConfig: (threadId: string) => request<ThreadConfig>("GET", `/threads/${enc(threadId)}/config`),
+  /** Replace the thread's session layer (keys left out inherit again). */
+  putThreadConfig: (threadId: string, config: Record<string, unknown>) =>
+    request<ThreadConfig>("PUT", `/threads/${enc(threadId)}/config`, config),
 
   documents: () =>
     request<{ documents: KnowledgeDocument[]; total: number }>("GET", "/api/v1/knowledge/documents"),

@@ -15,6 +15,7 @@ import { InterruptDialog, isTyped } from "./InterruptDialog";
 import { MessageList, textOf } from "./MessageList";
 import { ProgressPanel } from "./ProgressPanel";
 import { ReportView } from "./ReportView";
+import { SessionSettings } from "./SessionSettings";
 
 export const STREAM_MODES = ["values", "messages-tuple", "custom", "updates"] as const;
 const RUN_CONFIG = { recursion_limit: 400 };
@@ -201,6 +202,7 @@ export function SessionView(props: {
         )}
         {stream.isLoading && <button type="button" onClick={() => void stream.stop()}>{t.stop}</button>}
       </div>
+      <SessionSettings threadId={props.threadId} />
       {interrupt && (!stream.isLoading || answering) && typed?.kind !== "todos" && (
         <InterruptDialog key={interrupt.id ?? "interrupt"} value={interrupt.value} problems={problems} busy={answering} onAnswer={answer} />
       )}

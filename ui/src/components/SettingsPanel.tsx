@@ -9,37 +9,48 @@ import { formatField, parseField, settingsByCategory, type Field } from "../logi
 import type { SettingDefinition } from "../api/clew";
 import { FieldInput } from "./FieldInput";
 
-function SettingRow(props: { def: SettingDefinition; field: Field; settings: UserSettings; onSaved: () => void }) {
+export interface LayerView {
+  values: Record<string, unknown>;
+  sources: Record<string, string>;
+  editable: string[];
+  /** the keys this layer sets itself (they can be reset) */
+  own: string[];
+  /** the layer's name in `sources` ("user", "session") */
+  layer: string;
+}
+
+export function SettingRow(props: {
+  def: SettingDefinition;
+  field: Field;
+  view: LayerView;
+  onSave: (key: string, value: unknown) => Promise<unknown>;
+  onReset: (key: string) => Promise<unknown>;
+  onSaved: () => void;
+}) {
   const { t } = useApp();
-  const { def, field, settings } = props;
-  const current = settings.values[def.key];
+  const { def, field, view } = props;
+  const current = view.values[def.key];
   const initial = def.secret ? "" : field.control === "checkbox" ? Boolean(current) : formatField(field, current);
   const [raw, setRaw] = useState<string | boolean>(initial);
   const [error, setError] = useState<string | undefined>();
   useEffect(() => setRaw(initial), [JSON.stringify(current)]);
-  const editable = settings.editable.includes(def.key);
-  const save = async (e: React.FormEvent) => {
+  const editable = view.editable.includes(def.key);
+  const act = async (action: () => Promise<unknown>) => {
+    try {
+      await action();
+      setError(undefined);
+      props.onSaved();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  const save = (e: React.FormEvent) => {
     e.preventDefault();
     const p = parseField({ ...field, required: true }, raw);
     if (!p.ok) return setError(p.error);
-    try {
-      await clew.setSetting(def.key, p.value);
-      setError(undefined);
-      props.onSaved();
-    } catch (err) {
-      setError((err as Error).message);
-    }
+    void act(() => props.onSave(def.key, p.value));
   };
-  const reset = async () => {
-    try {
-      await clew.resetSetting(def.key);
-      setError(undefined);
-      props.onSaved();
-    } catch (err) {
-      setError((err as Error).message);
-    }
-  };
-  const source = settings.sources[def.key] ?? "default";
+  const source = view.sources[def.key] ?? "default";
   return (
     <form className="setting" onSubmit={save} data-key={def.key} noValidate>
       <fieldset disabled={!editable}>
@@ -48,7 +59,7 @@ function SettingRow(props: { def: SettingDefinition; field: Field; settings: Use
         <div className="setting-meta">
           <span className={`source source-${source}`}>{t.from} {source}</span>
           <button type="submit">{t.save}</button>
-          {source === "user" && <button type="button" onClick={reset}>{t.reset}</button>}
+          {view.own.includes(def.key) && <button type="button" onClick={() => void act(() => props.onReset(def.key))}>{t.reset}</button>}
         </div>
       </fieldset>
     </form>
@@ -84,7 +95,9 @@ export function SettingsPanel() {
         <details key={c.code} open={c.code === "ui"} className="category">
           <summary><h3>{c.name}</h3></summary>
           {c.fields.map(({ definition, field }) => (
-            <SettingRow key={definition.key} def={definition} field={field} settings={settings} onSaved={saved} />
+            <SettingRow key={definition.key} def={definition} field={field} onSaved={saved}
+              view={{ ...settings, own: Object.keys(settings.overrides), layer: "user" }}
+              onSave={clew.setSetting} onReset={clew.resetSetting} />
           ))}
         </details>
       ))}
