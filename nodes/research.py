@@ -57,7 +57,13 @@ class Extraction(BaseModel):
 
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_DRAWING = re.compile(r"[\u2500-\u257f\u2190-\u21ff\u25a0-\u25ff]")
+# Box-drawing and block characters only appear in diagrams; arrows and geometric shapes also appear in prose
+# ("topic → research → done"), so a line with them is a drawing only when they outnumber its words.
+_BOX_DRAWING = re.compile(r"[\u2500-\u259f]")
+_SYMBOLS = re.compile(r"[\u2190-\u21ff\u25a0-\u25ff]")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# A list item's bold run-in label ("**Human review of the outline.** When …") is a heading, not a sentence.
+_RUN_IN = re.compile(r"^\*\*[^*\n]{1,120}?[.:]\*\*\s*")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)")
 
@@ -77,11 +83,21 @@ def _starts_in_code(fences: Sequence[str]) -> bool:
     return inside and bool(fences) and fences[-1] in ("```", "~~~")
 
 
+def _is_drawing(line: str) -> bool:
+    """Whether a line is (part of) a diagram: box drawing, or more arrows and shapes than words."""
+    if _BOX_DRAWING.search(line):
+        return True
+    symbols = len(_SYMBOLS.findall(line))
+    return symbols > 0 and symbols > len(_WORD.findall(line))
+
+
 def prose_text(text: str) -> str:
     """A document's prose for the offline engine: no code blocks, diagrams, tables or markdown markers.
 
     The offline engine quotes sentences; a quoted code fence or box-drawing diagram would be noise in a
-    report (and an unbalanced fence would swallow the rest of it). Headings are labels, not sentences: dropped.
+    report (and an unbalanced fence would swallow the rest of it). Headings and a list item's bold run-in label
+    are labels, not sentences: dropped. A line of prose that holds arrows stays (dropping it would cut its
+    sentence in two).
     """
     out: list[str] = []
     lines = text.splitlines()
@@ -92,13 +108,14 @@ def prose_text(text: str) -> str:
             in_code = not in_code
             out.append("")
             continue
-        if in_code or line.lstrip().startswith("|") or _DRAWING.search(line):
+        if in_code or line.lstrip().startswith("|") or _is_drawing(line):
             out.append("")
             continue
         if line.lstrip().startswith("#"):
             out.append("")  # a heading is a label, not a sentence to quote
             continue
-        line = _LINK.sub(r"\1", _MARKUP.sub("", line)).replace("`", "").replace("**", "").strip()
+        line = _RUN_IN.sub("", _MARKUP.sub("", line).lstrip())
+        line = _LINK.sub(r"\1", line).replace("`", "").replace("**", "").strip()
         out.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
