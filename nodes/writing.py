@@ -187,7 +187,9 @@ def offline_report(
         label = "Main findings" if f.query.strip().lower() == question.strip().lower() else heading(f.query)
         out += [f"{'###' if multi_level else '##'} {label}", "", text, ""]
     if open_questions:
-        out += ["## Open questions", ""] + [f"- {q}" for q in open_questions] + [""]
+        # Offline follow-ups are key-phrase searches ("settles run"), not questions: say what they are.
+        out += ["## Further searches", "", "Searches the sources suggested that this research did not run:", ""]
+        out += [f"- {q}" for q in open_questions] + [""]
     out.append(offline.format_sources(numbering.docs()))
     return "\n".join(out) + "\n", numbering.numbered()
 

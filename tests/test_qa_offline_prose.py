@@ -1,4 +1,5 @@
-"""The offline engine's prose of a markdown document: no sentence is cut by an arrow, no run-in label is quoted.
+"""The offline engine's reports read well: no sentence is cut by an arrow, no run-in label is quoted, no key
+phrase is called a question.
 
 Found by running the README's quickstart (``clew research "How does clew survive a crash?" --source local
 --docs docs``): the report's summary opened with the fragment "(graphs/content_pipeline.py, registered as
@@ -76,3 +77,19 @@ def test_offline_report_on_the_quickstart_docs_quotes_whole_sentences() -> None:
     for p in paragraphs:
         assert not p.lstrip().startswith("("), p
     assert "It is one LangGraph graph" in body or "survives a crash" not in body
+
+
+def test_offline_follow_ups_are_not_called_questions() -> None:
+    """A deep research's offline report listed key phrases ("bare langgraph", "settles run") as "Open
+    questions"; they are the searches the sources suggested that the research did not run."""
+    from nodes.research_types import Finding
+    from nodes.writing import offline_report
+    from providers.types import CitedSentence
+
+    doc = SourceDoc(id="kb:a", url="", title="A", text="Workers renew the lease of a run with a heartbeat.")
+    finding = Finding(index=0, query="How are runs leased?", docs=[doc],
+                      learnings=[CitedSentence(text="Workers renew the lease of a run with a heartbeat.",
+                                               source_ids=["kb:a"])])
+    report, _ = offline_report("How are runs leased?", [finding], open_questions=["settles run", "bare langgraph"])
+    assert "Open questions" not in report
+    assert "## Further searches" in report and "- settles run" in report
