@@ -214,9 +214,17 @@ def test_completing_last_todo_resumes_run(browser: Browser, ui_server: tuple[Cle
     expect(page.get_by_text("No pending todos.")).to_be_visible()
     page.get_by_role("button", name="Sessions", exact=True).click()
     state = page.get_by_test_id("state")
+    expect(state).to_be_visible()
     expect(state).to_contain_text('"gate"')
     expect(state).to_contain_text("all done")
+    expect(page.get_by_test_id("running")).to_have_count(0)
     shot(page, "05-resumed")
+    # coming back to the session started nothing new: the first run and the resume, no new todos
+    thread_id = re.search(r"thread=([0-9a-f-]+)", page.url).group(1)  # type: ignore[union-attr]
+    with httpx.Client(base_url=server.url, headers={"x-api-key": key}) as http:
+        assert len(http.get(f"/threads/{thread_id}/runs").json()) == 2
+        assert http.get("/todos", params={"status": "pending"}).json() == []
+        assert http.get(f"/threads/{thread_id}").json()["status"] == "idle"
 
 
 def test_upload_and_find_documents(browser: Browser, ui_server: tuple[ClewProcess, str], tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ export function App() {
   const [modes, setModes] = useState<GraphMode[]>([]);
   const [threads, setThreads] = useState<Thread[]>([]);
   const [todos, setTodos] = useState<Todo[]>([]);
-  const [pending, setPending] = useState<{ threadId: string; input: Record<string, unknown>; mode: GraphMode } | null>(null);
+  const [pending, setPending] = useState<{ threadId: string; input: Record<string, unknown> | null; mode: GraphMode } | null>(null);
   const [startError, setStartError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
   const client = useMemo(() => sdkClient(), [auth.hasKey, auth.signedOut]);
@@ -168,6 +168,7 @@ export function App() {
                   messagesInput={mode?.kind === "messages"}
                   showState={mode?.kind !== "messages" && mode?.kind !== "question"}
                   initialInput={pending?.threadId === threadId ? pending.input : null}
+                  onStarted={() => setPending((p) => (p ? { ...p, input: null } : p))}
                   threadStatus={thread?.status}
                   onActivity={activity} />
               ) : (

@@ -56,6 +56,8 @@ export function SessionView(props: {
   /** show the raw state (graphs without a dedicated view: no chat, no research) */
   showState: boolean;
   initialInput?: Values | null;
+  /** the initial input was sent: it must not be sent again when this view mounts anew */
+  onStarted?: () => void;
   /** the thread's status as the session list last saw it */
   threadStatus?: string;
   onActivity: () => void;
@@ -88,6 +90,7 @@ export function SessionView(props: {
   useEffect(() => {
     if (started.current || !props.initialInput) return;
     started.current = true;
+    props.onStarted?.();
     void stream.submit(props.initialInput, { streamMode: [...STREAM_MODES], config: RUN_CONFIG });
   }, [props.initialInput]);
 
