@@ -14,9 +14,8 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
-from api import errors
+from api import errors, operations
 from api.limits import RequestLimits
 from api.routers import assistants, runs, store, system, threads
 from config_schema.settings import RuntimeSettings
@@ -52,15 +51,10 @@ def create_app(
 
     app = FastAPI(title="clew", version="0.1.0", lifespan=lifespan,
                   description="Durable runtime for LangGraph research agents (Agent Server protocol).")
-    # body-size limit and storable JSON (api/limits.py); added first, so CORS (outermost) also covers its refusals
+    # body-size limit and storable JSON (api/limits.py); added first, so CORS and the browser-safety checks
+    # (api/operations.py, outside it) also cover its refusals
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["*"],
-        allow_headers=["*"],
-        expose_headers=["Content-Location", "Location"],
-    )
+    operations.install(app, settings)  # browser safety, request ids, accounts, /ready, /metrics
     errors.install(app)
     for module in (system, assistants, threads, runs, store):
         app.include_router(module.router)

@@ -1,25 +1,35 @@
-"""Authentication: API keys (stored hashed) and JWTs (HS256 / RS256) resolve to a :class:`User`.
+"""Authentication: API keys (stored hashed), clew's own access tokens, and an identity provider's JWTs.
+
+- ``CLEW_AUTH=none``: every request is the one local admin (and ``api/security.py`` serves loopback only).
+- ``CLEW_AUTH=api_key``: API keys, and access tokens clew issued at ``/api/v1/auth/login`` (``api/accounts.py``).
+- ``CLEW_AUTH=jwt``: the same, plus JWTs of an external identity provider: HS256 with ``CLEW_JWT_SECRET``,
+  RS256 with ``CLEW_JWT_PUBLIC_KEY``, or any asymmetric algorithm with keys from ``CLEW_JWT_JWKS_URL``
+  (``jwt.PyJWKClient``: keys cached, refetched when a token names an unknown ``kid``, so rotation works).
 
 API keys are random 32-byte tokens prefixed ``clew_``; only their SHA-256 is stored, so a database leak does
-not leak keys (a fast hash is right here: the key has 256 bits of entropy, unlike a password).
+not leak keys (a fast hash is right here: the key has 256 bits of entropy, unlike a password). Admins are
+users whose role is ``admin`` or who are listed in ``CLEW_ADMIN_USERS``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from pydantic import BaseModel
 
 from api.errors import ApiError
+from persistence import accounts as accounts_repo
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
 LOCAL_USER = "local"
+JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 
 
 class User(BaseModel):
@@ -39,42 +49,73 @@ def _unauthorized(detail: str) -> ApiError:
     return ApiError(401, "unauthorized", detail)
 
 
-async def authenticate(runtime: Runtime, headers: Mapping[str, str]) -> User:
-    settings = runtime.settings
-    if settings.auth == "none":
-        return User(user_id=LOCAL_USER, is_admin=True)
+def bearer_token(headers: Mapping[str, str]) -> str | None:
     token = headers.get("x-api-key")
     if not token:
         auth = headers.get("authorization", "")
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             token = value.strip()
+    return token or None
+
+
+async def authenticate(runtime: Runtime, headers: Mapping[str, str]) -> User:
+    settings = runtime.settings
+    if settings.auth == "none":
+        return User(user_id=LOCAL_USER, is_admin=True)
+    token = bearer_token(headers)
     if not token:
         raise _unauthorized("missing credentials: send x-api-key or Authorization: Bearer")
+    role = "user"
     if token.startswith("clew_"):
-        row = await runtime.db.fetchone(
-            "SELECT user_id FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL", (hash_key(token),)
-        )
+        async with runtime.db.connection() as conn:
+            row = await accounts_repo.key_user(conn, hash_key(token))
         if row is None:
             raise _unauthorized("invalid API key")
-        user_id = row["user_id"]
-    elif settings.auth == "jwt":
-        user_id = _decode_jwt(runtime, token)
+        user_id, role = row["user_id"], row["role"]
     else:
-        raise _unauthorized("invalid API key")
-    return User(user_id=user_id, is_admin=user_id in settings.admin_users)
+        from api.accounts import decode_clew_token, is_clew_token
+
+        if is_clew_token(token):
+            claims = await decode_clew_token(runtime, token, "access")
+            user_id, role = str(claims["sub"]), str(claims.get("role", "user"))
+        elif settings.auth == "jwt":
+            user_id = await _decode_jwt(runtime, token)
+        else:
+            raise _unauthorized("invalid API key")
+    return User(user_id=user_id, is_admin=role == "admin" or user_id in settings.admin_users)
 
 
-def _decode_jwt(runtime: Runtime, token: str) -> str:
+def _jwks_client(runtime: Runtime, url: str) -> jwt.PyJWKClient:
+    client = runtime.services.get("auth.jwks")
+    if not isinstance(client, jwt.PyJWKClient) or client.uri != url:
+        client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=10)
+        runtime.services["auth.jwks"] = client
+    return client
+
+
+async def _decode_jwt(runtime: Runtime, token: str) -> str:
     s = runtime.settings
-    key = s.jwt_secret if s.jwt_algorithm == "HS256" else s.jwt_public_key
+    key: Any
+    algorithms = [s.jwt_algorithm]
+    if s.jwt_jwks_url:
+        try:
+            # PyJWKClient fetches with urllib (blocking): off the event loop
+            signing = await asyncio.to_thread(_jwks_client(runtime, s.jwt_jwks_url).get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientError as exc:
+            raise _unauthorized(f"invalid token: {exc}") from exc
+        except jwt.PyJWTError as exc:
+            raise _unauthorized(f"invalid token: {exc}") from exc
+        key, algorithms = signing.key, JWKS_ALGORITHMS
+    else:
+        key = s.jwt_secret if s.jwt_algorithm == "HS256" else s.jwt_public_key
     if not key:
         raise ApiError(500, "misconfigured", "JWT auth is on but no key is configured")
     try:
         claims = jwt.decode(
             token,
             key,
-            algorithms=[s.jwt_algorithm],
+            algorithms=algorithms,
             audience=s.jwt_audience,
             issuer=s.jwt_issuer,
             options={"require": ["sub", "exp"], "verify_aud": s.jwt_audience is not None},
@@ -86,11 +127,12 @@ def _decode_jwt(runtime: Runtime, token: str) -> str:
 
 async def create_api_key(runtime: Runtime, user_id: str, name: str = "") -> str:
     """Create a key for ``user_id`` (creating the user if needed) and return it; it is shown only once."""
+    key, _ = await create_api_key_row(runtime, user_id, name)
+    return key
+
+
+async def create_api_key_row(runtime: Runtime, user_id: str, name: str = "") -> tuple[str, dict[str, Any]]:
     key = new_key()
     async with runtime.db.transaction() as conn:
-        await conn.execute("INSERT INTO users (user_id) VALUES (%s) ON CONFLICT DO NOTHING", (user_id,))
-        await conn.execute(
-            "INSERT INTO api_keys (user_id, key_hash, name) VALUES (%s, %s, %s)",
-            (user_id, hash_key(key), name),
-        )
-    return key
+        row = await accounts_repo.insert_key(conn, user_id, hash_key(key), name)
+    return key, row

@@ -3,13 +3,15 @@
 Every route takes ``user: CurrentUser``; every query it makes filters by ``user.user_id``. Credentials come as
 ``x-api-key`` (what langgraph-sdk's ``api_key=`` sends), ``Authorization: Bearer <api key>``, or
 ``Authorization: Bearer <JWT>`` (HS256 or RS256). With auth off every request is the one local user, and
-``clew serve`` then binds to loopback only.
+``clew serve`` then binds to loopback only. Identifying the caller also counts the request against its
+per-user rate limit (``api/rate_limits.py``) and binds ``user_id`` to the request's log lines.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
+import structlog
 from fastapi import Depends, Request
 
 from api.auth import User, authenticate
@@ -28,8 +30,15 @@ async def current_user(request: Request) -> User:
     cached = getattr(request.state, "user", None)
     if isinstance(cached, User):
         return cached
-    user = await authenticate(get_runtime(request), request.headers)
+    runtime = get_runtime(request)
+    user = await authenticate(runtime, request.headers)
     request.state.user = user
+    structlog.contextvars.bind_contextvars(user_id=user.user_id)
+    # per-user rate limits by route class (api/rate_limits.py): counted once the caller is known
+    from api.rate_limits import limiter
+
+    await limiter(runtime).check_request(user.user_id, request.method, request.url.path,
+                                         request.headers.get("content-type", ""))
     return user
 
 

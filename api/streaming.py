@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from engine import metrics
 from persistence import runs as runs_repo
 
 if TYPE_CHECKING:
@@ -91,11 +92,13 @@ def sse_response(
 ) -> EventSourceResponse:
     async def gen() -> AsyncIterator[ServerSentEvent]:
         finished = False
+        metrics.SSE_STREAMS.inc()
         try:
             async for event in run_events(runtime, run_id, after, user_id):
                 yield event
             finished = True
         finally:
+            metrics.SSE_STREAMS.dec()
             if not finished and on_disconnect is not None:
                 # the client went away mid-run: fire and forget (the request's task is being torn down)
                 task = asyncio.get_running_loop().create_task(on_disconnect())

@@ -81,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level="warning",
+        log_config=None,  # uvicorn's records go through the structlog formatter (engine/logging_setup.py)
         timeout_keep_alive=75,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
     )
@@ -95,42 +96,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _diagnostics()
     config_path = Path(args.config) if args.config else _default_config()
     slots = args.workers if args.workers is not None else settings.workers
+    if args.metrics_port is not None:
+        settings.metrics_port = args.metrics_port
     _starting("worker", slots)
 
     async def main() -> None:
         runtime = await Runtime.start(settings, config_path, workers=slots)
+        runtime.services["kind"] = "worker"
+        metrics_server = None
+        if settings.metrics_port:
+            from cli.ops import serve_worker_metrics
+
+            metrics_server = await serve_worker_metrics(runtime, settings.metrics_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        if metrics_server is not None:
+            metrics_server.should_exit = True
         await runtime.stop()
 
     asyncio.run(main())
-    return 0
-
-
-def cmd_keys(args: argparse.Namespace) -> int:
-    from api.auth import create_api_key
-    from persistence.db import Database
-
-    settings = RuntimeSettings()
-    configure(settings.log_format, "WARNING")
-
-    async def main() -> str:
-        db = await Database.open(settings)
-        try:
-
-            class _R:  # the minimal runtime create_api_key needs
-                pass
-
-            r = _R()
-            r.db = db  # type: ignore[attr-defined]
-            return await create_api_key(r, args.user, args.name or "")  # type: ignore[arg-type]
-        finally:
-            await db.close()
-
-    print(asyncio.run(main()))
     return 0
 
 
@@ -148,16 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run workers only (any host sharing the database)")
     worker.add_argument("--config")
     worker.add_argument("--workers", type=int, default=None)
+    worker.add_argument("--metrics-port", type=int, default=None,
+                        help="serve /metrics and /ready on this port (default: CLEW_METRICS_PORT, 0 = none)")
     worker.set_defaults(func=cmd_worker)
 
-    keys = sub.add_parser("keys", help="manage API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create", help="create an API key for USER and print it")
-    create.add_argument("user")
-    create.add_argument("--name", default="")
-    create.set_defaults(func=cmd_keys)
-
-    for module in ("research", "ingest"):
+    for module in ("accounts", "ops", "research", "ingest"):
         try:
             mod = __import__(f"cli.{module}", fromlist=["register"])
         except ModuleNotFoundError:

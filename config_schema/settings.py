@@ -32,6 +32,35 @@ class RuntimeSettings(BaseSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     admin_users: list[str] = Field(default_factory=lambda: ["local"])
+    # a JWKS endpoint of an external identity provider (RS256/ES256 keys picked by the token's `kid`), so the
+    # provider can rotate its keys without clew being reconfigured
+    jwt_jwks_url: str | None = None
+    # clew's own accounts (api/accounts.py): access and refresh tokens it signs with `jwt_secret` (or a secret
+    # kept in the data directory when none is set)
+    auth_registration: bool = True  # POST /api/v1/auth/register open to anyone (the first user is admin)
+    access_token_minutes: float = 15.0
+    refresh_token_days: float = 30.0
+    login_attempts_per_account: str = "10/15minutes"  # the `limits` library's notation
+    login_attempts_per_address: str = "50/15minutes"
+
+    # browser safety (api/security.py): origins granted CORS besides clew's own (same-origin) UI; the Host
+    # names accepted with auth on (empty: any); with auth off only loopback names are accepted
+    cors_origins: list[str] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+    # per-user limits (api/rate_limits.py), in the `limits` library's notation ("10/hour"); the counters live in
+    # Postgres, or in Redis when `rate_limit_storage` is a redis:// URL shared by every process
+    rate_limits_enabled: bool = True
+    rate_limit_storage: str | None = None
+    rate_limit_research: str = "10/hour"  # research starts: seed 000 §9.2
+    rate_limit_runs: str = "600/hour"
+    rate_limit_uploads: str = "120/hour"
+    rate_limit_other: str = "3000/minute"
+    max_queued_runs: int = 100  # pending runs per user
+
+    # observability (engine/metrics.py): the port `clew worker` serves /metrics on (0: none)
+    metrics_port: int = 0
+    metrics_public: bool = False  # with auth on, /metrics needs an admin unless this is set
 
     # run engine
     workers: int = 4  # concurrent run slots per process
@@ -40,6 +69,10 @@ class RuntimeSettings(BaseSettings):
     run_timeout_seconds: float = 3600.0
     shutdown_grace_seconds: float = 20.0
     event_retention_days: float = 7.0
+    # retention (engine/retention.py): checkpoints of threads idle this long are pruned to the latest one;
+    # the job runs every `retention_interval_seconds` in one process at a time (0: never in the background)
+    checkpoint_retention_days: float = 30.0
+    retention_interval_seconds: float = 3600.0
     # benchmarks only: serialise every checkpoint call of the process behind one lock, as the stock
     # AsyncPostgresSaver does (langgraph issue #7259), to measure what removing that lock gained
     checkpointer_lock: bool = False

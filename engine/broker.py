@@ -80,6 +80,11 @@ class Listener:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clew-listener")
 
+    @property
+    def listening(self) -> bool:
+        """Connected and listening now (a lost connection is being re-established otherwise)."""
+        return self.ready.is_set() and self._task is not None and not self._task.done()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -111,6 +116,7 @@ class Listener:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self.ready.clear()  # /ready reports the listener down until it reconnects
                 log.warning("listen connection lost; reconnecting", error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

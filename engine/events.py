@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from engine import metrics
 from engine.broker import EVENTS_CHANNEL, Broker
 from engine.serde import dumps
 from persistence.checkpointer import FencedOut
@@ -46,11 +48,14 @@ class EventWriter:
         self._idle.set()
         self._error: BaseException | None = None
         self._closed = False
+        self._first_at = 0.0  # when the oldest event not yet handed to the log was added (metrics)
 
     def add(self, event: str, data: Any) -> None:
         if self._error is not None:
             raise self._error
         self.seq += 1
+        if not self._buffer:
+            self._first_at = time.monotonic()
         self._buffer.append((self.seq, event, data if isinstance(data, str) else dumps(data)))
         self._idle.clear()
         self._log.ready(self)
@@ -138,6 +143,7 @@ class EventLog:
                 cur = await conn.execute(INSERT_EVENTS_BATCH, params)
                 return {str(r["run_id"]) for r in await cur.fetchall()}
 
+        started = min(w._first_at for w, _ in batch)  # the batch's delay: oldest event added → written
         try:
             # a connection lost with a restarted Postgres is retried on a fresh one until the database is back
             # (bounded); repeating is harmless: rows already committed are skipped (ON CONFLICT DO NOTHING)
@@ -148,11 +154,13 @@ class EventLog:
                 w._failed(exc)
             return
         assert owned is not None
+        metrics.event_batch(len(params["seqs"]), started)
         for w, _ in batch:
             if w.run_id in owned:
                 self.broker.wake(w.run_id)
                 w._written()
             else:
+                metrics.FENCED_WRITES.labels("events").inc()
                 w._failed(FencedOut(f"run {w.run_id}: lease lost while writing events"))
 
 

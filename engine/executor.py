@@ -24,6 +24,7 @@ from langgraph.types import Command
 from psycopg.types.json import Jsonb
 
 from api.errors import ApiError
+from engine import metrics
 from engine.accounting import check_run_budget, run_callbacks
 from engine.broker import EVENTS_CHANNEL
 from engine.context import fit_to_graph, fresh_secrets
@@ -302,6 +303,7 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
         raise
     except FencedOut:
         bound.warning("run lost its lease; stopped")
+        metrics.FENCED_WRITES.labels("run").inc()
         await writer.close()
         return
     except TimeoutError:
@@ -490,6 +492,7 @@ async def _finish(
         return
     if not row or not row["finished"]:
         bound.warning("run lost its lease before finishing; nothing written")
+        metrics.FENCED_WRITES.labels("finish").inc()
         return
     execution.next_queued = row["thread_status"] == "busy"
     runtime.broker.wake(execution.run_id)

@@ -22,7 +22,6 @@ from config_schema.settings import RuntimeSettings
 from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL, Broker, Listener
 from engine.events import EventLog
 from engine.graphs import GraphRegistry, load_config
-from persistence import runs as runs_repo
 from persistence.checkpointer import PooledSaver
 from persistence.db import Database
 
@@ -123,7 +122,6 @@ class Runtime:
 
             runtime.worker = Worker(runtime, workers)
             runtime.worker.start()
-        runtime._tasks.append(asyncio.create_task(runtime._retention(), name="clew-retention"))
         _settle_heap()
         return runtime
 
@@ -181,17 +179,6 @@ class Runtime:
             (status, thread_id),
         )
 
-    async def _retention(self) -> None:
-        while True:
-            try:
-                async with self.db.connection() as conn:
-                    n = await runs_repo.prune_events(conn, self.settings.event_retention_days)
-                if n:
-                    log.info("pruned old stream events", events=n)
-            except Exception as exc:
-                log.warning("retention pass failed", error=str(exc))
-            await asyncio.sleep(3600)
-
     async def stop(self) -> None:
         if self.worker is not None:
             await self.worker.stop(self.settings.shutdown_grace_seconds)
@@ -221,3 +208,8 @@ _register_config_hooks()
 from retrieval.knowledge.hooks import register_hooks as _register_knowledge_hooks  # noqa: E402
 
 _register_knowledge_hooks()
+
+# Metrics hooks, worker heartbeats and the retention job (engine/operations.py).
+from engine.operations import register_hooks as _register_operations_hooks  # noqa: E402
+
+_register_operations_hooks()

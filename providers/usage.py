@@ -303,6 +303,9 @@ class UsageTracker(AsyncCallbackHandler):
             estimated=estimated,
         )
         self.records.append(record)
+        from engine.metrics import model_call
+
+        model_call(model, usage[0], usage[1], record.cost_usd)
         if self.sink is not None:
             await self.sink(record)
 

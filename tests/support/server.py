@@ -61,6 +61,9 @@ class ClewProcess:
             "CLEW_DATA_DIR": str(self.data_dir),
             "CLEW_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
+            # per-user rate limits (api/rate_limits.py) would throttle suites that create hundreds of runs as one
+            # user; tests/test_ops_limits.py turns them on
+            "CLEW_RATE_LIMITS_ENABLED": "false",
         })
         env.update(self.extra_env)
         return env
