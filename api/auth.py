@@ -89,7 +89,8 @@ async def authenticate(runtime: Runtime, headers: Mapping[str, str]) -> User:
 def _jwks_client(runtime: Runtime, url: str) -> jwt.PyJWKClient:
     client = runtime.services.get("auth.jwks")
     if not isinstance(client, jwt.PyJWKClient) or client.uri != url:
-        client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=10)
+        client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=10,
+                                 cooldown_duration=runtime.settings.jwt_jwks_cooldown_seconds)
         runtime.services["auth.jwks"] = client
     return client
 

@@ -35,6 +35,7 @@ class RuntimeSettings(BaseSettings):
     # a JWKS endpoint of an external identity provider (RS256/ES256 keys picked by the token's `kid`), so the
     # provider can rotate its keys without clew being reconfigured
     jwt_jwks_url: str | None = None
+    jwt_jwks_cooldown_seconds: float = 30.0  # least time between refetches for unknown key ids (PyJWKClient)
     # clew's own accounts (api/accounts.py): access and refresh tokens it signs with `jwt_secret` (or a secret
     # kept in the data directory when none is set)
     auth_registration: bool = True  # POST /api/v1/auth/register open to anyone (the first user is admin)
