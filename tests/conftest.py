@@ -44,7 +44,9 @@ def make_key(db_url: str, data_dir: Path, user: str) -> str:
 
 @pytest.fixture(scope="session")
 def server(db_url: str, data_dir: Path) -> Iterator[ClewProcess]:
-    proc = ClewProcess(db_url, data_dir, env={"CLEW_AUTH": "api_key", "CLEW_ADMIN_USERS": '["alice"]'})
+    # one allowed browser origin: the CORS preflight test of the protocol routes uses it
+    proc = ClewProcess(db_url, data_dir, env={"CLEW_AUTH": "api_key", "CLEW_ADMIN_USERS": '["alice"]',
+                                              "CLEW_CORS_ORIGINS": '["http://example.test"]'})
     proc.start()
     yield proc
     proc.stop()

@@ -125,6 +125,7 @@ async def test_headers_on_run_creation(client: Any, server: Any, keys: dict[str,
         r = await http.options(f"/threads/{thread['thread_id']}/runs", headers={
             "Origin": "http://example.test", "Access-Control-Request-Method": "POST"})
         assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "http://example.test"  # CLEW_CORS_ORIGINS
     await client.runs.join(thread["thread_id"], run_id)
 
 
