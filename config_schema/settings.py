@@ -73,6 +73,7 @@ class RuntimeSettings(BaseSettings):
     # retention (engine/retention.py): checkpoints of threads idle this long are pruned to the latest one;
     # the job runs every `retention_interval_seconds` in one process at a time (0: never in the background)
     checkpoint_retention_days: float = 30.0
+    content_session_retention_hours: float = 24.0  # expired content sessions are deleted this long after expiry
     retention_interval_seconds: float = 3600.0
     # benchmarks only: serialise every checkpoint call of the process behind one lock, as the stock
     # AsyncPostgresSaver does (langgraph issue #7259), to measure what removing that lock gained

@@ -10,11 +10,12 @@ One pass (:func:`run_retention`) does, in order:
    time travel to it go). Busy and interrupted threads, and any thread with a queued run, are never touched;
 3. **knowledge chunks** — vectors in Qdrant whose document row no longer exists (left by a crash between the
    two deletes), when this process has the knowledge base open;
-4. **housekeeping** — expired rate-limit windows, refresh tokens expired for a day, heartbeats of workers
-   gone for a day;
-5. **registered tasks** — :data:`RETENTION_TASKS`: other subsystems add ``(name, fn)`` where
-   ``fn(runtime_like, dry_run) -> int``. Expired content sessions (the content pipeline's sessions and their
-   data) are meant to be registered here by that subsystem; until it does, nothing of theirs is deleted.
+4. **content sessions** — sessions of the content pipeline expired for ``CLEW_CONTENT_SESSION_RETENTION_HOURS``
+   with no pending or running run: their thread with everything in it (the session row goes with it);
+5. **housekeeping** — stream events of runs that no longer exist, expired rate-limit windows, refresh
+   tokens expired for a day, heartbeats of workers gone for a day;
+6. **registered tasks** — :data:`RETENTION_TASKS`: other subsystems add ``(name, fn)`` with
+   ``fn(context, dry_run) -> int`` (:func:`register_task`) for data of their own.
 
 ``dry_run`` counts instead of deleting. ``clew retention [--dry-run]`` runs one pass; ``clew serve`` and
 ``clew worker`` run one every ``CLEW_RETENTION_INTERVAL_SECONDS`` (the lock makes the others skip).
@@ -81,6 +82,7 @@ async def run_retention(ctx: RetentionContext, *, dry_run: bool = False) -> Rete
                     conn, s.event_retention_days * 86400.0, delete=not dry_run)
             await _checkpoints(ctx, report, dry_run)
             await _orphan_chunks(ctx, report, dry_run)
+            await _content_sessions(ctx, report, dry_run)
             async with ctx.db.connection() as conn:
                 for name in sql.HOUSEKEEPING:
                     report.counts[name] = await sql.housekeeping(conn, name, delete=not dry_run)
@@ -121,6 +123,22 @@ async def _checkpoints(ctx: RetentionContext, report: RetentionReport, dry_run: 
     async with ctx.db.connection() as conn:
         after = await sql.count_checkpoints(conn, ids)
     report.counts["checkpoints"] = before - after
+
+
+async def _content_sessions(ctx: RetentionContext, report: RetentionReport, dry_run: bool) -> None:
+    from persistence import threads as threads_repo
+
+    async with ctx.db.connection() as conn:
+        expired = await sql.expired_content_sessions(conn, ctx.settings.content_session_retention_hours * 3600.0)
+    report.counts["content_sessions"] = len(expired)
+    if dry_run:
+        return
+    deleted = 0
+    for thread_id, user_id in expired:
+        async with ctx.db.transaction() as conn:
+            if await sql.lock_idle_thread(conn, thread_id):
+                deleted += int(await threads_repo.delete(conn, user_id, thread_id))
+    report.counts["content_sessions"] = deleted
 
 
 async def _orphan_chunks(ctx: RetentionContext, report: RetentionReport, dry_run: bool) -> None:

@@ -61,13 +61,15 @@ async def set_status(conn: Conn, thread_id: str, status: str) -> None:
 
 
 async def delete(conn: Conn, user_id: str, thread_id: str) -> bool:
+    # the runs' events first: deleting the thread cascades to its runs, after which they cannot be found
+    await conn.execute(
+        "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = %s AND user_id = %s)",
+        (thread_id, user_id),
+    )
     cur = await conn.execute("DELETE FROM threads WHERE thread_id = %s AND user_id = %s", (thread_id, user_id))
     if cur.rowcount:
         for table in ("checkpoints", "checkpoint_writes", "checkpoint_blobs"):
             await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
-        await conn.execute(
-            "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = %s)", (thread_id,)
-        )
     return bool(cur.rowcount)
 
 
