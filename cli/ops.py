@@ -147,6 +147,11 @@ async def doctor_checks(settings: RuntimeSettings, config_path: Path | None) -> 
 
     checks: list[Check] = []
     try:
+        if settings.database_url:  # fail fast: the pool would keep retrying an unreachable server for a minute
+            import psycopg
+
+            conn = await psycopg.AsyncConnection.connect(settings.database_url, connect_timeout=5)
+            await conn.close()
         runtime = await asyncio.wait_for(Runtime.start(settings, config_path, workers=0), timeout=90)
     except Exception as exc:
         where = "DATABASE_URL" if settings.database_url else f"the embedded Postgres in {settings.pg_dir}"
