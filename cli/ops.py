@@ -155,7 +155,8 @@ async def doctor_checks(settings: RuntimeSettings, config_path: Path | None) -> 
         runtime = await asyncio.wait_for(Runtime.start(settings, config_path, workers=0), timeout=90)
     except Exception as exc:
         where = "DATABASE_URL" if settings.database_url else f"the embedded Postgres in {settings.pg_dir}"
-        checks.append(Check("FAIL", "database", f"cannot start on {where}: {type(exc).__name__}: {exc}",
+        message = " ".join(str(exc).split())  # one line: psycopg's messages span several
+        checks.append(Check("FAIL", "database", f"cannot start on {where}: {type(exc).__name__}: {message}",
                             "check DATABASE_URL (postgresql://user:pass@host:5432/db) and that Postgres 14+ runs"))
         return checks + _auth_checks(settings) + [_font_check()]
     try:
