@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.limits import classify
+from api.rate_limits import classify
 from tests.support.core import db_rows
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ClewProcess
@@ -132,7 +132,7 @@ async def test_redis_storage(limits_db: str, tmp_path: Path) -> None:
     """With CLEW_RATE_LIMIT_STORAGE=redis://… the counters live in Redis (the `limits` library's storage)."""
     if not _redis_up():
         pytest.fail("Redis is expected on 127.0.0.1:6379 (CI and these machines run one)")
-    from api.limits import Limiter, RateLimited
+    from api.rate_limits import Limiter, RateLimited
     from config_schema.settings import RuntimeSettings
 
     class _Rt:

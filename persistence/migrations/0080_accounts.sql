@@ -1,5 +1,5 @@
 -- Accounts (api/accounts.py): password sign-in, roles, refresh-token families; shared secrets; rate-limit
--- counters shared by every process (api/limits.py).
+-- counters shared by every process (api/rate_limits.py).
 ALTER TABLE users ADD COLUMN IF NOT EXISTS password_hash text;
 ALTER TABLE users ADD COLUMN IF NOT EXISTS role text NOT NULL DEFAULT 'user';
 ALTER TABLE users ADD COLUMN IF NOT EXISTS email text;
