@@ -135,8 +135,12 @@ def markdown_blocks(markdown: str, *, page: int | None = None) -> list[Block]:
                 in_toc_level = level
             elif title:
                 path.append((level, title))
-        elif tok.type in ("fence", "code_block"):
+        elif tok.type == "fence":
             add(source(tok.map), "code")
+        elif tok.type == "code_block":
+            # An indented block is fenced like a fenced one, so a reader of the text still knows it is code
+            # (its first line would otherwise lose its indentation and read as prose).
+            add(f"```\n{tok.content.rstrip()}\n```", "code")
         elif tok.type == "dl_open":
             term: str | None = None
             raw = name = ""

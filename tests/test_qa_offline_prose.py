@@ -93,3 +93,22 @@ def test_offline_follow_ups_are_not_called_questions() -> None:
     report, _ = offline_report("How are runs leased?", [finding], open_questions=["settles run", "bare langgraph"])
     assert "Open questions" not in report
     assert "## Further searches" in report and "- settles run" in report
+
+
+def test_an_indented_code_block_is_not_quoted() -> None:
+    """docs/research.md shows a terminal session as an indented code block; the multi-agent report quoted
+    "$ COLUMNS=60 clew research … --source local --docs /tmp/ex-docs2 --yes -o …" as a sentence."""
+    from retrieval.extract import extract_markdown
+    from retrieval.knowledge.chunking import split_text
+
+    markdown = (
+        "# Example\n\nA fresh knowledge base, no model:\n\n"
+        "    $ COLUMNS=60 clew research \"What is the default priority?\" \\\n"
+        "        --source local --docs /tmp/ex-docs2 --yes\n"
+        "    No model is configured: the report was written by the offline extractive engine.\n\n"
+        "The report follows.\n"
+    )
+    text = "\n\n".join(c.text for c in split_text(extract_markdown(markdown.encode())))
+    prose = prose_text(text)
+    assert "COLUMNS" not in prose and "No model is configured" not in prose, prose
+    assert "A fresh knowledge base, no model:" in prose and "The report follows." in prose
