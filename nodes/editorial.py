@@ -28,6 +28,7 @@ same keys standard research uses, so the research API's progress and result rout
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -35,6 +36,7 @@ from typing import Annotated, Any
 import structlog
 from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphInterrupt
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from langgraph.types import Send
@@ -264,7 +266,7 @@ def offline_outline(
     With ``feedback``, its key phrases that the question does not name (those the browsed text also has, when
     there are any) become the first sections and the previous outline fills the rest.
     """
-    topics = offline.plan_queries(question, n + 1, list(texts))[1:]
+    topics = [_aspect(q, question, texts) for q in offline.plan_queries(question, n + 1, list(texts))[1:]]
     if feedback:
         q_terms = set(terms(question))
         found = {t for text in texts for t in terms(text)}
@@ -291,6 +293,24 @@ def offline_outline(
             for t in picked
         ],
     )
+
+
+def _aspect(query: str, question: str, texts: Sequence[str]) -> str:
+    """A section title from a planned query: the aspect without the question's main key phrase that the
+    query plan puts before it ("clew survive api process" -> "API process"), written as the browsed text
+    writes it (the key phrases are lower-cased)."""
+    main = keyphrases(question, top=1)
+    aspect = query
+    if main and query.lower().startswith(main[0].phrase.lower() + " "):
+        aspect = query[len(main[0].phrase) + 1 :]
+    found = None
+    pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, aspect.split())) + r"(?!\w)", re.I)
+    for text in texts:
+        found = pattern.search(text)
+        if found:
+            break
+    written = " ".join(found.group(0).split()) if found else aspect
+    return aspect if written.isupper() and " " in written else written  # not SQL's or a heading's capitals
 
 
 EDITOR_PROMPT = (
@@ -365,8 +385,6 @@ async def review_outline(state: EditorialState, runtime: Runtime[Any]) -> dict[s
         return {"plan_decision": "auto", **_final_plan(state, outline)}
     revisions = int(state.get("plan_revisions") or 0)
     cap = int(setting(values, "research.max_plan_revisions"))
-    progress.stage("approval", "waiting for the outline to be reviewed")
-    team("human", "waiting", revision=revisions, sections=len(outline["sections"]))
     last = revisions >= cap
     message = (
         f"Outline for: {state['question']}\n\n{_outline_text(outline)}\n\n"
@@ -377,19 +395,25 @@ async def review_outline(state: EditorialState, runtime: Runtime[Any]) -> dict[s
             else f" (revision {revisions} of at most {cap})."
         )
     )
-    answer = ask_approval(
-        message,
-        data={
-            "question": state["question"],
-            "outline": outline,
-            "mode": MODE,
-            "field": "outline",
-            "revision": revisions,
-            "max_revisions": cap,
-        },
-        options=("approve", "edit", "feedback"),
-        edit_schema=OUTLINE_SCHEMA,
-    )
+    try:
+        answer = ask_approval(
+            message,
+            data={
+                "question": state["question"],
+                "outline": outline,
+                "mode": MODE,
+                "field": "outline",
+                "revision": revisions,
+                "max_revisions": cap,
+            },
+            options=("approve", "edit", "feedback"),
+            edit_schema=OUTLINE_SCHEMA,
+        )
+    except GraphInterrupt:
+        # raised only when there is no answer yet: announced here, a resumed node does not announce it again
+        progress.stage("approval", "waiting for the outline to be reviewed")
+        team("human", "waiting", revision=revisions, sections=len(outline["sections"]))
+        raise
     team("human", answer.decision, revision=revisions)
     if answer.decision == "edit":
         edited = Outline.model_validate(answer.edited).model_dump()

@@ -56,6 +56,9 @@ log = structlog.get_logger("clew.research.section")
 SENTENCES_PER_SECTION = 5
 MARK = re.compile(r"\[\s*\d{1,3}(?:\s*[-\u2013,;]\s*\d{1,3})*\s*\](?!\()")
 _LEADING_MARKS = re.compile(r"^((?:\[\s*\d{1,3}(?:\s*[-\u2013,;]\s*\d{1,3})*\s*\](?!\()\s*)+)")
+_CITED_END = re.compile(r"(\[\s*\d{1,3}(?:\s*[-\u2013,;]\s*\d{1,3})*\s*\][.!?])\s+(?=\S)")
+"""A citation and the full stop after it end a sentence, whatever the next one starts with (the sentence
+splitter wants a capital letter next, and quoted sentences may start with a lower-case name: "clew serves")."""
 
 RESEARCHER_PROMPT = (
     "You are the researcher of one section of a research report written by a team. Write the section's body "
@@ -151,11 +154,20 @@ def with_marks(text: str, marks: str) -> str:
     return f"{t} {marks}"
 
 
+def _at_cited_ends(sentence: str) -> list[str]:
+    out, start = [], 0
+    for m in _CITED_END.finditer(sentence):
+        out.append(sentence[start : m.end(1)])
+        start = m.end()
+    out.append(sentence[start:])
+    return [p.strip() for p in out if p.strip()]
+
+
 def sentences_of(text: str) -> list[str]:
     """The sentences of a draft, a citation written after the full stop (``"It was. [1] Then"``) kept with
-    the sentence it follows."""
+    the sentence it follows, and a cited full stop (``"[1]. "``) always ending one."""
     out: list[str] = []
-    for sentence in split_sentences(text):
+    for sentence in (part for split in split_sentences(text) for part in _at_cited_ends(split)):
         lead = _LEADING_MARKS.match(sentence)
         if lead and out:
             out[-1] = f"{out[-1]} {lead.group(1).strip()}"

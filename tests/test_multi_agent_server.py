@@ -150,6 +150,7 @@ async def test_sigkill_while_sections_run_keeps_the_finished_section(
         before = {
             (role, s): stub.calls(role, s) for role in ("researcher", "reviewer") for s in ("Keepers", "Lamp")
         }
+        planned = stub.calls("editor")
         gate.set()
         await started(spawn())
         r = await http.get(f"/threads/{tid}/runs/{run_id}/join", timeout=120)
@@ -170,7 +171,9 @@ async def test_sigkill_while_sections_run_keeps_the_finished_section(
     # the cut-off section ran again
     assert before[("researcher", "Lamp")] == 1 and stub.calls("researcher", "Lamp") >= 2
     assert stub.calls("reviewer", "Lamp") >= 1
-    assert stub.calls("editor") == 1 and stub.calls("writer") >= 1
+    # the outline survived the crash: no editor call after it (a loaded machine may have cost the first
+    # worker its 3 s lease while the editor ran, so it may have been asked twice before the kill)
+    assert planned >= 1 and stub.calls("editor") == planned and stub.calls("writer") >= 1
 
 
 async def test_outline_review_and_namespaced_events_through_the_sdk(
