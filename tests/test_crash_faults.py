@@ -9,7 +9,7 @@
   run is handed back then (within the grace period) and finishes elsewhere, each node exactly once.
 - A cancel recorded while the run's worker is dead is applied by the worker that takes the run over, before
   anything runs; with ``wait=true`` and no worker alive, the API applies it itself.
-- Only transient failures get another attempt: a node's ``ValueError`` ends the run ``error`` at once (error in
+- Only transient failures get another attempt: a node's ``RuntimeError`` ends the run ``error`` at once (error in
   the stream), a ``ConnectionError`` is retried (finished nodes not run again), a node's ``RetryPolicy`` is
   LangGraph's to apply.
 
@@ -269,7 +269,7 @@ async def test_only_transient_failures_are_retried(client: Any, spawn: Any, tmp_
     tid = (await client.threads.create())["thread_id"]
     parts = [p async for p in client.runs.stream(tid, "five", input={"log_path": log_path, "fail": "n3"})]
     assert [p.event for p in parts][-2:] == ["error", "end"]
-    assert parts[-2].data["error"] == "ValueError" and "deterministic failure in n3" in parts[-2].data["message"]
+    assert parts[-2].data["error"] == "RuntimeError" and "deterministic failure in n3" in parts[-2].data["message"]
     run = (await client.runs.list(tid))[0]
     assert (run["status"], run["attempt"]) == ("error", 1), run
     c = counts(log_path)
@@ -282,7 +282,7 @@ async def test_only_transient_failures_are_retried(client: Any, spawn: Any, tmp_
     assert (run2["status"], run2["attempt"]) == ("success", 2), run2
     c = counts(log_path)
     assert [(c[("start", tid2, n)], c[("end", tid2, n)]) for n in NODES] == [(1, 1), (1, 1), (2, 1), (1, 1), (1, 1)]
-    # the node's own RetryPolicy (ValueError, 2 attempts) is LangGraph's: applied within the one attempt
+    # the node's own RetryPolicy (RuntimeError, 2 attempts) is LangGraph's: applied within the one attempt
     tid3 = (await client.threads.create())["thread_id"]
     await client.runs.wait(tid3, "five_retrying", input={"log_path": log_path, "fail": "n2"}, raise_error=False)
     run3 = (await client.runs.list(tid3))[0]

@@ -1,7 +1,7 @@
 """A five-node graph for fault tests: each node appends ``start`` and ``end`` lines to a file, so a test can
 count how often each node started and finished, across processes, whatever happened to the database.
 
-Input: ``{"log_path": <file>, "delay": <seconds each node works>, "fail": <node that raises ValueError>,
+Input: ``{"log_path": <file>, "delay": <seconds each node works>, "fail": <node that raises RuntimeError>,
 "flaky": <node that raises ConnectionError on its first start>}``. A line is
 ``<event> <thread_id> <node> <pid> <time.time()>``; lines are short single ``write`` calls in append mode,
 so concurrent writers do not interleave them.
@@ -53,7 +53,7 @@ def _node(name: str) -> Any:
         await asyncio.to_thread(_append, path, f"start {thread_id} {name} {os.getpid()} {time.time()}")
         await asyncio.sleep(state.get("delay", 0.0))
         if state.get("fail") == name:
-            raise ValueError(f"deterministic failure in {name}")
+            raise RuntimeError(f"deterministic failure in {name}")
         if state.get("flaky") == name and started == 0:
             raise ConnectionError(f"transient failure in {name}")
         await asyncio.to_thread(_append, path, f"end {thread_id} {name} {os.getpid()} {time.time()}")
@@ -74,8 +74,8 @@ def build(retry: RetryPolicy | None = None) -> Any:
 
 
 graph = build()
-# n-th node failures retried by LangGraph's RetryPolicy on the node (ValueError included), in the same attempt
-retrying = build(RetryPolicy(max_attempts=2, initial_interval=0.01, retry_on=ValueError))
+# node failures retried by LangGraph's RetryPolicy on the node (RuntimeError included), in the same attempt
+retrying = build(RetryPolicy(max_attempts=2, initial_interval=0.01, retry_on=RuntimeError))
 
 
 def counts(path: str | Path) -> dict[tuple[str, str, str], int]:
