@@ -115,6 +115,9 @@ class Worker:
 
     def _launch(self, run: dict[str, Any]) -> None:
         execution = Execution(run, lease_deadline=self._claim_sent + self.lease)
+        stale = self.running.get(execution.run_id)
+        if stale is not None:  # claimed again here after its lease lapsed: the old execution is fenced out
+            stale.stop(StopReason.FENCED)
         self.running[execution.run_id] = execution
         if execution.run_id in self._early_cancels:
             del self._early_cancels[execution.run_id]
@@ -130,7 +133,10 @@ class Worker:
             except Exception:
                 log.exception("executor crashed", run_id=execution.run_id, thread_id=execution.thread_id)
             finally:
-                self.running.pop(execution.run_id, None)
+                # only this execution's entry: after a lease lapsed here (the database was away) this worker may
+                # have claimed the run again, and that newer execution must keep its slot and its heartbeat
+                if self.running.get(execution.run_id) is execution:
+                    del self.running[execution.run_id]
                 self.runtime.broker.wake(execution.run_id)  # joiners re-read the run now (see service.join_run)
                 # a slot is free; the next run of the thread (if one is queued) is claimable now
                 self.wake(1 if execution.next_queued else 0)
