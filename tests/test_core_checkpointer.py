@@ -177,3 +177,35 @@ async def test_fenced_writes_of_a_lost_run_land_nowhere(db: Database) -> None:
         await stale.aput(cfg, empty_checkpoint(), {}, {"items": "2"})
     rows = await _rows(db, thread)
     assert len(rows["checkpoints"]) == 1 and len(rows["checkpoint_blobs"]) == 1 and rows["checkpoint_writes"] == []
+
+
+async def test_fenced_writes_serialize_small_values_on_the_loop_and_large_ones_in_a_thread(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step's few small values are serialized inline (a thread hand-off costs more than the work); a large
+    value or one of unknown size still goes to a thread, so it never blocks the event loop. Either way the rows
+    are the same (the byte-for-byte test above covers both paths: its values are small)."""
+    import persistence.checkpointer as ckpt_module
+
+    handed: list[str] = []
+    real = asyncio.to_thread
+
+    async def spy(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        handed.append(fn.__name__)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(ckpt_module.asyncio, "to_thread", spy)
+    saver = FencedSaver(db.pool, await _run_row(db, token=1), 1)
+    ckpt = empty_checkpoint()
+    ckpt["channel_values"] = {"items": [1, {"a": "b"}], "log": ["n1", "n2"]}
+    cfg = await saver.aput(_cfg(str(uuid.uuid4())), ckpt, {}, {"items": "1", "log": "1"})
+    await saver.aput_writes(cfg, [("items", [2]), ("count", 3)], "t1")
+    assert handed == []
+    big = "x" * (ckpt_module.INLINE_SERDE_BUDGET + 1)
+    await saver.aput_writes(cfg, [("items", [big])], "t2")
+    await saver.aput_writes(cfg, [("items", dataclasses.make_dataclass("Unknown", [])())], "t3")
+    ckpt2 = empty_checkpoint()
+    ckpt2["channel_values"] = {"items": [big]}
+    await saver.aput(cfg, ckpt2, {}, {"items": "2"})
+    assert handed == ["_dump_writes", "_dump_writes", "_dump_blobs"]
+    assert ckpt_module._small({"a": [1, 2, "abc"]}) == ckpt_module.INLINE_SERDE_BUDGET - 14
