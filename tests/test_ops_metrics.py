@@ -202,6 +202,13 @@ async def test_research_counters(metrics_db: str) -> None:
         assert get("research_total", status="success", report_type="deep_research") == done + 1
         assert get("research_duration_seconds_count", report_type="deep_research") >= 1
         assert get("research_cost_dollars_count", report_type="deep_research") >= 1
+        # tokens and cost by model (fed by providers.usage.UsageTracker for every model call)
+        calls = get("clew_model_calls_total", model="m-test")
+        metrics.model_call("m-test", 120, 30, 0.002)
+        assert get("clew_model_calls_total", model="m-test") == calls + 1
+        assert get("clew_model_tokens_total", model="m-test", direction="input") >= 120
+        assert get("clew_model_tokens_total", model="m-test", direction="output") >= 30
+        assert get("clew_model_cost_usd_total", model="m-test") >= 0.002
     finally:
         await db.close()
 
