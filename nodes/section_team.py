@@ -434,6 +434,7 @@ async def reviser(state: SectionState, config: RunnableConfig, runtime: Runtime[
             finding,
             str(state.get("title") or ""),
             list(last.get("checks") or []),
+            str(state.get("brief") or ""),
         )
     team("reviser", "done", revision=revision, **where)
     return {"draft": text or draft, "revision": revision}

@@ -5,9 +5,13 @@
   a lower-case word, which the sentence splitter does not split before: the writer's de-duplication and the
   reviewer's "every sentence cited" check both split drafts into sentences); it says it was written without an
   LLM; one numbered source list;
+- the offline reviser rewrites toward the same brief the reviewer checked (not only the title's keywords);
+- the writer renumbers every section's local ``[n]`` into one source list, a document cited by two sections
+  listed once;
 - the outline review through ``clew serve`` and the official ``langgraph-sdk`` client, offline: feedback
   shows a revised outline, approve writes the report, and each question is announced once (the ``human
-  waiting`` team event is not sent again when the answered node resumes).
+  waiting`` team event is not sent again when the answered node resumes); ``POST /api/v1/research/start``
+  reviews the outline by default in this mode, and the report exports to md, pdf and docx.
 """
 
 from __future__ import annotations
@@ -18,16 +22,20 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.runtime import Runtime
 from langgraph_sdk import get_client
 
 import graphs.multi_agent_research as multi
-from nodes.editorial import _key
-from nodes.section_team import sentences_of
+from nodes.editorial import _key, writer
+from nodes.research_types import Finding, NumberedSource
+from nodes.section_team import local_sources, mechanical_review, reviser, sentences_of
 from nodes.sources import bind_knowledge
 from providers.keyphrases import keyphrases
 from providers.offline import OFFLINE_NOTICE
+from providers.types import SourceDoc
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase
 from tests.research_support import QUESTION, WebStub, fill_kb, open_db
@@ -51,6 +59,82 @@ def test_a_cited_full_stop_ends_a_sentence_whatever_follows() -> None:
         "clew serves 0.91 of the ceiling [2].",
         "Then [3] it ends [1][2].",
     ]
+
+
+KEEPERS = SourceDoc(
+    id="a",
+    title="Keepers",
+    text="Three keepers lived at the Velmora lighthouse in rotating watches. "
+    "Ada Brennholt rescued eleven sailors from the schooner Marlow in 1894.",
+)
+SOLAR = SourceDoc(
+    id="b",
+    title="Automation",
+    text="Solar panels on the gallery have charged the Velmora lighthouse batteries since 2009.",
+)
+HARBOUR = SourceDoc(id="c", title="Harbour", text="The Quellin harbour board paid for the lamp.")
+
+
+async def test_the_offline_reviser_follows_the_brief_the_reviewer_checked() -> None:
+    finding = Finding(index=1, query="keepers", docs=[KEEPERS, SOLAR])
+    _, numbered = local_sources(finding)
+    sources = [s.model_dump() for s in numbered]
+    title, brief = "Keepers", "solar panels charging the batteries"
+    draft = "Three keepers lived at the Velmora lighthouse in rotating watches [1]."
+    checks = mechanical_review(draft, sources, title, brief)
+    assert any(c.startswith("off the brief") for c in checks)  # the title is covered, the brief is not
+    state: Any = {
+        "index": 0,
+        "total": 1,
+        "title": title,
+        "brief": brief,
+        "draft": draft,
+        "sources": sources,
+        "finding": finding.model_dump(mode="json"),
+        "revision": 0,
+        "reviews": [{"round": 0, "accepted": False, "notes": checks, "checks": checks}],
+    }
+    out = await reviser(state, {"configurable": {}}, Runtime(context=None))
+    assert out["revision"] == 1
+    assert "Solar panels on the gallery have charged the Velmora lighthouse batteries since 2009 [2]." in (
+        out["draft"]
+    )
+    assert mechanical_review(out["draft"], sources, title, brief) == []
+
+
+async def test_the_writer_renumbers_the_sections_into_one_source_list() -> None:
+    def local(*docs: SourceDoc) -> list[dict[str, Any]]:
+        return [NumberedSource.of(n, d).model_dump() for n, d in enumerate(docs, start=1)]
+
+    sections = [
+        {
+            "index": 0,
+            "title": "Keepers",
+            "draft": "Three keepers lived there [1]. Solar panels came in 2009 [2].",
+            "sources": local(KEEPERS, SOLAR),
+            "accepted": True,
+        },
+        {
+            "index": 1,
+            "title": "Money",
+            "draft": "The panels are on the gallery [1]. The harbour board paid [2][1].",
+            "sources": local(SOLAR, HARBOUR),
+            "accepted": True,
+        },
+    ]
+    state: Any = {
+        "question": QUESTION,
+        "outline": {"title": "Velmora", "sections": [{"title": s["title"]} for s in sections]},
+        "sections": sections,
+        "findings": [],
+    }
+    out = await writer(state, {"configurable": {}}, Runtime(context=None))
+    assert [(s["n"], s["id"]) for s in out["sources"]] == [(1, "a"), (2, "b"), (3, "c")]
+    body = sections_of(out["report"])
+    assert body["Keepers"].strip() == "Three keepers lived there [1]. Solar panels came in 2009 [2]."
+    assert body["Money"].strip() == "The panels are on the gallery [2]. The harbour board paid [3][2]."
+    assert find_citations(out["report"]) == [1, 2, 3] and out["report"].count("## Sources") == 1
+    assert out["offline"] is True and OFFLINE_NOTICE in out["report"]
 
 
 # --- the offline report, in process -------------------------------------------------------------------------
@@ -188,5 +272,39 @@ async def test_feedback_then_accept_through_the_sdk_offline(server: ClewProcess,
             s["title"] for s in values["outline"]["sections"]
         ]
         assert (await client.threads.get(tid))["status"] == "idle"
+    finally:
+        await client.http.client.aclose()
+
+
+@pytest.mark.slow
+async def test_research_start_reviews_the_outline_by_default_and_exports(server: ClewProcess) -> None:
+    client = get_client(url=server.url)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
+            r = await http.post(
+                "/api/v1/research/start",
+                json={
+                    "query": QUESTION,
+                    "mode": "multi_agent",
+                    "source": "web",
+                    "settings": {"research.max_sections": 2},
+                },
+            )
+            assert r.status_code == 201, r.text
+            tid, run_id = r.json()["thread_id"], r.json()["run_id"]
+            assert (await http.get(f"/threads/{tid}/runs/{run_id}/join")).status_code == 200
+            thread = await client.threads.get(tid)
+            assert thread["status"] == "interrupted"
+            (value,) = [i["value"] for items in thread["interrupts"].values() for i in items]
+            assert value["data"]["field"] == "outline" and value["options"] == ["approve", "edit", "feedback"]
+            await client.runs.wait(tid, "multi_agent_research", command={"resume": {"decision": "approve"}})
+            result = (await http.get(f"/api/v1/research/{tid}/result")).json()
+            assert result["status"] == "done" and result["mode"] == "multi_agent"
+            md = await http.get(f"/api/v1/research/{tid}/export/md")
+            assert md.status_code == 200 and md.text.strip() == result["report"].strip()
+            pdf = await http.get(f"/api/v1/research/{tid}/export/pdf")
+            assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+            docx = await http.get(f"/api/v1/research/{tid}/export/docx")
+            assert docx.status_code == 200 and docx.content.startswith(b"PK")
     finally:
         await client.http.client.aclose()
