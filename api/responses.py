@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.responses import Response
+from langgraph.types import StateSnapshot
 
 from engine.serde import dumpb
 
@@ -71,14 +72,21 @@ def snapshot_out(state: Any) -> dict[str, Any]:
     parent = (state.parent_config or {}).get("configurable", {}) if state.parent_config else None
     tasks = []
     for t in state.tasks or ():
+        # a subgraph's task carries its state (read with subgraphs=true) or where to read it (its checkpoint)
+        sub = getattr(t, "state", None)
+        nested = snapshot_out(sub) if isinstance(sub, StateSnapshot) else None
+        where = None
+        if isinstance(sub, dict):
+            conf_ = sub.get("configurable", {})
+            where = {"thread_id": conf_.get("thread_id"), "checkpoint_ns": conf_.get("checkpoint_ns", "")}
         task: dict[str, Any] = {
             "id": t.id,
             "name": t.name,
             "path": list(t.path) if getattr(t, "path", None) else [],
             "error": str(t.error) if t.error else None,
             "interrupts": [{"value": i.value, "id": i.id} for i in t.interrupts],
-            "checkpoint": None,
-            "state": None,
+            "checkpoint": where,
+            "state": nested,
             "result": getattr(t, "result", None),
         }
         tasks.append(task)

@@ -1,8 +1,9 @@
 """Request bodies of the Agent Server protocol routes (Pydantic v2).
 
-Unknown fields are ignored, as the official server does, so newer SDK versions that send extra fields
-(webhook, feedback_keys, langsmith_tracer…) keep working; known fields are validated strictly and a bad
-value is a 422 naming the field.
+Every field the official SDKs send is declared, and an unknown field is a 422 naming it (the reference server
+ignores unknown fields, so a misspelt filter silently matches everything; see docs/protocol.md). Fields clew
+accepts but does not act on (``webhook``, ``feedback_keys``, ``langsmith_tracer``, ``strict_resume``) are said
+so on each. Known fields are validated strictly and a bad value is a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ MAX_OFFSET = 2**63 - 1  # Postgres OFFSET is a bigint: larger values would fail 
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
 
 def _uuid(value: str, what: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise ValueError(f"{what} {value!r} is not a UUID") from None
+        raise ValueError(f"{what} {value!r}: must be a UUID") from None
 
 
 class CommandBody(_Body):
@@ -57,6 +58,11 @@ class RunCreate(_Body):
     durability: Literal["sync", "async", "exit"] | None = None
     checkpoint_during: bool | None = None
     after_seconds: float | None = Field(default=None, ge=0, le=86400)
+    # sent by the SDKs; accepted and not acted on (no webhooks, no LangSmith feedback or tracing from clew)
+    webhook: str | None = None
+    feedback_keys: list[str] | None = None
+    langsmith_tracer: dict[str, Any] | None = None
+    strict_resume: bool | None = None
 
     @field_validator("stream_mode")
     @classmethod
@@ -68,26 +74,52 @@ class RunCreate(_Body):
         return modes or ["values"]
 
 
+class SuperstepUpdate(_Body):
+    values: Any = None
+    command: CommandBody | None = None
+    as_node: str = Field(min_length=1)
+
+
+class Superstep(_Body):
+    """One super-step of a thread's pre-filled history: updates applied together (``bulk_update_state``)."""
+
+    updates: list[SuperstepUpdate] = Field(min_length=1)
+
+
 class ThreadCreate(_Body):
     thread_id: str | None = None
     metadata: Metadata | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
+    supersteps: list[Superstep] | None = None
+    ttl: Any = None  # accepted, not acted on: clew keeps threads until deleted
     config: dict[str, Any] | None = None  # clew: the session configuration layer
+
+    @field_validator("thread_id")
+    @classmethod
+    def _thread(cls, v: str | None) -> str | None:
+        return None if v is None else _uuid(v, "thread_id")
 
 
 class ThreadPatch(_Body):
     metadata: Metadata = Field(default_factory=dict)
+    ttl: Any = None  # accepted, not acted on
+
+
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+ThreadField = Literal["thread_id", "created_at", "updated_at", "metadata", "config", "status", "values",
+                      "interrupts", "error"]
 
 
 class ThreadSearch(_Body):
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None
-    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    status: ThreadStatus | None = None
     ids: list[str] | None = None
     limit: StrictInt = Field(default=10, ge=1, le=1000)
     offset: StrictInt = Field(default=0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["thread_id", "status", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
+    select: list[ThreadField] | None = None
 
     @field_validator("ids")
     @classmethod
@@ -97,7 +129,13 @@ class ThreadSearch(_Body):
 
 class ThreadCount(_Body):
     metadata: dict[str, Any] | None = None
-    status: Literal["idle", "busy", "interrupted", "error"] | None = None
+    values: dict[str, Any] | None = None
+    status: ThreadStatus | None = None
+
+
+class StateAtCheckpoint(_Body):
+    checkpoint: dict[str, Any] = Field(default_factory=dict)
+    subgraphs: bool = False
 
 
 class StateUpdate(_Body):
@@ -142,6 +180,8 @@ class AssistantSearch(_Body):
     offset: StrictInt = Field(default=0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
+    select: list[Literal["assistant_id", "graph_id", "name", "description", "config", "context", "metadata",
+                         "version", "created_at", "updated_at"]] | None = None
 
 
 class AssistantCount(_Body):
@@ -179,6 +219,7 @@ class StoreSearch(_Body):
     limit: StrictInt = Field(default=10, ge=1, le=1000)
     offset: StrictInt = Field(default=0, ge=0, le=MAX_OFFSET)
     query: str | None = None
+    refresh_ttl: bool | None = None
 
 
 class StoreNamespaces(_Body):

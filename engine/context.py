@@ -19,6 +19,11 @@ from config_schema.registry import REGISTRY
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
+# The configurable key holding the id of the user a run belongs to (the reference server's name). The client's
+# own configurable keys (a ``user_id`` of its choosing included) reach the graph untouched; code that needs
+# the run's user reads this key, which no client can set (see engine.executor.build_config).
+AUTH_USER_ID = "langgraph_auth_user_id"
+
 
 def secret_keys() -> set[str]:
     return {s.key for s in REGISTRY.all() if s.secret}

@@ -27,9 +27,10 @@ from api.errors import ApiError
 from engine import metrics
 from engine.accounting import check_run_budget, run_callbacks
 from engine.broker import EVENTS_CHANNEL
-from engine.context import fit_to_graph, fresh_secrets
+from engine.context import AUTH_USER_ID, fit_to_graph, fresh_secrets
 from engine.events import EventWriter, write_events
 from engine.serde import to_jsonable
+from engine.user_store import UserStore
 from persistence import runs as runs_repo
 from persistence.checkpointer import FencedOut, FencedSaver
 from persistence.db import is_transient, retrying
@@ -185,13 +186,17 @@ def build_config(run: dict[str, Any]) -> dict[str, Any]:
         "run_id": str(run["run_id"]),
         "assistant_id": str(run["assistant_id"]),
         "graph_id": run["graph_id"],
-        "user_id": run["user_id"],
     }
+    # the client's keys reach the graph untouched (a ``user_id`` of its own included); the run's identity
+    # travels in keys of the reference server's names, which overwrite anything a client sent under them
     configurable.update(ids)
+    configurable[AUTH_USER_ID] = run["user_id"]
+    configurable["langgraph_auth_permissions"] = []
     configurable["clew_fencing_token"] = int(run["fencing_token"])
     configurable.pop("checkpoint_ns", None)
     config["configurable"] = configurable
-    config["metadata"] = {**(config.get("metadata") or {}), **(run.get("metadata") or {}), **ids}
+    config["metadata"] = {**(config.get("metadata") or {}), **(run.get("metadata") or {}), **ids,
+                          "user_id": run["user_id"]}
     config["run_id"] = run["run_id"]
     config.setdefault("recursion_limit", 150)
     for key in ("tags",):
@@ -200,7 +205,7 @@ def build_config(run: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _command(cmd: dict[str, Any]) -> Command[Any]:
+def to_command(cmd: dict[str, Any]) -> Command[Any]:
     goto = cmd.get("goto")
     if isinstance(goto, dict):
         from langgraph.types import Send
@@ -236,7 +241,8 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
             raise LookupError(f"graph {run['graph_id']!r} is not loaded in this process")
         saver = _BoundarySaver(db.pool, run_id, token, on_root_checkpoint=lambda: _step_boundary(runtime, execution),
                                lock=runtime.checkpoint_lock)
-        graph = spec.graph.copy(update={"checkpointer": saver, "store": runtime.store})
+        built = await spec.build(config)  # a graph factory is called with the run's configuration
+        graph = built.copy(update={"checkpointer": saver, "store": UserStore(runtime.store, run["user_id"])})
         if run.get("cancel_action"):
             # cancelled while no worker executed it (its worker died): nothing runs, the cancel is applied now
             execution.reason = StopReason.CANCEL
@@ -375,7 +381,7 @@ async def _prepare_input(runtime: Runtime, execution: Execution, saver: FencedSa
     if kwargs.get("checkpoint_id"):
         config["configurable"]["checkpoint_id"] = kwargs["checkpoint_id"]
     if kwargs.get("command"):
-        return _command(kwargs["command"])
+        return to_command(kwargs["command"])
     return kwargs.get("input")
 
 

@@ -8,6 +8,7 @@ checkpointer and the store when it runs one.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import inspect
@@ -15,6 +16,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,30 @@ def system_assistant_id(graph_id: str) -> str:
 
 
 class GraphSpec:
-    def __init__(self, graph_id: str, graph: Pregel, description: str | None = None) -> None:
+    """A graph of ``langgraph.json``. ``graph`` is its default build; a graph exported as a factory (a function
+    of the run's ``config``) keeps ``factory`` and is built again per run and per assistant (:meth:`build`)."""
+
+    def __init__(self, graph_id: str, graph: Pregel, description: str | None = None,
+                 factory: Callable[..., Any] | None = None) -> None:
         self.graph_id = graph_id
         self.graph = graph
         self.description = description
+        self.factory = factory
         self.assistant_id = system_assistant_id(graph_id)
+
+    async def build(self, config: Mapping[str, Any] | None) -> Pregel:
+        """The graph for ``config`` (a run's or an assistant's RunnableConfig): the factory's build, else the
+        one compiled graph. A synchronous factory runs in a thread (it may do blocking work)."""
+        if self.factory is None:
+            return self.graph
+        conf = {"configurable": {}, **dict(config or {})}
+        if inspect.iscoroutinefunction(self.factory):
+            result = await self.factory(conf)
+        else:
+            result = await asyncio.to_thread(self.factory, conf)
+        if inspect.isawaitable(result):
+            result = await result
+        return _to_pregel(result)
 
 
 class GraphRegistry:
@@ -86,11 +107,20 @@ def _to_pregel(obj: Any) -> Pregel:
         return obj.compile()
     if callable(obj):
         params = inspect.signature(obj).parameters
+        if inspect.iscoroutinefunction(obj):
+            raise ValueError("an async graph factory needs a running loop: see GraphSpec.build")
         result = obj({"configurable": {}}) if params else obj()
         if inspect.isawaitable(result):
             raise ValueError("async graph factories are not supported")
         return _to_pregel(result)
     raise ValueError(f"not a graph: {obj!r}")
+
+
+def _takes_config(fn: Callable[..., Any]) -> bool:
+    try:
+        return bool(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return False
 
 
 def load_config(path: Path) -> GraphRegistry:
@@ -106,6 +136,8 @@ def load_config(path: Path) -> GraphRegistry:
         if isinstance(ref, dict):
             description = ref.get("description")
             ref = ref["path"]
-        graph = _to_pregel(_load_object(ref, base))
-        specs[graph_id] = GraphSpec(graph_id, graph, description)
+        obj = _load_object(ref, base)
+        factory = obj if callable(obj) and not isinstance(obj, Pregel | StateGraph) and _takes_config(obj) else None
+        graph = _to_pregel(obj)
+        specs[graph_id] = GraphSpec(graph_id, graph, description, factory)
     return GraphRegistry(specs, path)

@@ -41,6 +41,7 @@ from langgraph.types import Command, Send
 from typing_extensions import TypedDict
 
 from config_schema.access import setting
+from engine.context import AUTH_USER_ID
 from nodes.content import chat_model, events
 from nodes.content.actions import (
     APPROVE_OUTLINE,
@@ -147,7 +148,7 @@ def _values(runtime: Runtime[Any] | None) -> Mapping[str, Any] | None:
 
 
 def _user(config: RunnableConfig) -> str:
-    return str((config.get("configurable") or {}).get("user_id") or "local")
+    return str((config.get("configurable") or {}).get(AUTH_USER_ID) or "local")
 
 
 def _engine(state: Mapping[str, Any], stage: str, offline: bool) -> dict[str, bool]:

@@ -44,6 +44,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from config_schema.access import setting
+from engine.context import AUTH_USER_ID
 from nodes import progress
 from nodes.interrupts import ask_approval
 from nodes.research import branch_budget, research_query
@@ -176,7 +177,7 @@ def _values(runtime: Runtime[Any] | None) -> Mapping[str, Any] | None:
 
 
 def _user(config: RunnableConfig) -> str:
-    return str((config.get("configurable") or {}).get("user_id") or "local")
+    return str((config.get("configurable") or {}).get(AUTH_USER_ID) or "local")
 
 
 def wants_outline_review(values: Mapping[str, Any] | None) -> bool:

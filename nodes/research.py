@@ -28,6 +28,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, Field
 
 from config_schema.access import setting
+from engine.context import AUTH_USER_ID
 from nodes import progress
 from nodes.research_types import Finding
 from nodes.sources import SourceUnavailable, gather
@@ -287,7 +288,7 @@ async def branch_node(
     """The ``Send`` target: research one query, report progress, return its finding."""
     query, index, level = str(arg["query"]), int(arg["index"]), int(arg.get("level", 1))
     progress.branch(index, query, "started", level=level)
-    user_id = str((config.get("configurable") or {}).get("user_id") or "local")
+    user_id = str((config.get("configurable") or {}).get(AUTH_USER_ID) or "local")
     finding = await research_query(
         query=query,
         question=str(arg.get("question") or query),

@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from config_schema.access import setting
+from engine.context import AUTH_USER_ID
 from nodes.research import research_query
 from nodes.research_types import Finding, NumberedSource
 from nodes.team_events import team
@@ -214,7 +215,7 @@ async def researcher(state: SectionState, config: RunnableConfig, runtime: Runti
     values = _values(runtime)
     where = _where(state)
     team("researcher", "started", revision=0, **where)
-    user_id = str((config.get("configurable") or {}).get("user_id") or "local")
+    user_id = str((config.get("configurable") or {}).get(AUTH_USER_ID) or "local")
     question = str(state.get("question") or state["title"])
     finding = await research_query(
         query=section_query(str(state["title"]), question),

@@ -43,6 +43,7 @@ from langgraph.runtime import get_runtime
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError, conflict, not_found
+from engine.context import AUTH_USER_ID
 from engine.runtime import SHUTDOWN_HOOKS, STARTUP_HOOKS
 from nodes.effects import once_in_transaction
 from nodes.interrupts import (
@@ -170,7 +171,7 @@ async def file_todo(
     runtime = current_runtime()
     config = get_config()
     conf = config.get("configurable") or {}
-    thread_id, user_id = str(conf["thread_id"]), str(conf["user_id"])
+    thread_id, user_id = str(conf["thread_id"]), str(conf[AUTH_USER_ID])
     info = get_runtime().execution_info
     task_id = info.task_id if info is not None else str(conf.get("checkpoint_ns", ""))
     data, options = dict(data or {}), list(options or [])
@@ -230,7 +231,7 @@ async def await_todos(
     """
     runtime = current_runtime()
     conf = get_config().get("configurable") or {}
-    thread_id, user_id = str(conf["thread_id"]), str(conf["user_id"])
+    thread_id, user_id = str(conf["thread_id"]), str(conf[AUTH_USER_ID])
     async with runtime.db.connection() as conn:
         rows = await todos_repo.list_for_thread(conn, user_id, thread_id, group=group)
     todos = [Todo.from_row(r) for r in rows]

@@ -74,13 +74,18 @@ async def delete(conn: Conn, user_id: str, thread_id: str) -> bool:
 
 
 def _filters(
-    user_id: str, metadata: dict[str, Any] | None, status: str | None, ids: list[str] | None
+    user_id: str, metadata: dict[str, Any] | None, status: str | None, ids: list[str] | None,
+    values: dict[str, Any] | None = None,
 ) -> tuple[str, list[Any]]:
+    """``metadata`` / ``values``: the thread's metadata / latest state values contain them (jsonb ``@>``)."""
     where = ["user_id = %s"]
     params: list[Any] = [user_id]
     if metadata:
         where.append("metadata @> %s")
         params.append(Jsonb(metadata))
+    if values:
+        where.append("state_values @> %s")
+        params.append(Jsonb(values))
     if status:
         where.append("status = %s")
         params.append(status)
@@ -104,8 +109,9 @@ async def search(
     offset: int,
     sort_by: str = "created_at",
     sort_order: str = "desc",
+    values: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    where, params = _filters(user_id, metadata, status, ids)
+    where, params = _filters(user_id, metadata, status, ids, values)
     order = sort_by if sort_by in SORTABLE else "created_at"
     direction = "ASC" if sort_order.lower() == "asc" else "DESC"
     cur = await conn.execute(
@@ -115,8 +121,9 @@ async def search(
     return await cur.fetchall()
 
 
-async def count(conn: Conn, user_id: str, *, metadata: dict[str, Any] | None, status: str | None) -> int:
-    where, params = _filters(user_id, metadata, status, None)
+async def count(conn: Conn, user_id: str, *, metadata: dict[str, Any] | None, status: str | None,
+                values: dict[str, Any] | None = None) -> int:
+    where, params = _filters(user_id, metadata, status, None, values)
     cur = await conn.execute(f"SELECT count(*) AS n FROM threads WHERE {where}", params)
     row = await cur.fetchone()
     return int(row["n"]) if row else 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Response
 from langchain_core.runnables.graph import Graph as DrawableGraph
+from pydantic import TypeAdapter
 
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, conflict, not_found
@@ -23,6 +26,7 @@ from engine.service import resolve_assistant
 from persistence import assistants as repo
 
 router = APIRouter(tags=["assistants"])
+log = structlog.get_logger("clew.api")
 
 
 @router.post("/assistants")
@@ -53,7 +57,10 @@ async def search(body: AssistantSearch, user: CurrentUser, runtime: RuntimeDep) 
     async with runtime.db.connection() as conn:
         rows = await repo.search(conn, user.user_id, metadata=body.metadata, graph_id=body.graph_id, name=body.name,
                                  limit=body.limit, offset=body.offset, sort_by=body.sort_by, sort_order=body.sort_order)
-    return JSON([assistant_out(r) for r in rows])
+    out = [assistant_out(r) for r in rows]
+    if body.select:
+        out = [{k: a[k] for k in body.select} for a in out]
+    return JSON(out)
 
 
 @router.post("/assistants/count")
@@ -123,35 +130,57 @@ def _graph_json(graph: Any, xray: bool | int) -> dict[str, Any]:
     return data
 
 
+async def _built(runtime: Any, row: dict[str, Any]) -> Any:
+    """The assistant's variant of its graph: a graph factory built with the assistant's configuration."""
+    spec = runtime.graphs.get(row["graph_id"])
+    assert spec is not None
+    return await spec.build(row.get("config") or {})
+
+
 @router.get("/assistants/{assistant_id}/graph")
 async def graph(assistant_id: str, user: CurrentUser, runtime: RuntimeDep, xray: bool | int = False) -> Response:
     row = await _get(runtime, user, assistant_id)
-    spec = runtime.graphs.get(row["graph_id"])
-    assert spec is not None
-    return JSON(_graph_json(spec.graph, xray))
+    return JSON(_graph_json(await _built(runtime, row), xray))
 
 
-def _schema(model: Any) -> Any:
-    if model is None:
+def _configurable_schema(g: Any) -> Any:
+    """The schema of ``config["configurable"]`` (the reference's ``config_schema``): since LangGraph 1.0 the
+    fields of the context schema, which LangGraph nests under ``configurable`` in its config schema."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        schema = g.get_config_jsonschema()
+    inner = (schema.get("properties") or {}).get("configurable")
+    if not isinstance(inner, dict):
         return None
-    try:
-        return model.model_json_schema() if hasattr(model, "model_json_schema") else None
-    except Exception:
-        return None
+    ref = inner.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        defs = schema.get("$defs") or {}
+        found = dict(defs[ref.removeprefix("#/$defs/")])
+        others = {k: v for k, v in defs.items() if k != ref.removeprefix("#/$defs/")}
+        if others:
+            found["$defs"] = others
+        return found
+    return inner
+
+
+def _state_schema(g: Any) -> Any:
+    """The JSON schema of the state type the graph was built with, as declared (not its input or output)."""
+    declared = getattr(getattr(g, "builder", None), "state_schema", None)
+    if declared is None:
+        return g.get_output_jsonschema()
+    return TypeAdapter(declared).json_schema()
 
 
 @router.get("/assistants/{assistant_id}/schemas")
 async def schemas(assistant_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
     row = await _get(runtime, user, assistant_id)
-    spec = runtime.graphs.get(row["graph_id"])
-    assert spec is not None
-    g = spec.graph
+    g = await _built(runtime, row)
     out = {
         "graph_id": row["graph_id"],
         "input_schema": _safe(lambda: g.get_input_jsonschema()),
         "output_schema": _safe(lambda: g.get_output_jsonschema()),
-        "state_schema": _safe(lambda: g.get_output_jsonschema()),
-        "config_schema": _safe(lambda: g.get_config_jsonschema()),
+        "state_schema": _safe(lambda: _state_schema(g)),
+        "config_schema": _safe(lambda: _configurable_schema(g)),
         "context_schema": _safe(lambda: g.get_context_jsonschema()),
     }
     return JSON(out)
@@ -161,6 +190,7 @@ def _safe(fn: Any) -> Any:
     try:
         return fn()
     except Exception:
+        log.warning("schema not derivable", exc_info=True)
         return None
 
 
@@ -172,8 +202,10 @@ async def subgraphs(assistant_id: str, user: CurrentUser, runtime: RuntimeDep, n
     spec = runtime.graphs.get(row["graph_id"])
     assert spec is not None
     out: dict[str, Any] = {}
-    async for ns, sub in spec.graph.aget_subgraphs(namespace=namespace, recurse=recurse):
+    async for ns, sub in (await _built(runtime, row)).aget_subgraphs(namespace=namespace, recurse=recurse):
         out[ns] = {"input_schema": _safe(lambda s=sub: s.get_input_jsonschema()),
                    "output_schema": _safe(lambda s=sub: s.get_output_jsonschema()),
-                   "state_schema": _safe(lambda s=sub: s.get_output_jsonschema())}
+                   "state_schema": _safe(lambda s=sub: _state_schema(s)),
+                   "config_schema": _safe(lambda s=sub: _configurable_schema(s)),
+                   "context_schema": _safe(lambda s=sub: s.get_context_jsonschema())}
     return JSON(out)

@@ -1,7 +1,8 @@
 """Store routes: LangGraph's long-term memory (AsyncPostgresStore), namespaces scoped to their user.
 
-Every namespace is stored under a hidden ``("users", <user_id>)`` prefix that is added on the way in and
-stripped on the way out, so one user can neither read nor list another user's items.
+Every route goes through the caller's :class:`~engine.user_store.UserStore` (a hidden ``("users", <user_id>)``
+prefix on every namespace), the same view a run of that user gets as its graph's store, so what a client puts
+a graph reads and the other way round, and one user can neither read nor list another user's items.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
 from api.responses import JSON
 from api.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from engine.user_store import UserStore
 
 router = APIRouter(tags=["store"])
 
 
-def _ns(user_id: str, namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def _check(namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     for part in namespace:
         if not part or "." in part or "\x00" in part:
             raise ApiError(422, "invalid", f"namespace: label {part!r} must be non-empty and contain no '.' or NUL")
-    return ("users", user_id, *namespace)
+    return tuple(namespace)
 
 
 # the comparison operators AsyncPostgresStore understands in a search filter ({"field": {"$op": value}})
@@ -41,7 +43,7 @@ def _check_filter(flt: dict[str, Any] | None) -> None:
 
 def _item(item: Any) -> dict[str, Any]:
     out = {
-        "namespace": list(item.namespace[2:]),
+        "namespace": list(item.namespace),
         "key": item.key,
         "value": item.value,
         "created_at": item.created_at,
@@ -54,7 +56,7 @@ def _item(item: Any) -> dict[str, Any]:
 
 @router.put("/store/items")
 async def put_item(body: StorePut, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    await runtime.store.aput(_ns(user.user_id, body.namespace), body.key, body.value,
+    await UserStore(runtime.store, user.user_id).aput(_check(body.namespace), body.key, body.value,
                              index=body.index, ttl=body.ttl)
     return Response(status_code=204)
 
@@ -75,7 +77,7 @@ async def get_item(user: CurrentUser, runtime: RuntimeDep, key: str, namespace: 
                 raise ApiError(422, "invalid", "namespace: must be a list of strings")
         else:
             parts = namespace.split(".")
-    item = await runtime.store.aget(_ns(user.user_id, parts), key)
+    item = await UserStore(runtime.store, user.user_id).aget(_check(parts), key)
     if item is None:
         raise not_found("item", key)
     return JSON(_item(item))
@@ -83,23 +85,24 @@ async def get_item(user: CurrentUser, runtime: RuntimeDep, key: str, namespace: 
 
 @router.delete("/store/items")
 async def delete_item(body: StoreDelete, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    await runtime.store.adelete(_ns(user.user_id, body.namespace), body.key)
+    await UserStore(runtime.store, user.user_id).adelete(_check(body.namespace), body.key)
     return Response(status_code=204)
 
 
 @router.post("/store/items/search")
 async def search_items(body: StoreSearch, user: CurrentUser, runtime: RuntimeDep) -> Response:
     _check_filter(body.filter)
-    items = await runtime.store.asearch(_ns(user.user_id, body.namespace_prefix), filter=body.filter,
-                                        limit=body.limit, offset=body.offset, query=body.query)
+    items = await UserStore(runtime.store, user.user_id).asearch(
+        _check(body.namespace_prefix), filter=body.filter, limit=body.limit, offset=body.offset, query=body.query,
+        refresh_ttl=body.refresh_ttl)
     return JSON({"items": [_item(i) for i in items]})
 
 
 @router.post("/store/namespaces")
 async def list_namespaces(body: StoreNamespaces, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    prefix = _ns(user.user_id, body.prefix or [])
-    _ns(user.user_id, body.suffix or [])  # the same rules for the suffix's labels (422)
-    depth = body.max_depth + 2 if body.max_depth else None
-    namespaces = await runtime.store.alist_namespaces(prefix=prefix, suffix=tuple(body.suffix) if body.suffix else None,
-                                                      max_depth=depth, limit=body.limit, offset=body.offset)
-    return JSON({"namespaces": [list(ns[2:]) for ns in namespaces]})
+    if body.suffix:
+        _check(body.suffix)  # the same rules for the suffix's labels (422)
+    namespaces = await UserStore(runtime.store, user.user_id).alist_namespaces(
+        prefix=_check(body.prefix) if body.prefix else None, suffix=tuple(body.suffix) if body.suffix else None,
+        max_depth=body.max_depth, limit=body.limit, offset=body.offset)
+    return JSON({"namespaces": [list(ns) for ns in namespaces]})

@@ -7,12 +7,22 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 from langgraph.errors import InvalidUpdateError
+from langgraph.types import StateUpdate as LgStateUpdate
 from psycopg.types.json import Jsonb
 
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, conflict, not_found
 from api.responses import JSON, empty_state, snapshot_out, thread_out
-from api.schemas import HistoryQuery, StateUpdate, ThreadCount, ThreadCreate, ThreadPatch, ThreadSearch
+from api.schemas import (
+    HistoryQuery,
+    StateAtCheckpoint,
+    StateUpdate,
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadSearch,
+)
+from engine.executor import interrupts_by_task, to_command
 from engine.serde import to_jsonable
 from engine.service import valid_uuid
 from persistence import threads as threads_repo
@@ -39,9 +49,17 @@ def thread_graph(runtime: Any, thread: dict[str, Any]) -> Any | None:
 
 @router.post("/threads")
 async def create_thread(body: ThreadCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    thread_id = valid_uuid(body.thread_id, "thread") if body.thread_id else str(uuid.uuid4())
+    thread_id = body.thread_id or str(uuid.uuid4())  # validated as a UUID by ThreadCreate
     config_service = runtime.services.get("config")
     config = config_service.check_session(body.config) if config_service is not None else body.config
+    graph = None
+    if body.supersteps:
+        graph_id = (body.metadata or {}).get("graph_id")
+        spec = runtime.graphs.get(graph_id) if isinstance(graph_id, str) else None
+        if spec is None:
+            raise ApiError(422, "invalid", "supersteps: the thread's graph must be named by metadata.graph_id "
+                           f"(one of {runtime.graphs.ids()})")
+        graph = spec.graph.copy(update={"checkpointer": runtime.saver, "store": runtime.store})
     async with runtime.db.transaction() as conn:
         row = await threads_repo.insert(conn, user.user_id, thread_id, body.metadata or {}, config)
         if row is None:
@@ -49,7 +67,37 @@ async def create_thread(body: ThreadCreate, user: CurrentUser, runtime: RuntimeD
             if existing is not None and body.if_exists == "do_nothing":
                 return JSON(thread_out(existing))
             raise conflict(f"thread {thread_id} already exists")
+    if graph is not None and body.supersteps:
+        await _prefill(runtime, user, graph, thread_id, body)
+        row = await load_thread(runtime, user, thread_id)
     return JSON(thread_out(row))
+
+
+async def _prefill(runtime: Any, user: Any, graph: Any, thread_id: str, body: ThreadCreate) -> None:
+    """Apply ``supersteps`` (each a list of state updates applied together) to the new thread; on a bad update
+    the thread is deleted again and the caller gets a 422 naming it."""
+    assert body.supersteps is not None
+    steps = []
+    for i, step in enumerate(body.supersteps):
+        updates = []
+        for update in step.updates:
+            if update.as_node not in graph.nodes and update.as_node not in ("__input__", "__copy__"):
+                await _drop(runtime, user, thread_id)
+                raise ApiError(422, "invalid", f"supersteps[{i}]: node {update.as_node!r} does not exist")
+            values = to_command(update.command.model_dump(exclude_none=True)) if update.command else update.values
+            updates.append(LgStateUpdate(values, update.as_node))
+        steps.append(updates)
+    try:
+        await graph.abulk_update_state({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}, steps)
+    except (ValueError, KeyError, InvalidUpdateError) as exc:
+        await _drop(runtime, user, thread_id)
+        raise ApiError(422, "invalid", f"supersteps: {exc}") from exc
+    await _settle_from_state(runtime, graph, thread_id)
+
+
+async def _drop(runtime: Any, user: Any, thread_id: str) -> None:
+    async with runtime.db.transaction() as conn:
+        await threads_repo.delete(conn, user.user_id, thread_id)
 
 
 @router.post("/threads/search")
@@ -58,18 +106,19 @@ async def search_threads(body: ThreadSearch, user: CurrentUser, runtime: Runtime
         rows = await threads_repo.search(
             conn, user.user_id, metadata=body.metadata, status=body.status, ids=body.ids,
             limit=body.limit, offset=body.offset, sort_by=body.sort_by, sort_order=body.sort_order,
+            values=body.values,
         )
     out = [thread_out(r) for r in rows]
-    if body.values:
-        out = [t for t in out if isinstance(t["values"], dict)
-               and all(t["values"].get(k) == v for k, v in body.values.items())]
+    if body.select:
+        out = [{k: t[k] for k in body.select} for t in out]
     return JSON(out)
 
 
 @router.post("/threads/count")
 async def count_threads(body: ThreadCount, user: CurrentUser, runtime: RuntimeDep) -> Response:
     async with runtime.db.connection() as conn:
-        n = await threads_repo.count(conn, user.user_id, metadata=body.metadata, status=body.status)
+        n = await threads_repo.count(conn, user.user_id, metadata=body.metadata, status=body.status,
+                                     values=body.values)
     return JSON(n)
 
 
@@ -104,14 +153,15 @@ async def delete_thread(thread_id: str, user: CurrentUser, runtime: RuntimeDep) 
     return Response(status_code=204)
 
 
-async def _state(runtime: Any, user: Any, thread_id: str, checkpoint_id: str | None, subgraphs: bool) -> Any:
+async def _state(runtime: Any, user: Any, thread_id: str, checkpoint_id: str | None, subgraphs: bool,
+                 checkpoint_ns: str = "") -> Any:
     thread = await load_thread(runtime, user, thread_id)
     graph = thread_graph(runtime, thread)
     if graph is None:
         if checkpoint_id:
             raise not_found("checkpoint", checkpoint_id)
         return empty_state(str(thread["thread_id"]))
-    config: dict[str, Any] = {"configurable": {"thread_id": str(thread["thread_id"]), "checkpoint_ns": ""}}
+    config: dict[str, Any] = {"configurable": {"thread_id": str(thread["thread_id"]), "checkpoint_ns": checkpoint_ns}}
     if checkpoint_id:
         config["configurable"]["checkpoint_id"] = checkpoint_id
     state = await graph.aget_state(config, subgraphs=subgraphs)
@@ -132,10 +182,10 @@ async def get_state_at(thread_id: str, checkpoint_id: str, user: CurrentUser, ru
 
 
 @router.post("/threads/{thread_id}/state/checkpoint")
-async def get_state_at_checkpoint(thread_id: str, body: dict[str, Any], user: CurrentUser, runtime: RuntimeDep
+async def get_state_at_checkpoint(thread_id: str, body: StateAtCheckpoint, user: CurrentUser, runtime: RuntimeDep
                                   ) -> Response:
-    checkpoint = body.get("checkpoint") or {}
-    return JSON(await _state(runtime, user, thread_id, checkpoint.get("checkpoint_id"), bool(body.get("subgraphs"))))
+    return JSON(await _state(runtime, user, thread_id, body.checkpoint.get("checkpoint_id"), body.subgraphs,
+                             body.checkpoint.get("checkpoint_ns") or ""))
 
 
 @router.post("/threads/{thread_id}/state")
@@ -147,33 +197,48 @@ async def update_state(thread_id: str, body: StateUpdate, user: CurrentUser, run
     graph = thread_graph(runtime, thread)
     if graph is None:
         raise ApiError(409, "no_graph", f"thread {tid} has no graph yet: start a run on it first")
-    config: dict[str, Any] = {"configurable": {"thread_id": tid, "checkpoint_ns": ""}}
+    # a subgraph's state is addressed by its checkpoint namespace (``"<node>:<task_id>"``, as get_state shows it)
+    checkpoint_ns = (body.checkpoint or {}).get("checkpoint_ns") or ""
+    config: dict[str, Any] = {"configurable": {"thread_id": tid, "checkpoint_ns": checkpoint_ns}}
     checkpoint_id = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
     if checkpoint_id:
         config["configurable"]["checkpoint_id"] = checkpoint_id
-    if body.as_node is not None and body.as_node not in graph.nodes:
+    target = graph
+    if checkpoint_ns:
+        path = "|".join(part.split(":")[0] for part in checkpoint_ns.split("|"))
+        target = next((sub for _, sub in graph.get_subgraphs(namespace=path, recurse=True)), None)
+        if target is None:
+            raise ApiError(422, "invalid", f"checkpoint_ns {checkpoint_ns!r} names no subgraph of this graph")
+    if body.as_node is not None and body.as_node not in target.nodes:
         # 400, as the reference server answers
-        raise ApiError(400, "unknown_node", f"node {body.as_node!r} does not exist; graph has {sorted(set(graph.nodes) - {'__start__'})}")
-    if isinstance(body.values, dict) and (unknown := sorted(k for k in body.values if k not in graph.channels)):
+        raise ApiError(400, "unknown_node",
+                       f"node {body.as_node!r} does not exist; graph has {sorted(set(target.nodes) - {'__start__'})}")
+    if isinstance(body.values, dict) and (unknown := sorted(k for k in body.values if k not in target.channels)):
         raise ApiError(422, "invalid", f"values: unknown state key(s) {unknown}")
     try:
         new_config = await graph.aupdate_state(config, body.values, as_node=body.as_node)
     except (ValueError, KeyError, InvalidUpdateError) as exc:
         raise ApiError(422, "invalid", f"cannot update state: {exc}") from exc
-    state = await graph.aget_state({"configurable": {"thread_id": tid}})
-    interrupts: dict[str, Any] = {}
-    for task in state.tasks or ():
-        if task.interrupts:
-            interrupts[task.id] = [{"value": i.value, "id": i.id} for i in task.interrupts]
+    await _settle_from_state(runtime, graph, tid)
+    conf = new_config["configurable"]
+    checkpoint = {"thread_id": tid, "checkpoint_ns": conf.get("checkpoint_ns", ""),
+                  "checkpoint_id": conf.get("checkpoint_id")}
+    if conf.get("checkpoint_map"):
+        checkpoint["checkpoint_map"] = conf["checkpoint_map"]
+    return JSON({"checkpoint": checkpoint, "configurable": checkpoint, "checkpoint_id": checkpoint["checkpoint_id"]})
+
+
+async def _settle_from_state(runtime: Any, graph: Any, thread_id: str) -> None:
+    """The thread's values, interrupts and status from its latest checkpoint, after a state update: interrupted
+    when it waits on an interrupt or has tasks to run (a run with no input continues it), as the reference."""
+    state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+    interrupts = interrupts_by_task(state)
     await runtime.db.execute(
         "UPDATE threads SET state_values = %s, interrupts = %s, status = %s, updated_at = now() "
         "WHERE thread_id = %s AND status <> 'busy'",
         (Jsonb(to_jsonable(state.values)), Jsonb(to_jsonable(interrupts)),
-         "interrupted" if interrupts else "idle", tid),
+         "interrupted" if interrupts or state.next else "idle", thread_id),
     )
-    conf = new_config["configurable"]
-    return JSON({"checkpoint": {"thread_id": tid, "checkpoint_ns": conf.get("checkpoint_ns", ""),
-                                "checkpoint_id": conf.get("checkpoint_id")}})
 
 
 @router.post("/threads/{thread_id}/history")

@@ -13,6 +13,7 @@ words, never a trace). The turn's outcome is ``status``: ``done`` | ``refused`` 
 
 from __future__ import annotations
 
+from engine.context import AUTH_USER_ID
 import operator
 import re
 import time
@@ -124,7 +125,7 @@ def _values(runtime: Runtime[Any] | None) -> Mapping[str, Any] | None:
 
 
 def _user_id(config: RunnableConfig) -> str:
-    user = (config.get("configurable") or {}).get("user_id")
+    user = (config.get("configurable") or {}).get(AUTH_USER_ID)
     if not user:
         raise ConnectionUnavailable("the run has no user")
     return str(user)

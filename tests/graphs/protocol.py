@@ -110,15 +110,11 @@ _parent.add_edge("done", END)
 sub_interrupt = _parent.compile()
 
 
-# --- the configurable the graph sees; typed configuration and context schemas ---------------------------
-class EchoConfig(TypedDict, total=False):
-    user_id: str
-    temperature: float
-
-
+# --- the configurable the graph sees; a typed context schema (LangGraph 1.x derives the config schema from it)
 @dataclass
 class EchoContext:
     tone: str = "plain"
+    temperature: float = 0.0
 
 
 class Seen(TypedDict, total=False):
@@ -130,7 +126,7 @@ async def _echo(state: Seen, config: RunnableConfig) -> dict[str, Any]:
     return {"seen": {k: v for k, v in conf.items() if not k.startswith("__") and isinstance(v, str | int | float)}}
 
 
-_echo_g = StateGraph(Seen, context_schema=EchoContext, config_schema=EchoConfig)  # type: ignore[call-arg]
+_echo_g = StateGraph(Seen, context_schema=EchoContext)
 _echo_g.add_node("echo", _echo)
 _echo_g.add_edge(START, "echo")
 _echo_g.add_edge("echo", END)
