@@ -33,9 +33,10 @@ class Broker:
         self._handlers: dict[str, list[Callable[[str], Awaitable[None] | None]]] = defaultdict(list)
 
     @contextlib.contextmanager
-    def subscribe(self, key: str) -> Iterator[asyncio.Event]:
-        """An event set whenever ``key`` (a run id) is woken; clear it before re-reading."""
-        ev = asyncio.Event()
+    def subscribe(self, key: str, event: asyncio.Event | None = None) -> Iterator[asyncio.Event]:
+        """An event set whenever ``key`` (a run id) is woken; clear it before re-reading. Pass ``event`` to have
+        one event woken by several keys."""
+        ev = event or asyncio.Event()
         self._waiters[key].add(ev)
         try:
             yield ev

@@ -145,6 +145,17 @@ async def read_events(conn: Conn, run_id: str, after_seq: int, limit: int = 500)
     return await cur.fetchall()
 
 
+async def list_for_stream(conn: Conn, thread_id: str) -> list[dict[str, Any]]:
+    """Every run of a thread in creation order with its status and last event id (the thread's stream)."""
+    cur = await conn.execute(
+        "SELECT r.run_id::text AS run_id, r.status, "
+        "(SELECT coalesce(max(e.seq), 0) FROM run_events e WHERE e.run_id = r.run_id) AS last_seq "
+        "FROM runs r WHERE r.thread_id = %s ORDER BY r.created_at, r.run_id",
+        (thread_id,),
+    )
+    return await cur.fetchall()
+
+
 async def has_ended(conn: Conn, run_id: str) -> bool:
     """Whether the run is gone or in a final status (its events, ``end`` included, are all written then)."""
     cur = await conn.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from langgraph.errors import InvalidUpdateError
 from langgraph.types import StateUpdate as LgStateUpdate
 from psycopg.types.json import Jsonb
+from sse_starlette import EventSourceResponse
 
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, conflict, not_found
@@ -22,6 +23,7 @@ from api.schemas import (
     ThreadPatch,
     ThreadSearch,
 )
+from api.streaming import parse_thread_event_id, thread_sse_response
 from engine.executor import interrupts_by_task, to_command
 from engine.serde import to_jsonable
 from engine.service import valid_uuid
@@ -168,6 +170,20 @@ async def _state(runtime: Any, user: Any, thread_id: str, checkpoint_id: str | N
     if checkpoint_id and state.config is None or (checkpoint_id and not state.created_at):
         raise not_found("checkpoint", checkpoint_id)
     return snapshot_out(state)
+
+
+@router.get("/threads/{thread_id}/stream")
+async def join_thread_stream(thread_id: str, request: Request, user: CurrentUser, runtime: RuntimeDep,
+                             stream_mode: list[str] | None = Query(None)) -> EventSourceResponse:
+    """The thread's runs as one stream (the SDK's ``threads.join_stream``): replay after ``Last-Event-ID``
+    (``-1``: from the first run), then live, open until the client leaves. ``stream_mode`` is accepted and
+    not applied: every event a run stored is sent."""
+    thread = await load_thread(runtime, user, thread_id)
+    try:
+        position = parse_thread_event_id(request.headers.get("last-event-id"))
+    except ValueError as exc:
+        raise ApiError(422, "invalid", "Last-Event-ID: expected '<run_id>:<seq>' (as sent), or -1") from exc
+    return thread_sse_response(runtime, str(thread["thread_id"]), position)
 
 
 @router.get("/threads/{thread_id}/state")
