@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from langchain_core.messages import BaseMessageChunk, message_chunk_to_message
 from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 from psycopg.types.json import Jsonb
@@ -409,6 +410,7 @@ async def _stream(
     if (extra.get("interrupt_before") or extra.get("interrupt_after") or getattr(graph, "interrupt_before_nodes", None)
             or getattr(graph, "interrupt_after_nodes", None)):
         execution.saw_interrupt = True  # a static interrupt may stop the graph: read the final state
+    partials: dict[str, Any] = {}  # the `messages` mode's messages so far, by id
     async for ns, mode, chunk in _chunks(graph, stream_input, config, context, lg_modes, extra,
                                          "events" in requested, writer):
         _note_final(execution, ns, mode, chunk)
@@ -421,9 +423,51 @@ async def _stream(
             continue
         if mode == "messages":
             message, meta = chunk
-            writer.add(_event_name(names[mode], ns), [message, meta])
+            if "messages-tuple" in requested:
+                writer.add(_event_name("messages", ns), [message, meta])
+            if "messages" in requested:
+                for name, data in messages_events(partials, message, meta):
+                    writer.add(_event_name(name, ns), data)
+        elif mode == "debug":
+            writer.add(_event_name("debug", ns), debug_event(chunk))
         else:
             writer.add(_event_name(names.get(mode, mode), ns), chunk)
+
+
+def messages_events(partials: dict[str, Any], message: Any, meta: Any) -> list[tuple[str, Any]]:
+    """The ``messages`` stream mode from LangGraph's ``(message, metadata)`` pairs, as the reference server
+    sends it: ``messages/metadata`` ``{id: {"metadata": …}}`` the first time a message id is seen, then
+    ``messages/partial`` ``[message so far]`` for each streamed chunk (accumulated in ``partials``), or
+    ``messages/complete`` ``[message]`` for a message that arrives whole."""
+    out: list[tuple[str, Any]] = []
+    ident = getattr(message, "id", None) or ""
+    if ident not in partials:
+        out.append(("messages/metadata", {ident: {"metadata": meta}}))
+        partials[ident] = None
+    if isinstance(message, BaseMessageChunk):
+        partials[ident] = message if partials[ident] is None else partials[ident] + message
+        out.append(("messages/partial", [message_chunk_to_message(partials[ident])]))
+    else:
+        out.append(("messages/complete", [message]))
+    return out
+
+
+def debug_event(chunk: Any) -> Any:
+    """LangGraph's debug chunk with, on ``checkpoint`` events, the ``checkpoint`` / ``parent_checkpoint`` ids the
+    reference server adds (and clew's own configurable keys left out)."""
+    if not isinstance(chunk, dict) or chunk.get("type") != "checkpoint" or not isinstance(chunk.get("payload"), dict):
+        return chunk
+    payload = dict(chunk["payload"])
+    for key, ref in (("config", "checkpoint"), ("parent_config", "parent_checkpoint")):
+        conf = (payload.get(key) or {}).get("configurable") if isinstance(payload.get(key), dict) else None
+        if conf is None:
+            payload.setdefault(ref, None)
+            continue
+        conf = {k: v for k, v in conf.items() if k != "clew_fencing_token"}
+        payload[key] = {**payload[key], "configurable": conf}
+        payload[ref] = {"checkpoint_id": conf.get("checkpoint_id"), "thread_id": conf.get("thread_id"),
+                        "checkpoint_ns": conf.get("checkpoint_ns", "")}
+    return {**chunk, "payload": payload}
 
 
 async def _chunks(

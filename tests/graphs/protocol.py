@@ -165,8 +165,14 @@ async def _reply(state: MessagesState) -> dict[str, Any]:
     return {"messages": [await model.ainvoke(state["messages"])]}
 
 
+async def _sign_off(state: MessagesState) -> dict[str, Any]:
+    return {"messages": [AIMessage(content="bye", id="ai-2")]}  # whole, not streamed
+
+
 _talk = StateGraph(MessagesState)
 _talk.add_node("reply", _reply)
+_talk.add_node("sign_off", _sign_off)
 _talk.add_edge(START, "reply")
-_talk.add_edge("reply", END)
+_talk.add_edge("reply", "sign_off")
+_talk.add_edge("sign_off", END)
 talk = _talk.compile()
