@@ -8,6 +8,7 @@ so on each. Known fields are validated strictly and a bad value is a 422 naming 
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, Literal
 
@@ -17,7 +18,8 @@ from api.limits import Label, Metadata, StoreKey
 from engine.executor import STREAM_MODES
 
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
-MAX_OFFSET = 2**63 - 1  # Postgres OFFSET is a bigint: larger values would fail in the database
+MAX_OFFSET = 2**63 - 1
+_PATH = re.compile(r"[A-Za-z_][\w-]*(\[-?\d+\])*(\.[A-Za-z_][\w-]*(\[-?\d+\])*)*")  # Postgres OFFSET is a bigint: larger values would fail in the database
 
 
 class _Body(BaseModel):
@@ -120,6 +122,16 @@ class ThreadSearch(_Body):
     sort_by: Literal["thread_id", "status", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
     select: list[ThreadField] | None = None
+    # alias -> path into the thread ("values.messages[-1].content"), answered in each thread's `extracted`
+    extract: dict[str, str] | None = Field(default=None, max_length=10)
+
+    @field_validator("extract")
+    @classmethod
+    def _paths(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        for alias, path in (v or {}).items():
+            if not _PATH.fullmatch(path):
+                raise ValueError(f"extract.{alias}: {path!r} is not a path like 'values.messages[-1].content'")
+        return v
 
     @field_validator("ids")
     @classmethod

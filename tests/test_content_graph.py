@@ -48,7 +48,7 @@ class Session:
     def __init__(self, context: dict[str, Any] | None = None) -> None:
         self.graph = graph.copy(update={"checkpointer": InMemorySaver()})
         self.context = {**LOCAL, **(context or {})}
-        self.config = {"configurable": {"thread_id": str(uuid.uuid4()), "user_id": "alice"}, "recursion_limit": 400}
+        self.config = {"configurable": {"thread_id": str(uuid.uuid4()), "langgraph_auth_user_id": "alice"}, "recursion_limit": 400}
         self.events: list[dict[str, Any]] = []
 
     async def run(self, value: Any) -> dict[str, Any]:

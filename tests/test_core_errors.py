@@ -169,8 +169,6 @@ def cases(w: dict[str, str]) -> list[Case]:
         Case("store get missing key param", "GET", "/store/items", params={"namespace": "a"}, says=("key",)),
         Case("store get bad namespace json", "GET", "/store/items", params={"namespace": "[bad", "key": "k"},
              says=("namespace",)),
-        Case("store get unknown", "GET", "/store/items", params={"namespace": "a", "key": "nope"}, status=(404,),
-             says=("nope", "item")),
         Case("store search limit", "POST", "/store/items/search", json={"limit": 0}, says=("limit",)),
         Case("store namespaces depth", "POST", "/store/namespaces", json={"max_depth": 0}, says=("max_depth",)),
     ]

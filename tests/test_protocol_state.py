@@ -46,8 +46,10 @@ async def test_every_filter_is_applied(client: Any) -> None:
     assert await client.threads.count(metadata=tag) == 2
     assert await client.threads.count(metadata=tag, values={"count": 3}) == 1
     assert await client.threads.count(metadata=tag, values={"count": 99}) == 0
-    found = await client.threads.search(metadata=tag, values={"count": 8}, limit=1)
+    found = await client.threads.search(metadata=tag, values={"count": 8}, limit=1,
+                                        extract={"last": "values.log[-1]", "n": "values.count", "no": "values.x[3]"})
     assert [t["thread_id"] for t in found] == [b]
+    assert found[0]["extracted"] == {"last": "n3", "n": 8, "no": None}
     found = await client.threads.search(metadata=tag, status="idle", select=["thread_id", "status"])
     assert sorted(found, key=lambda t: t["thread_id"]) == sorted(
         [{"thread_id": a, "status": "idle"}, {"thread_id": b, "status": "idle"}], key=lambda t: t["thread_id"])

@@ -55,7 +55,7 @@ class Runner:
         self.graph = graph.copy(update={"checkpointer": InMemorySaver()})
         self.context = context
         self.config = {
-            "configurable": {"thread_id": str(uuid.uuid4()), "user_id": user},
+            "configurable": {"thread_id": str(uuid.uuid4()), "langgraph_auth_user_id": user},
             "recursion_limit": 200,
         }
         self.events: list[dict[str, Any]] = []

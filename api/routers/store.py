@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentUser, RuntimeDep
-from api.errors import ApiError, not_found
+from api.errors import ApiError
 from api.responses import JSON
 from api.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
 from engine.user_store import UserStore
@@ -78,9 +78,8 @@ async def get_item(user: CurrentUser, runtime: RuntimeDep, key: str, namespace: 
         else:
             parts = namespace.split(".")
     item = await UserStore(runtime.store, user.user_id).aget(_check(parts), key)
-    if item is None:
-        raise not_found("item", key)
-    return JSON(_item(item))
+    # no such item: 200 with null, as the reference server answers (the SDK's get_item then returns None)
+    return JSON(_item(item) if item is not None else None)
 
 
 @router.delete("/store/items")

@@ -111,9 +111,25 @@ async def search_threads(body: ThreadSearch, user: CurrentUser, runtime: Runtime
             values=body.values,
         )
     out = [thread_out(r) for r in rows]
+    if body.extract:
+        for t in out:
+            t["extracted"] = {alias: extract_path(t, path) for alias, path in body.extract.items()}
     if body.select:
         out = [{k: t[k] for k in body.select} for t in out]
     return JSON(out)
+
+
+def extract_path(data: Any, path: str) -> Any:
+    """The value at ``path`` (dots for keys, ``[n]`` / ``[-n]`` for list items) in ``data``, or None."""
+    for part in path.split("."):
+        key, _, rest = part.partition("[")
+        data = data.get(key) if isinstance(data, dict) else None
+        for index in filter(None, rest.replace("]", "").split("[")) if rest else ():
+            if not isinstance(data, list):
+                return None
+            i = int(index)
+            data = data[i] if -len(data) <= i < len(data) else None
+    return data
 
 
 @router.post("/threads/count")
