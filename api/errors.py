@@ -102,6 +102,15 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"detail": "the database is unavailable or busy; retry shortly", "error": "unavailable"},
                             status_code=503, headers={"Retry-After": "1"})
 
+    @app.exception_handler(psycopg.errors.UniqueViolation)
+    async def _unique(request: Request, exc: psycopg.errors.UniqueViolation) -> JSONResponse:
+        # a row the caller's request would duplicate (a second default, an id taken meanwhile): the
+        # transaction was rolled back, nothing was written; the caller can resolve it
+        constraint = exc.diag.constraint_name or "unique"
+        log_rejection(request, 409, "conflict")
+        return JSONResponse({"detail": f"conflicts with an existing row ({constraint})", "error": "conflict"},
+                            status_code=409)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         log_rejection(request, exc.status_code, "http_error")

@@ -82,6 +82,9 @@ def check_value(value: Any, where: str = "", depth: int = 0) -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidValue(where, "number is not finite (NaN, Infinity or too large)")
+        if value.is_integer() and not MIN_INT <= value <= MAX_INT:
+            # jsonb keeps 1e300 as the integer 1000…0, which reads back as a Python int orjson cannot write
+            raise InvalidValue(where, f"number out of range (allowed: {MIN_INT} to {MAX_INT} for whole numbers)")
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_str(key, _path(where, key[:40]))

@@ -149,3 +149,11 @@ async def test_schemas_as_the_graph_declares_them(client: Any) -> None:
               "temperature": {"default": 0.0, "title": "Temperature", "type": "number"}}
     assert e["context_schema"]["properties"] == fields and e["context_schema"]["title"] == "EchoContext"
     assert e["config_schema"]["properties"] == fields
+
+
+async def test_a_whole_number_beyond_64_bits_is_refused(h: httpx.AsyncClient) -> None:
+    # jsonb would keep 1e300 as an integer that no JSON answer could carry: every listing would fail
+    r = await h.post("/threads", content=b'{"metadata": {"n": 1e300}}', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "metadata.n" in r.json()["detail"]
+    r = await h.post("/threads", json={"metadata": {"n": 1.5e300 / 1e290}})
+    assert r.status_code == 200
