@@ -174,8 +174,16 @@ async def thread_events(
 
 
 def thread_sse_response(runtime: Runtime, thread_id: str, position: tuple[str, int] | None) -> EventSourceResponse:
+    async def gen() -> AsyncIterator[ServerSentEvent]:
+        metrics.SSE_STREAMS.inc()
+        try:
+            async for event in thread_events(runtime, thread_id, position):
+                yield event
+        finally:
+            metrics.SSE_STREAMS.dec()
+
     return EventSourceResponse(
-        thread_events(runtime, thread_id, position),
+        gen(),
         ping=int(HEARTBEAT_SECONDS),
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
     )
