@@ -66,7 +66,11 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 # A list item's bold run-in label ("**Human review of the outline.** When …") is a heading, not a sentence.
 _RUN_IN = re.compile(r"^\*\*[^*\n]{1,120}?[.:]\*\*\s*")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)")
+_MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?)")
+# A list item stays an item, as "- " (the sentence splitter ends a sentence there and drops the marker from
+# the quote); a line "100. …" that ends the previous line's sentence is not an item ("the maximum is\n100.").
+# Stripping every marker here joined list items into one sentence and deleted that number.
+_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+")
 
 
 def _starts_in_code(fences: Sequence[str]) -> bool:
@@ -115,7 +119,16 @@ def prose_text(text: str) -> str:
         if line.lstrip().startswith("#"):
             out.append("")  # a heading is a label, not a sentence to quote
             continue
-        line = _RUN_IN.sub("", _MARKUP.sub("", line).lstrip())
+        line = _MARKUP.sub("", line)
+        item = _ITEM.match(line)
+        if item and item.group(0).strip()[0].isdigit():
+            # "100. Use …" after a line that did not end a sentence ends that sentence: not an item
+            before = next((o for o in reversed(out) if o), "")
+            if before and not before.endswith((".", ":", ";", "!", "?")) and not before.startswith("- "):
+                item = None
+        # an item becomes a bullet (the splitter starts a sentence there and drops the marker from the quote);
+        # a run-in label after the marker goes
+        line = ("- " if item else "") + _RUN_IN.sub("", line[item.end():] if item else line.lstrip())
         line = _LINK.sub(r"\1", line).replace("`", "").replace("**", "").strip()
         out.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
