@@ -171,3 +171,18 @@ def test_deny_list_is_one_module_with_a_reason_per_entry() -> None:
                    "pg_terminate_backend", "load_extension", "dblink_exec", "lo_import"):
         assert needed in denylist.DENIED_FUNCTIONS or any(
             needed.startswith(p) for p in getattr(denylist, "DENIED_PREFIXES", ())), needed
+
+
+async def test_without_an_allow_list_system_catalogs_stay_refused(alice: httpx.AsyncClient, conn_id: str,
+                                                                  target: Target) -> None:
+    """No allow-list means "the introspected tables", never the database's catalogs (docs/data-questions.md)."""
+    from tests.data_support import checksum
+
+    before = checksum(target)
+    for sql in ("SELECT * FROM pg_catalog.pg_authid", "SELECT table_name FROM information_schema.tables",
+                "SELECT usename FROM pg_user", "SELECT * FROM shipments; DELETE FROM shipments"):
+        events, _ = await sse(alice, "/api/v1/chat/stream", {"query": sql, "connection_id": conn_id,
+                                                              "settings": NEVER})
+        assert first(events, "error")["reason"].startswith("refused:"), (sql, events)
+        assert "executing" not in names(events) and first(events, "done")["status"] == "refused"
+    assert checksum(target) == before
