@@ -67,9 +67,9 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _RUN_IN = re.compile(r"^\*\*[^*\n]{1,120}?[.:]\*\*\s*")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?)")
-# A list item stays an item, as "- " (the sentence splitter ends a sentence there and drops the marker from
-# the quote); a line "100. …" that ends the previous line's sentence is not an item ("the maximum is\n100.").
-# Stripping every marker here joined list items into one sentence and deleted that number.
+# A list item's marker goes, but the item stays a block of its own; a line "100. …" that ends the previous
+# line's sentence is not an item ("the maximum is\n100."). Stripping every marker and keeping the lines
+# together joined list items into one sentence and deleted that number.
 _ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+")
 
 
@@ -108,6 +108,7 @@ def prose_text(text: str) -> str:
     lines = text.splitlines()
     fences = [ln.strip() for ln in lines if _FENCE.match(ln)]
     in_code = _starts_in_code(fences)
+    in_list = False
     for line in lines:
         if _FENCE.match(line):
             in_code = not in_code
@@ -121,14 +122,18 @@ def prose_text(text: str) -> str:
             continue
         line = _MARKUP.sub("", line)
         item = _ITEM.match(line)
-        if item and item.group(0).strip()[0].isdigit():
-            # "100. Use …" after a line that did not end a sentence ends that sentence: not an item
-            before = next((o for o in reversed(out) if o), "")
-            if before and not before.endswith((".", ":", ";", "!", "?")) and not before.startswith("- "):
+        number = item.group(0).strip()[:-1] if item else ""
+        if number.isdigit() and number != "1" and out and out[-1] and not in_list:
+            # "100. Use …" right after a line that did not end a sentence ends that sentence: not an item
+            # (a list starts at 1, or after a line that ended a sentence)
+            if not out[-1].endswith((".", ":", ";", "!", "?")):
                 item = None
-        # an item becomes a bullet (the splitter starts a sentence there and drops the marker from the quote);
-        # a run-in label after the marker goes
-        line = ("- " if item else "") + _RUN_IN.sub("", line[item.end():] if item else line.lstrip())
+        if item:
+            out.append("")  # an item is a block of its own: its sentence never runs into the next item's
+            in_list = True
+        elif not line.strip():
+            in_list = False
+        line = _RUN_IN.sub("", line[item.end():] if item else line.lstrip())  # a run-in label goes
         line = _LINK.sub(r"\1", line).replace("`", "").replace("**", "").strip()
         out.append(line)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()

@@ -155,6 +155,6 @@ def test_branch_prose_keeps_the_number_that_answers() -> None:
     text = "The default priority value is 50, and the maximum is\n100. Use a value when unsure.\n\n* one item\n* two"
     quoted = [p[0] for p in passages(prose_text(text))]
     assert quoted[:2] == ["The default priority value is 50, and the maximum is 100.", "Use a value when unsure."]
-    assert quoted[2:] == ["- one item", "- two"]  # bullets stay items (the quote drops the marker)
+    assert quoted[2:] == ["one item", "two"]  # list items stay items
     steps = [p[0] for p in passages(prose_text("Install it:\n1. **Fetch.** Download the file.\n2. unpack it"))]
-    assert steps == ["Install it:", "- Download the file.", "- unpack it"]  # numbered items too, labels dropped
+    assert steps == ["Install it:", "Download the file.", "unpack it"]  # numbered items too, labels dropped
