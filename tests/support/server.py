@@ -21,6 +21,11 @@ TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
 
 
+# How long a process may take to come up. Importing clew costs ~5 s of CPU; on a loaded 2-core machine (several
+# suites at once) a start took over a minute, so the default is generous; CLEW_TEST_START_TIMEOUT overrides it.
+START_TIMEOUT = float(os.environ.get("CLEW_TEST_START_TIMEOUT", "120"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,7 +95,7 @@ class ClewProcess:
             self.wait_log("worker started")
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
@@ -123,7 +128,7 @@ class ClewProcess:
             sessions = f"(could not read pg_stat_activity: {exc!r})"
         return f"{self.log_path.read_text(errors='replace')[-6000:]}\n--- busy sessions:\n{sessions}"
 
-    def wait_log(self, text: str, timeout: float = 60.0) -> None:
+    def wait_log(self, text: str, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.log_path.exists() and text in self.log_path.read_text(errors="replace"):
