@@ -5,7 +5,7 @@ PyPI (``--peer-venv``, default ``/tmp/clew-peer-venv``; nothing from it is impor
 for each of ``--rounds`` paired rounds, on loopback ports:
 
 - **peer**: ``langgraph dev --no-browser --no-reload`` (in-memory, its default jobs per worker);
-- **clew**: ``clew serve --workers N`` (default 4 run slots), durable on Postgres (``DATABASE_URL``'s server
+- **clew**: ``clew serve --workers N`` (default 4 run slots; ``--servers …,clew@10`` adds clew with 10 slots), durable on Postgres (``DATABASE_URL``'s server
   — default the local one, as ``bench_runs.py`` — a fresh database per round) at its default durability;
 - **ceiling** (chain10 only): bare LangGraph ``graph.ainvoke`` in this process with the lock-free Postgres
   saver (``bench_runs.py``'s ``inproc-lockfree``).
@@ -171,8 +171,9 @@ def server(kind: str, args: argparse.Namespace, config: Path, data: Path) -> Ite
         finally:
             peer.stop()
         return
+    slots = int(kind.split("@", 1)[1]) if "@" in kind else args.clew_workers  # "clew@10": 10 run slots
     db = create_database("clew_bench_peer")
-    clew = ClewProcess(db, data, config=config, workers=args.clew_workers,
+    clew = ClewProcess(db, data, config=config, workers=slots,
                        env={"CLEW_LOG_LEVEL": "WARNING", **dict(e.split("=", 1) for e in args.clew_env)}).start()
     try:
         assert clew.proc is not None
@@ -302,8 +303,12 @@ async def state_reads(url: str, turns: int) -> dict[str, float]:
 
 def _rounds_table(rounds: list[dict[str, dict[str, dict[str, float]]]], names: list[str]) -> None:
     """Medians per server and measure, and the medians of the per-round ratios."""
-    print("\n| workload | measure | " + " | ".join(["peer", "clew", "ceiling"]) + " | clew / peer | clew / ceiling |")
-    print("|---|---|---|---|---|---|---|")
+    servers = [s for s in ("peer", *sorted({w for rd in rounds for v in rd.values() for w in v if w.startswith("clew")}),
+                           "ceiling")]
+    clews = [s for s in servers if s.startswith("clew")]
+    pairs = [(c, o) for c in clews for o in ("peer", "ceiling")]
+    print("\n| workload | measure | " + " | ".join(servers) + " | " + " | ".join(f"{c} / {o}" for c, o in pairs) + " |")
+    print("|---|---|" + "---|" * (len(servers) + len(pairs)))
     for w in names:
         measures: list[str] = []
         for rd in rounds:
@@ -311,13 +316,13 @@ def _rounds_table(rounds: list[dict[str, dict[str, dict[str, float]]]], names: l
                 measures += [m for m in who if m not in measures]
         for m in measures:
             cells = []
-            for who in ("peer", "clew", "ceiling"):
+            for who in servers:
                 vals = [rd[w][who][m] for rd in rounds if who in rd.get(w, {}) and m in rd[w][who]]
                 cells.append(f"{statistics.median(vals):.1f}" if vals else "–")
             ratios = []
-            for other in ("peer", "ceiling"):
-                rs = [rd[w]["clew"][m] / rd[w][other][m] for rd in rounds
-                      if "clew" in rd.get(w, {}) and other in rd[w] and m in rd[w][other] and rd[w][other][m]]
+            for clew, other in pairs:
+                rs = [rd[w][clew][m] / rd[w][other][m] for rd in rounds
+                      if clew in rd.get(w, {}) and other in rd[w] and m in rd[w][other] and rd[w][other][m]]
                 ratios.append(f"{statistics.median(rs):.2f}" if rs else "–")
             print(f"| {w} | {m} | " + " | ".join(cells + ratios) + " |")
 
@@ -326,7 +331,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default=",".join(WORKLOADS))
-    parser.add_argument("--servers", default="peer,clew,ceiling")
+    parser.add_argument("--servers", default="peer,clew,ceiling",
+                        help="peer, clew (--clew-workers slots), clew@N (N slots), ceiling")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--cycles", type=int, default=30, help="resume cycles per round (the peer is slow)")
