@@ -28,6 +28,7 @@ import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
+import structlog
 from pydantic import AfterValidator
 
 Scope = MutableMapping[str, Any]
@@ -35,6 +36,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = structlog.get_logger("clew.api")
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 MIN_INT, MAX_INT = -(2**63), 2**64 - 1  # orjson's integer range (JSON responses are written with orjson)
@@ -160,7 +163,7 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
-            await self._refuse(send, *_error(422, "invalid", "the URL may not contain the NUL character"))
+            await self._refuse(scope, send, *_error(422, "invalid", "the URL may not contain the NUL character"))
             return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
@@ -169,7 +172,7 @@ class RequestLimits:
             return
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await self._refuse(send, *self._too_large())
+            await self._refuse(scope, send, *self._too_large())
             return
         if scope.get("method") in ("GET", "HEAD", "OPTIONS") and length is None:
             await self.app(scope, receive, send)
@@ -183,7 +186,7 @@ class RequestLimits:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await self._refuse(send, *self._too_large())
+                await self._refuse(scope, send, *self._too_large())
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -193,7 +196,7 @@ class RequestLimits:
             try:
                 parse_json(body)
             except InvalidValue as exc:
-                await self._refuse(send, *_error(422, "invalid", str(exc)))
+                await self._refuse(scope, send, *_error(422, "invalid", str(exc)))
                 return
             except ValueError:
                 pass  # not JSON: the route says so (422 json_invalid)
@@ -213,7 +216,11 @@ class RequestLimits:
                                         "(setting CLEW_MAX_BODY_BYTES)")
 
     @staticmethod
-    async def _refuse(send: Send, status: int, body: bytes) -> None:
+    async def _refuse(scope: Scope, send: Send, status: int, body: bytes) -> None:
+        # logged like every other 4xx (api.errors.log_rejection); no route matched yet and no user is known
+        log.info("request rejected", method=scope.get("method"), route=None,
+                 path=str(scope.get("path", "")).replace("\x00", "\\u0000")[:200], status=status,
+                 error=json.loads(body).get("error"), user_id=None)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -178,4 +178,13 @@ async def test_every_4xx_is_logged_without_the_body(server: Any, h: httpx.AsyncC
     assert found[-1]["error"] == "not_found" and found[-1]["user_id"] == "alice" and found[-1]["level"] == "info"
     posts = [x for x in lines() if x.get("route") == "/threads" and x.get("method") == "POST" and x["status"] == 422]
     assert posts and posts[-1]["error"] == "invalid"
+    # refused before any route (a value that cannot be stored): logged too
+    r = await h.post("/threads/search", content=b'{"metadata": {"' + marker.encode() + b'": NaN}}',
+                     headers={"content-type": "application/json"})
+    assert r.status_code == 422
+
+    async def early() -> list[dict[str, Any]] | None:
+        return [x for x in lines() if x.get("path") == "/threads/search" and x.get("route") is None] or None
+
+    assert (await eventually(early, what="the early 422 logged"))[-1]["error"] == "invalid"
     assert marker not in server.log_path.read_text(errors="replace")
