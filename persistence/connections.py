@@ -45,6 +45,8 @@ DELETE = "DELETE FROM data_connections WHERE connection_id = %s AND user_id = %s
 SELECT_SCHEMA = (
     "SELECT schema_cache, schema_cached_at FROM data_connections WHERE connection_id = %s AND user_id = %s"
 )
+# One database of one running server, whatever name or address reached it (see nodes/data/reach.py).
+SERVER_IDENTITY = "SELECT current_database() AS db, pg_postmaster_start_time()::text AS started"
 STORE_SCHEMA = (
     "UPDATE data_connections SET schema_cache = %s, schema_cached_at = now() "
     "WHERE connection_id = %s AND user_id = %s RETURNING schema_cached_at"
@@ -82,12 +84,13 @@ def _params(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def insert(conn: Conn, values: dict[str, Any]) -> dict[str, Any]:
-    """Insert a connection (``values`` has every column of :data:`INSERT`); a new default clears the old one.
-    Call inside a transaction."""
-    row = await (await conn.execute(INSERT, _params(values))).fetchone()
-    assert row is not None
+    """Insert a connection (``values`` has every column of :data:`INSERT`); a new default clears the old one
+    first (the unique index ``data_connections_one_default`` allows one default per user). Call inside a
+    transaction so that the cleared default comes back if the insert fails."""
     if values["is_default"]:
         await conn.execute(CLEAR_DEFAULT, (values["user_id"], values["connection_id"]))
+    row = await (await conn.execute(INSERT, _params(values))).fetchone()
+    assert row is not None
     return row
 
 
@@ -114,3 +117,14 @@ async def store_schema(conn: Conn, user_id: str, connection_id: str, schema: dic
     cur = await conn.execute(STORE_SCHEMA, (Jsonb(schema), connection_id, user_id))
     row = await cur.fetchone()
     return row["schema_cached_at"] if row else None
+
+
+async def server_identity(conn: Any) -> tuple[str, str]:
+    """``(current_database(), pg_postmaster_start_time())`` of any psycopg async connection (clew's own or a
+    user's data connection; tuple or dict rows)."""
+    cur = await conn.execute(SERVER_IDENTITY)
+    row = await cur.fetchone()
+    if isinstance(row, dict):
+        return str(row["db"]), str(row["started"])
+    assert row is not None
+    return str(row[0]), str(row[1])

@@ -32,11 +32,12 @@ from engine.serde import to_jsonable
 from nodes.data.connect import (
     ConnectionUnavailable,
     check_options,
-    check_sqlite_path,
+    check_reach,
     forget,
     load_spec,
     test_connection,
 )
+from nodes.data.reach import TargetRefused
 from nodes.data.schema import SchemaUnavailable, get_schema
 from persistence import connections as repo
 from persistence.secret_box import encrypt
@@ -103,7 +104,10 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
     return to_jsonable(out)
 
 
-def _check(values: dict[str, Any], data_dir: Path) -> None:
+async def _check(values: dict[str, Any], runtime: Any) -> None:
+    """422 for options a driver does not take, a relative SQLite path, and any target that is clew's own
+    database or data directory or that the administrator does not allow (:mod:`nodes.data.reach`)."""
+    data_dir = Path(runtime.settings.data_dir)
     try:
         check_options(values["driver"], values.get("options") or {})
     except ValueError as exc:
@@ -111,19 +115,20 @@ def _check(values: dict[str, Any], data_dir: Path) -> None:
     if values["driver"] == "sqlite":
         if values.get("host") or values.get("port"):
             raise ApiError(422, "invalid", "host and port do not apply to sqlite: give the file path as database")
-        if not Path(values["database"]).expanduser().is_absolute():
+        if not str(values["database"]).startswith(("/", "~/")):
             raise ApiError(422, "invalid", "database: an absolute path to the SQLite file is required")
-        try:
-            check_sqlite_path(values["database"], data_dir)
-        except ValueError as exc:
-            raise ApiError(422, "invalid", f"database: {exc}") from None
+    try:
+        await check_reach(values, runtime.db.url, data_dir)
+    except TargetRefused as exc:
+        field = "database" if values["driver"] == "sqlite" else "host"
+        raise ApiError(422, "invalid", f"{field}: {exc}") from None
 
 
 def _uuid(value: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise not_found("connection", value) from None
+        raise ApiError(422, "invalid", f"connection_id: {value!r} is not a UUID") from None
 
 
 async def _load(runtime: Any, user_id: str, connection_id: str) -> dict[str, Any]:
@@ -144,7 +149,7 @@ async def list_connections(user: CurrentUser, runtime: RuntimeDep) -> Response:
 @router.post("", status_code=201)
 async def create_connection(body: ConnectionFields, user: CurrentUser, runtime: RuntimeDep) -> Response:
     values = body.model_dump()
-    _check(values, runtime.settings.data_dir)
+    await _check(values, runtime)
     password = values.pop("password")
     values.update(
         connection_id=str(uuid.uuid4()),
@@ -175,7 +180,7 @@ async def _update(connection_id: str, body: ConnectionPatch, user: Any, runtime:
         values = {k: row[k] for k in ("name", "driver", "host", "port", "database", "username", "options",
                                       "allowed_tables", "is_default")}
         values.update({k: v for k, v in patch.items() if k != "password"})
-        _check(values, runtime.settings.data_dir)
+        await _check(values, runtime)
         if "password" in patch:
             token = encrypt(runtime.settings.data_dir, patch["password"]) if patch["password"] else None
         reconnect = any(k in patch for k in ("driver", "host", "port", "database", "username", "password",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from config_schema.definitions import Setting
+from nodes.data.reach import DEFAULT_ALLOWED_HOSTS, DEFAULT_SQLITE_DIRECTORIES
 
 SETTINGS: list[Setting] = [
     Setting(
@@ -76,5 +77,28 @@ SETTINGS: list[Setting] = [
         maximum=50,
         scope="session",
         description="How many earlier questions of the conversation (with their SQL) the model sees for a follow-up.",
+    ),
+    Setting(
+        key="data.allowed_hosts",
+        category="data",
+        type="list",
+        default=DEFAULT_ALLOWED_HOSTS,
+        scope="system",
+        description=(
+            "Hosts data connections may reach: host names, IP addresses, networks (CIDR, e.g. 10.0.0.0/8), "
+            "unix socket directories (absolute paths), or \"*\" for any. Default: this machine only. clew's own "
+            "database and data directory are refused whatever this says."
+        ),
+    ),
+    Setting(
+        key="data.sqlite_directories",
+        category="data",
+        type="list",
+        default=DEFAULT_SQLITE_DIRECTORIES,
+        scope="system",
+        description=(
+            "Directories SQLite files of data connections may lie in (\"~\" is clew's user's home; \"*\" any). "
+            "clew's own data directory is refused whatever this says."
+        ),
     ),
 ]

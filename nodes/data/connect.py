@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import sqlite3
 import time
@@ -39,7 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from nodes.data.denylist import denied
+from nodes.data.reach import TargetRefused, check_sqlite, check_target, refuse_if_own
+from nodes.data.runtime import own_identity, reach_settings
 from persistence import connections as repo
+from persistence.connections import server_identity
 from persistence.secret_box import decrypt
 
 log = structlog.get_logger("clew.data")
@@ -77,6 +81,8 @@ class ConnectionSpec:
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     allowed_tables: tuple[str, ...] | None = None
     version: str = ""
+    # the address :func:`nodes.data.reach.check_target` checked for a host name: the session connects there
+    hostaddr: str | None = None
 
     @property
     def schema(self) -> str | None:
@@ -100,9 +106,17 @@ def check_options(driver: str, options: dict[str, Any]) -> None:
 def check_sqlite_path(path: str, data_dir: Path) -> None:
     """Refuse a SQLite file inside clew's own data directory (its key file, the embedded Qdrant's SQLite
     files with every user's knowledge base): ``ValueError`` naming the problem."""
-    resolved = Path(path).expanduser().resolve()
-    if resolved.is_relative_to(Path(data_dir).expanduser().resolve()):
-        raise ValueError("a SQLite connection may not point into clew's own data directory")
+    check_sqlite(path, data_dir, ["*"])
+
+
+async def check_reach(values: dict[str, Any], db_url: str, data_dir: Path) -> str | None:
+    """:func:`nodes.data.reach.check_target` with the administrator's current settings; raises
+    :class:`TargetRefused`, returns the checked address of a host name."""
+    allowed_hosts, sqlite_directories = await reach_settings()
+    return await check_target(
+        str(values["driver"]), values.get("host"), values.get("port"), str(values["database"]),
+        data_dir=data_dir, own_url=db_url, allowed_hosts=allowed_hosts, sqlite_directories=sqlite_directories,
+    )
 
 
 def sqlite_uri(path: str) -> str:
@@ -126,8 +140,32 @@ def url_of(spec: ConnectionSpec) -> URL:
     )
 
 
-def _connect_args(spec: ConnectionSpec) -> dict[str, Any]:
-    return {"options": "-c default_transaction_read_only=on", "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+def _postgres_creator(spec: ConnectionSpec) -> Any:
+    """A psycopg session at the address that was checked (``hostaddr``), read-only from its first moment,
+    refused (and closed) when the server turns out to be clew's own database (:func:`reach.refuse_if_own`)."""
+    import psycopg
+
+    async def create() -> Any:
+        params: dict[str, Any] = {
+            "host": spec.host or "127.0.0.1", "port": spec.port or DEFAULT_PORTS["postgresql"],
+            "dbname": spec.database, "user": spec.username or None, "password": spec.password or None,
+            "hostaddr": spec.hostaddr, "options": "-c default_transaction_read_only=on",
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            **{k: str(v) for k, v in spec.options.items() if k in DRIVER_OPTIONS["postgresql"]},
+        }
+        conn = await psycopg.AsyncConnection.connect(**{k: v for k, v in params.items() if v is not None})
+        try:
+            own = await own_identity()
+            if own is not None:
+                refuse_if_own(await server_identity(conn), own)
+            await conn.rollback()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
+        return conn
+
+    return create
 
 
 def _mysql_creator(spec: ConnectionSpec) -> Any:
@@ -140,7 +178,7 @@ def _mysql_creator(spec: ConnectionSpec) -> Any:
 
     async def create() -> Any:
         conn = aiomysql.Connection(
-            host=spec.host or "127.0.0.1",
+            host=spec.hostaddr or spec.host or "127.0.0.1",
             port=spec.port or DEFAULT_PORTS["mysql"],
             user=spec.username or "",
             password=spec.password or "",
@@ -217,7 +255,7 @@ def build_engine(spec: ConnectionSpec) -> AsyncEngine:
         return create_async_engine(url_of(spec), poolclass=NullPool, async_creator=_mysql_creator(spec))
     if spec.driver == "sqlite":
         return create_async_engine(url_of(spec), poolclass=NullPool, async_creator=_sqlite_creator(spec))
-    return create_async_engine(url_of(spec), poolclass=NullPool, connect_args=_connect_args(spec))
+    return create_async_engine(url_of(spec), poolclass=NullPool, async_creator=_postgres_creator(spec))
 
 
 _engines: dict[tuple[str, str], AsyncEngine] = {}
@@ -271,18 +309,17 @@ async def load_spec(db: Any, data_dir: Path, user_id: str, connection_id: str) -
         token = await repo.get_secret(conn, user_id, connection_id) if row else None
     if row is None:
         raise ConnectionUnavailable(f"connection {connection_id} not found")
-    if row["driver"] == "sqlite":
-        try:
-            check_sqlite_path(str(row["database"]), data_dir)
-        except ValueError as exc:
-            raise ConnectionUnavailable(str(exc)) from None
+    try:  # again at connect time: the settings or a host name's address may have changed since
+        hostaddr = await check_reach(row, db.url, data_dir)
+    except TargetRefused as exc:
+        raise ConnectionUnavailable(str(exc)) from None
     password = None
     if token:
         try:
             password = decrypt(data_dir, token)
         except Exception as exc:  # SecretUnreadable: the key changed
             raise ConnectionUnavailable(str(exc)) from None
-    return spec_of(row, password)
+    return dataclasses.replace(spec_of(row, password), hostaddr=hostaddr)
 
 
 def error_text(exc: BaseException) -> str:

@@ -31,6 +31,30 @@ def data_dir() -> Path:
     return Path(_runtime.settings.data_dir)
 
 
+async def reach_settings() -> tuple[list[str], list[str]]:
+    """``(data.allowed_hosts, data.sqlite_directories)`` from the system layer (defaults without a runtime
+    or a configuration service)."""
+    from nodes.data.reach import DEFAULT_ALLOWED_HOSTS, DEFAULT_SQLITE_DIRECTORIES, setting_list
+
+    service = getattr(_runtime, "services", {}).get("config") if _runtime is not None else None
+    values: dict[str, Any] = {}
+    if service is not None:
+        values = (await service.system_resolved()).values
+    return (setting_list(values, "data.allowed_hosts", DEFAULT_ALLOWED_HOSTS),
+            setting_list(values, "data.sqlite_directories", DEFAULT_SQLITE_DIRECTORIES))
+
+
+async def own_identity() -> tuple[str, str] | None:
+    """clew's own database as ``(current_database(), pg_postmaster_start_time())``, read on its pool now
+    (a restart of the server changes it); None without a runtime."""
+    if _runtime is None:
+        return None
+    from persistence.connections import server_identity
+
+    async with _runtime.db.connection() as conn:
+        return await server_identity(conn)
+
+
 async def _on_start(runtime: Any) -> None:
     import asyncio
 
