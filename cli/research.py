@@ -538,8 +538,12 @@ async def _with_runtime(args: argparse.Namespace, body: Any) -> int:
 
 
 def cmd_research(args: argparse.Namespace) -> int:
+    from api.errors import ApiError
     from api.routers.research import start_research
 
+    if not str(args.question or "").strip():  # before anything starts: a blank question creates nothing
+        Console(stderr=True).print("[red]clew research: the question is blank: give the question to research[/]")
+        return 2
     user = User(user_id=args.user)
     interactive = _interactive(args)
     review = args.review if args.review is not None else interactive
@@ -552,15 +556,18 @@ def cmd_research(args: argparse.Namespace) -> int:
             source = source or "local"
         if mode == "knowledge":
             source = "local"
-        run = await start_research(
-            runtime,
-            user,
-            args.question,
-            mode=mode,
-            source=source,
-            settings=_settings(args),
-            human_review=review,
-        )
+        try:
+            run = await start_research(
+                runtime,
+                user,
+                args.question,
+                mode=mode,
+                source=source,
+                settings=_settings(args),
+                human_review=review,
+            )
+        except ApiError as exc:
+            raise CliError(exc.detail) from exc
         thread_id = str(run["thread_id"])
         console.print(f"Research [bold]{thread_id}[/] ({mode}, source {source or 'from settings'})")
         return await _drive(runtime, user, thread_id, str(run["run_id"]), args, console, interactive)

@@ -173,7 +173,9 @@ def _source_mode(state: Mapping[str, Any], values: Mapping[str, Any] | None) -> 
 
 # --- topic ----------------------------------------------------------------------------------------------
 def route_start(state: ContentState) -> str:
-    stage = state.get("initial_stage") or "topic"
+    """The first stage: ``initial_stage`` when given; otherwise a given ``topic`` is the chosen one (the run
+    starts at research, as a session started with ``initialStage: research`` does), else topic discovery."""
+    stage = state.get("initial_stage") or ("research" if str(state.get("topic") or "").strip() else "topic")
     if stage not in INITIAL_STAGES:
         raise ResearchFailed(f"unknown initial stage {stage!r}: expected one of {', '.join(INITIAL_STAGES)}")
     if stage == "research":

@@ -180,3 +180,14 @@ def test_reading_level_is_not_graded_for_cjk_text() -> None:
     result = review_article(md, [{"n": 1, "id": "x"}], length_words=800, banned=[], max_grade=1)
     check = next(c for c in result["checks"] if c["id"] == "reading_level")
     assert check["passed"] and "not measured" in check["detail"]
+
+
+async def test_a_topic_without_initial_stage_starts_at_research() -> None:
+    """An Agent Server run with a topic only (no initial_stage, no category or keywords): the topic is the
+    chosen one, as with the session API's ``initialStage: research``."""
+    s = Session()
+    out = await s.run({"article_id": "a3", "topic": "Velmora lighthouse lamp"})
+    assert out["values"]["content_stage"] == "research", out["values"].get("content_stage")
+    assert out["values"]["question"] == "Velmora lighthouse lamp"
+    assert "topic" not in s.stages()
+    assert actions(out)[0] == "approve_research"

@@ -153,3 +153,55 @@ def test_multi_agent_writer_drops_a_sentence_an_earlier_section_quotes() -> None
     second = f"{shared} [1]. Every role is a node or a subgraph [1]."
     out = _without_repeats([first, second])
     assert shared not in out[1], out
+
+
+# --- further cases of the fixes (not from the QA report) -------------------------------------------------
+
+
+def test_a_conversation_title_of_null_is_a_422(alice: httpx.Client) -> None:
+    r = alice.patch("/api/v1/conversations/00000000-0000-0000-0000-000000000000", json={"title": None})
+    assert r.status_code == 422, r.text
+    assert "title" in r.json()["detail"]
+
+
+def test_a_malformed_connection_id_is_a_422(alice: httpx.Client) -> None:
+    for method in ("GET", "DELETE", "PATCH"):
+        r = alice.request(method, "/api/v1/connections/not-a-uuid", json={} if method == "PATCH" else None)
+        assert r.status_code == 422, (method, r.text)
+        assert "connection_id" in r.json()["detail"]
+    assert alice.get(f"/api/v1/connections/{'0' * 8}-0000-0000-0000-{'0' * 12}").status_code == 404
+
+
+def test_a_host_outside_the_allowed_hosts_is_refused_without_details(alice: httpx.Client) -> None:
+    body = {"name": "far", "driver": "postgresql", "host": "10.99.1.2", "database": "shop"}
+    r = alice.post("/api/v1/connections", json=body)
+    assert r.status_code == 422, r.text
+    assert "data.allowed_hosts" in r.json()["detail"] and "10.99" not in r.json()["detail"]
+    ok = alice.post("/api/v1/connections", json={**body, "host": "127.0.0.1", "database": "some_other_db"})
+    assert ok.status_code == 201, ok.text
+    moved = alice.patch(f"/api/v1/connections/{ok.json()['connection_id']}", json={"host": "10.99.1.2"})
+    assert moved.status_code == 422, moved.text
+    sqlite = alice.post("/api/v1/connections", json={"name": "etc", "driver": "sqlite", "database": "/etc/x.db"})
+    assert sqlite.status_code == 422 and "data.sqlite_directories" in sqlite.json()["detail"], sqlite.text
+
+
+def test_session_settings_and_keyword_counts_are_bounded(alice: httpx.Client) -> None:
+    r = alice.post("/api/v1/sessions", json={"articleId": "a", "context": {"keywords": ["k"] * 21}})
+    assert r.status_code == 422, r.text[:300]
+    r = alice.post("/api/v1/sessions", json={"articleId": "a", "context": {"keywords": ["k"],
+                                                                          "settings": {"x": "v" * 100_000}}})
+    assert r.status_code == 422, r.text[:300]
+    assert len(r.text) < 2000
+
+
+def test_research_start_refuses_blank_query_in_the_shared_function() -> None:
+    """``start_research`` (shared with ``clew research``) refuses a blank query before touching anything."""
+    import asyncio
+
+    from api.auth import User
+    from api.errors import ApiError
+    from api.routers.research import start_research
+
+    with pytest.raises(ApiError) as info:
+        asyncio.run(start_research(None, User(user_id="u"), " \n\t "))  # type: ignore[arg-type]
+    assert info.value.status == 422 and "query" in info.value.detail

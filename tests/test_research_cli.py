@@ -147,3 +147,16 @@ def test_a_killed_cli_research_resumes_to_the_same_report(cli_db: str, tmp_path:
         assert thread_id in resumed.stdout
     assert (tmp_path / "crashed.md").read_text() == (tmp_path / "reference.md").read_text()
     assert web.searches.count(web.searches[0]) == 1  # the finished first branch was not redone
+
+
+def test_a_blank_question_is_refused_and_creates_nothing(cli_db: str, tmp_path: Path) -> None:
+    import psycopg
+
+    env = _env(cli_db, tmp_path / "data")
+    done = clew(["research", "   "], env, tmp_path, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "question is blank" in done.stdout + done.stderr
+    with psycopg.connect(cli_db) as conn:
+        exists = conn.execute("SELECT to_regclass('threads') IS NOT NULL").fetchone()
+        count = conn.execute("SELECT count(*) FROM threads").fetchone() if exists and exists[0] else (0,)
+    assert count is not None and count[0] == 0

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import CurrentUser, RuntimeDep
@@ -82,6 +82,14 @@ class ConversationPatch(BaseModel):
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     is_favorite: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ConversationPatch:
+        """An absent field keeps its value; an explicit null is refused (neither field can be removed)."""
+        for name in sorted(self.model_fields_set):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: null is not allowed (leave the field out to keep it)")
+        return self
 
 
 # --- helpers ------------------------------------------------------------------------------------------------

@@ -32,15 +32,16 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api import streaming
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
+from api.limits import Metadata
 from api.responses import JSON
 from api.routers.threads import load_thread, thread_graph
 from api.schemas import CommandBody, RunCreate
@@ -71,12 +72,13 @@ class SessionContext(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     category: str | None = Field(default=None, max_length=200)
-    keywords: list[str] = Field(default_factory=list, max_length=20)
+    # each keyword bounded like the discover_topics action's (nodes/content/actions.py: 2000 characters)
+    keywords: list[Annotated[str, StringConstraints(max_length=2000)]] = Field(default_factory=list, max_length=20)
     topic: str | None = Field(default=None, max_length=500)
     angle: str | None = Field(default=None, max_length=500)
     source_mode: Literal["web", "local", "hybrid"] | None = Field(default=None, alias="sourceMode")
     preset: str | None = Field(default=None, max_length=100)
-    settings: dict[str, Any] = Field(default_factory=dict, description="session settings (content.*, research.*)")
+    settings: Metadata = Field(default_factory=dict, description="session settings (content.*, research.*)")
 
 
 class SessionCreate(BaseModel):

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, conflict, not_found
+from api.limits import Metadata
 from api.routers.threads import load_thread
 from api.schemas import RunCreate
 from engine import service
@@ -66,12 +68,21 @@ RECURSION_LIMIT = 400
 
 
 class StartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     query: str = Field(min_length=1, max_length=4000)
     mode: Mode = "standard"
     source: SourceMode | None = None
     settings: dict[str, Any] = Field(default_factory=dict, description="session settings for this research")
     human_review: bool | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a research needs a question: the query is blank")
+        return value
 
 
 class StartResponse(BaseModel):
@@ -123,7 +134,12 @@ async def start_research(
     metadata: Mapping[str, Any] | None = None,
     thread_id: str | None = None,
 ) -> dict[str, Any]:
-    """Create the run of a new research (or a new one on ``thread_id``); returns the run row."""
+    """Create the run of a new research (or a new one on ``thread_id``); returns the run row.
+
+    Raises ApiError 422 (nothing created) for a blank query, an unknown mode, or a field the run refuses
+    (e.g. ``metadata`` over its size limit)."""
+    if not query.strip():
+        raise ApiError(422, "invalid", "query: a research needs a question: the query is blank")
     graph_id = GRAPHS.get(mode)
     if graph_id is None:
         raise ApiError(422, "invalid", f"unknown research mode {mode!r}: use {', '.join(GRAPHS)}")
@@ -135,21 +151,26 @@ async def start_research(
     research_input: dict[str, Any] = {"question": query}
     if source is not None and mode != "knowledge":
         research_input["source_mode"] = source
+    try:  # before the thread exists, so a refused field creates nothing
+        body = RunCreate(
+            assistant_id=graph_id,
+            input=research_input,
+            context=context or None,
+            config={"recursion_limit": RECURSION_LIMIT},
+            metadata={**(metadata or {}), "research_mode": mode},
+            stream_mode=STREAM_MODES,
+            if_not_exists="create",
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise ApiError(422, "invalid", f"{where}: {first.get('msg')}") from None
     if thread_id is None:
         thread_id = str(uuid.uuid4())
         async with runtime.db.transaction() as conn:
             await threads_repo.insert(
                 conn, user.user_id, thread_id, {"research_question": query[:500], "research_mode": mode}
             )
-    body = RunCreate(
-        assistant_id=graph_id,
-        input=research_input,
-        context=context or None,
-        config={"recursion_limit": RECURSION_LIMIT},
-        metadata={**(metadata or {}), "research_mode": mode},
-        stream_mode=STREAM_MODES,
-        if_not_exists="create",
-    )
     return await service.create_run(runtime, user, thread_id, body)
 
 
@@ -177,6 +198,13 @@ async def research_state(
     return thread, values
 
 
+def _iso(value: Any) -> Any:
+    """An epoch-seconds timestamp (the graphs' ``finished_at``) as ISO 8601 in UTC, like ``created_at``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC).isoformat()
+    return value
+
+
 def result_of(thread: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """The result document of a research (the ``/result`` body)."""
     return to_jsonable(
@@ -194,7 +222,7 @@ def result_of(thread: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str,
             "offline": values.get("offline"),
             "notes": values.get("notes") or [],
             "created_at": thread.get("created_at"),
-            "completed_at": values.get("finished_at"),
+            "completed_at": _iso(values.get("finished_at")),
         }
     )
 
