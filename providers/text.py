@@ -105,13 +105,15 @@ def clean_sentence(sentence: str) -> str:
 def split_sentences(text: str) -> list[str]:
     """Split ``text`` into sentences (blank lines and list items always end one; single newlines do not)."""
     out: list[str] = []
-    for block in _BLOCK_SPLIT.split(text):
+    for block in _BLOCK_SPLIT.split(_split_numbered_items(text)):
         block = " ".join(block.split())
         if not block:
             continue
         start = 0
         for m in _SENTENCE_END.finditer(block):
             end = m.end()
+            if start == 0 and _ITEM_NUMBER.fullmatch(block[: m.end()]):
+                continue  # "1." opening a numbered item is its marker, not a sentence
             if m.group(0)[0] in ".!?":
                 before = block[start : m.start()].rsplit(" ", 1)[-1].lower().lstrip("([{\"'“‘")
                 if m.group(0).startswith(".") and (
@@ -131,6 +133,30 @@ def split_sentences(text: str) -> list[str]:
         if tail:
             out.append(tail)
     return out
+
+
+_NUMBERED_LINE = re.compile(r"^\s*(\d{1,3})[.)]\s")
+_ITEM_NUMBER = re.compile(r"\d{1,3}[.)]")
+
+
+def _split_numbered_items(text: str) -> str:
+    """``text`` with a blank line before each numbered list item that :data:`_BLOCK_SPLIT` cannot tell alone:
+    an item "2. …" after another item, or "1. …" opening a list after a line without final punctuation.
+    A number after a line that goes on ("the maximum is\n100.") stays in its sentence."""
+    lines = text.split("\n")
+    out: list[str] = []
+    in_list = False
+    for line in lines:
+        m = _NUMBERED_LINE.match(line)
+        if m and out and out[-1].strip() and (in_list or m.group(1) == "1"):
+            out.append("")
+        if m and (in_list or m.group(1) == "1" or not out or not out[-1].strip()
+                  or out[-1].rstrip().endswith((".", ":", ";", "!", "?"))):
+            in_list = True
+        elif not line.strip():
+            in_list = False
+        out.append(line)
+    return "\n".join(out)
 
 
 _DEFINITION = re.compile(r"^(?P<term>[^\n]+)\n:\s{1,4}(?P<body>.*)$", re.DOTALL)

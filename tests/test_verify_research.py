@@ -158,3 +158,12 @@ def test_branch_prose_keeps_the_number_that_answers() -> None:
     assert quoted[2:] == ["one item", "two"]  # list items stay items
     steps = [p[0] for p in passages(prose_text("Install it:\n1. **Fetch.** Download the file.\n2. unpack it"))]
     assert steps == ["Install it:", "Download the file.", "unpack it"]  # numbered items too, labels dropped
+
+
+def test_numbered_list_items_are_sentences_of_their_own() -> None:
+    """A numbered list is items, whatever the line before it ends with; "1." is a marker, not a sentence."""
+    from providers.text import split_sentences
+
+    assert split_sentences("Steps\n1. First step\n2. Second step") == ["Steps", "1. First step", "2. Second step"]
+    assert split_sentences("Intro.\n1. First step\n2. Second step") == ["Intro.", "1. First step", "2. Second step"]
+    assert split_sentences("the maximum is\n100. Use it.") == ["the maximum is 100.", "Use it."]
