@@ -49,6 +49,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config_schema.settings import RuntimeSettings  # noqa: E402
+from engine.context import AUTH_USER_ID  # noqa: E402
 from persistence.db import Database  # noqa: E402
 from retrieval.knowledge import open_knowledge_base  # noqa: E402
 
@@ -169,7 +170,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for q in spec["questions"]:
             graph = standard.knowledge_graph.copy(update={"checkpointer": InMemorySaver()})
             config = {
-                "configurable": {"thread_id": str(uuid.uuid4()), "user_id": user},
+                "configurable": {"thread_id": str(uuid.uuid4()), AUTH_USER_ID: user},  # as the run executor sets it
                 "recursion_limit": 200,
             }
             await graph.ainvoke({"question": q["question"]}, config, context={})
