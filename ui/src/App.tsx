@@ -4,7 +4,7 @@
 
 import type { Thread } from "@langchain/langgraph-sdk";
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { apiKey, isUnauthorized, onAuthChange, setApiKey } from "./api/auth";
+import { hasCredentials, isUnauthorized, logout, onAuthChange } from "./api/auth";
 import { clew, type Todo } from "./api/clew";
 import { sdkClient } from "./api/sdk";
 import { KnowledgePanel } from "./components/KnowledgePanel";
@@ -38,7 +38,7 @@ function writeUrl(view: View, thread: string | null): void {
 function useAuthState(): { signedOut: boolean; hasKey: boolean } {
   const [, bump] = useState(0);
   useEffect(() => onAuthChange(() => bump((n) => n + 1)), []);
-  return { signedOut: isUnauthorized(), hasKey: Boolean(apiKey()) };
+  return { signedOut: isUnauthorized(), hasKey: hasCredentials() };
 }
 
 export function App() {
@@ -136,14 +136,14 @@ export function App() {
     <AppContext.Provider value={{ t, settings, reloadSettings }}>
       <header className="topbar">
         <h1>{t.appName}</h1>
-        <nav aria-label="views">
+        {!auth.signedOut && <nav aria-label="views">
           {VIEWS.map((v) => (
             <button key={v} type="button" aria-current={view === v ? "page" : undefined} onClick={() => setView(v)}>
               {t[v]}{v === "todos" && todos.length > 0 && <span className="badge" data-testid="todo-count">{todos.length}</span>}
             </button>
           ))}
-        </nav>
-        {auth.hasKey && <button type="button" className="sign-out" onClick={() => setApiKey(undefined)}>{t.signOut}</button>}
+        </nav>}
+        {auth.hasKey && !auth.signedOut && <button type="button" className="sign-out" onClick={() => void logout()}>{t.signOut}</button>}
       </header>
       <main>
         {auth.signedOut ? (

@@ -2,7 +2,7 @@
 // Server protocol (threads, runs, streams) goes through @langchain/langgraph-sdk instead. The routes used
 // here are listed in routes.json, which a server test checks against /openapi.json.
 
-import { authHeaders, markUnauthorized } from "./auth";
+import { authFetch, authHeaders, ensureFresh, markUnauthorized } from "./auth";
 
 /** An error body of clew (api/errors.py): {error, message, ...details}. */
 export class ApiError extends Error {
@@ -129,16 +129,15 @@ async function failure(res: Response): Promise<ApiError> {
   } catch {
     body = null;
   }
-  if (res.status === 401) markUnauthorized();
   const b = (body ?? {}) as { error?: string; message?: string; detail?: unknown };
   const message = b.message ?? (typeof b.detail === "string" ? b.detail : res.statusText);
   return new ApiError(res.status, b.error ?? String(res.status), message, body);
 }
 
 export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { ...authHeaders() };
+  const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(path, {
+  const res = await authFetch(path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -177,7 +176,8 @@ export const clew = {
     request<{ query: string; results: SearchHit[] }>("POST", "/api/v1/knowledge/search", { query, k: 8 }),
 
   /** Upload one file (multipart field `file`), reporting progress as a fraction in [0, 1]. */
-  upload(file: File, onProgress: (fraction: number) => void): Promise<KnowledgeDocument> {
+  async upload(file: File, onProgress: (fraction: number) => void): Promise<KnowledgeDocument> {
+    await ensureFresh(); // XMLHttpRequest (for upload progress) does not go through authFetch
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/api/v1/knowledge/upload");
@@ -210,7 +210,7 @@ export const clew = {
 
   /** Download a research report as md, pdf or docx (fetched with the credentials, saved through a link). */
   async exportReport(threadId: string, fmt: "md" | "pdf" | "docx"): Promise<void> {
-    const res = await fetch(`/api/v1/research/${enc(threadId)}/export/${fmt}`, { headers: authHeaders() });
+    const res = await authFetch(`/api/v1/research/${enc(threadId)}/export/${fmt}`);
     if (!res.ok) throw await failure(res);
     const url = URL.createObjectURL(await res.blob());
     const a = document.createElement("a");

@@ -1,19 +1,15 @@
-// The official LangGraph SDK client for the Agent Server protocol routes, pointed at the serving origin and
-// carrying the signed-in user's API key; a 401 from any call brings the sign-in form back.
+// The official LangGraph SDK client for the Agent Server protocol routes, pointed at the serving origin. Its
+// fetch is authFetch: every call carries the signed-in user's current credentials (a fresh access token as
+// Authorization: Bearer, or the API key), a 401 refreshes once and retries, and a lasting 401 brings the
+// sign-in form back.
 
 import { Client } from "@langchain/langgraph-sdk";
-import { apiKey, markUnauthorized } from "./auth";
+import { authFetch } from "./auth";
 
 export const apiUrl = typeof window === "undefined" ? "http://127.0.0.1:2024" : window.location.origin;
 
-const watchedFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  if (res.status === 401) markUnauthorized();
-  return res;
-};
-
-export const callerOptions = { fetch: watchedFetch, maxRetries: 2 };
+export const callerOptions = { fetch: authFetch, maxRetries: 2 };
 
 export function sdkClient(): Client {
-  return new Client({ apiUrl, apiKey: apiKey() ?? null, callerOptions });
+  return new Client({ apiUrl, apiKey: null, callerOptions });
 }

@@ -9,7 +9,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { useApp } from "../context";
 import { sdkClient } from "../api/sdk";
 import { serverProblems } from "../logic/forms";
-import { emptyProgress, isTodoEvent, progressFromValues, reduceProgress } from "../logic/progress";
+import { emptyProgress, isTodoEvent, reduceProgress, shownProgress } from "../logic/progress";
 import { DataResult } from "./DataResult";
 import { InterruptDialog, isTyped } from "./InterruptDialog";
 import { MessageList, textOf } from "./MessageList";
@@ -149,7 +149,7 @@ export function SessionView(props: {
 
   const values = stream.values ?? {};
   const report = typeof values.report === "string" ? values.report : "";
-  const shownProgress = progress.stage || progress.totalQueries ? progress : progressFromValues(values);
+  const shown = shownProgress(progress, values, stream.isLoading || props.threadStatus === "busy");
   // While an answer is on its way the SDK shows no interrupt; keep the dialog (and what was typed) until the
   // server accepted the answer (its run was created) or named its problems.
   const lastInterrupt = useRef<(typeof stream.interrupts)[number] | undefined>(undefined);
@@ -186,7 +186,7 @@ export function SessionView(props: {
   return (
     <div className="session" data-loading={stream.isLoading ? "true" : "false"}>
       {typeof values.question === "string" && <h2 className="question">{values.question}</h2>}
-      <ProgressPanel progress={shownProgress} />
+      <ProgressPanel progress={shown} />
       <MessageList messages={report ? stream.messages.filter((m) => !(m.type === "ai" && textOf(m.content).trim() === report.trim())) : stream.messages} />
       {report && <ReportView threadId={props.threadId} values={values} />}
       <DataResult result={values.result} chart={values.chart} sql={values.checked_sql ?? values.sql} title={typeof values.question === "string" ? values.question : undefined} />

@@ -4,10 +4,10 @@
 import type { Thread } from "@langchain/langgraph-sdk";
 import { useState } from "react";
 import { useApp } from "../context";
+import { sessionTitle } from "../logic/threads";
 
 export function threadTitle(th: Thread): string {
-  const m = (th.metadata ?? {}) as Record<string, unknown>;
-  return String(m.title ?? m.research_question ?? `${String(m.graph_id ?? "session")} ${th.thread_id.slice(0, 8)}`);
+  return sessionTitle(th);
 }
 
 export function ThreadList(props: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyProgress, isTodoEvent, progressFromValues, reduceProgress } from "./progress";
+import { emptyProgress, isTodoEvent, progressFromValues, reduceProgress, shownProgress } from "./progress";
 
 const events = [
   { type: "research.stage", stage: "planning", message: "planning the queries" },
@@ -52,5 +52,20 @@ describe("reduceProgress", () => {
     expect(p.completedQueries).toBe(2);
     expect(p.branches.map((b) => b.status)).toEqual(["done", "failed"]);
     expect(p.branches[0]!.sources).toBe(2);
+  });
+});
+
+describe("shownProgress", () => {
+  it("shows the thread's final stage once the run has ended", () => {
+    const p = reduceProgress(emptyProgress, { type: "research.stage", stage: "researched", message: "m" });
+    expect(shownProgress(p, { stage: "done" }, false).stage).toBe("done");
+    expect(shownProgress(p, { stage: "done" }, true).stage).toBe("researched");
+  });
+  it("skips items without a label (plain-string findings)", () => {
+    const shown = shownProgress(emptyProgress, { stage: "done", findings: ["claim one", "claim two"] }, false);
+    expect(shown.branches).toEqual([]);
+    expect(shown.totalQueries).toBe(0);
+    const p = reduceProgress(emptyProgress, { type: "research.branch", index: 0, status: "done" });
+    expect(shownProgress(p, {}, true).branches).toEqual([]);
   });
 });

@@ -80,12 +80,14 @@ export function isTodoEvent(event: unknown): boolean {
 export function progressFromValues(values: Obj | undefined): Progress {
   if (!values) return emptyProgress;
   const findings = Array.isArray(values.findings) ? (values.findings as Obj[]) : [];
+  const labelled = findings.filter((f) => f && typeof f === "object" && str(f.query));
   return {
     ...emptyProgress,
     stage: str(values.stage),
-    completedQueries: findings.length,
-    totalQueries: num(values.total_queries, findings.length),
-    branches: findings.map((f) => ({
+    completedQueries: labelled.length,
+    totalQueries: num(values.total_queries, labelled.length),
+    // only findings with a query are branches (hitl_demo's findings are plain strings: no item to show)
+    branches: findings.filter((f) => f && typeof f === "object" && str(f.query)).map((f) => ({
       index: num(f.index),
       level: num(f.level, 1),
       query: str(f.query) ?? "",
@@ -94,4 +96,17 @@ export function progressFromValues(values: Obj | undefined): Progress {
       error: str(f.error),
     })),
   };
+}
+
+/**
+ * What the progress panel shows: the streamed events while a run streams; once it has ended, the thread's
+ * own stage (values.stage) wins over the last stage event (a finished content_pipeline's last research event
+ * says "researched", its state "done"); with no event at all, what the values imply. Branches without a
+ * label are never shown.
+ */
+export function shownProgress(events: Progress, values: Obj | undefined, running: boolean): Progress {
+  const base = events.stage || events.totalQueries ? events : progressFromValues(values);
+  const finalStage = !running && values ? str(values.stage) : null;
+  const stage = finalStage ?? base.stage;
+  return { ...base, stage, message: stage === base.stage ? base.message : "", branches: base.branches.filter((b) => b.query.trim()) };
 }
