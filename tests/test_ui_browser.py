@@ -4,7 +4,10 @@ One server per module (API-key auth on, the scripted graphs of tests/langgraph.j
 killed server's run is taken over quickly); each test opens a fresh page signed in as alice. Each step saves
 a screenshot under ``test-results/ui/`` (git ignores it; CI keeps it as an artefact).
 
-Flows: sign in with an API key; a question streams its answer token by token; a reload mid-stream rejoins
+Flows: sign in with an API key (a wrong one shows the server's message; no views while signed out); sign in
+with a password, the access token refreshed on a 401 and retried, sign-out revoking the refresh token; a failed
+refresh brings the sign-in back; a session started through the API is named by its input and shows no
+unlabelled progress items; a question streams its answer token by token; a reload mid-stream rejoins
 and shows the continuation once; an input interrupt answered with an invalid value shows the server's
 problem inline, then a valid one resumes; completing the last todo resumes the run; documents uploaded to
 the knowledge base are listed and found; a setting changed in the settings form applies to the next run
@@ -14,6 +17,7 @@ mid-run and restarted finishes the session in the page.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -108,18 +112,118 @@ def test_sign_in_with_api_key(browser: Browser, ui_server: tuple[ClewProcess, st
     server, key = ui_server
     page = open_page(browser, server, None)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    # signed out: no views, no sign-out
+    expect(page.get_by_role("navigation", name="views")).to_have_count(0)
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
     page.get_by_label("API key").fill("not-a-key")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Use API key").click()
+    expect(page.get_by_role("alert")).to_contain_text("API key")  # the server's message, shown
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     shot(page, "01-sign-in")
     page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Use API key").click()
     expect(page.get_by_role("heading", name="New session")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("navigation", name="views")).to_be_visible()
     shot(page, "01-signed-in")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("navigation", name="views")).to_have_count(0)
     assert not page.errors  # type: ignore[attr-defined]
+
+
+def register(server: ClewProcess, username: str, password: str) -> None:
+    r = httpx.post(server.url + "/api/v1/auth/register", json={"username": username, "password": password})
+    assert r.status_code == 201, r.text
+
+
+def session_tokens(page: Page) -> dict[str, object]:
+    raw = page.evaluate("window.sessionStorage.getItem('clew.tokens')")
+    return json.loads(raw) if raw else {}
+
+
+def test_sign_in_with_password_refresh_and_sign_out(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, _ = ui_server
+    register(server, "carol@example.org", "carol-password-1")
+    page = open_page(browser, server, None)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("E-mail or username").fill("carol@example.org")
+    page.get_by_label("Password").fill("wrong-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    message = page.get_by_role("alert").inner_text()
+    assert "password" in message.lower(), message
+    expect(page.get_by_role("navigation", name="views")).to_have_count(0)
+    shot(page, "01-password-wrong")
+    page.get_by_label("Password").fill("carol-password-1")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="New session")).to_be_visible()
+    first = session_tokens(page)
+    assert first.get("access_token") and first.get("refresh_token"), first
+    assert page.evaluate("window.sessionStorage.getItem('clew.apiKey')") is None
+    # the SDK's requests carry the access token: a session started here is carol's
+    start_session(page, "slow_chat", {"Question": "Whose session is this?"})
+    expect(page.get_by_test_id("message-ai")).to_have_text(SLOW_ANSWER)
+    bearer = {"Authorization": f"Bearer {first['access_token']}"}
+    threads = httpx.post(server.url + "/threads/search", json={"limit": 10}, headers=bearer).json()
+    assert [t["metadata"].get("title") for t in threads] == ["Whose session is this?"]
+
+    # an access token the server refuses: the page refreshes (rotation) and retries, and stays signed in
+    page.evaluate("""() => {
+        const t = JSON.parse(sessionStorage.getItem('clew.tokens'));
+        t.access_token = 'not-a-token';
+        sessionStorage.setItem('clew.tokens', JSON.stringify(t));
+    }""")
+    page.reload()
+    expect(page.get_by_role("navigation", name="Sessions")).to_contain_text("Whose session is this?")
+    second = session_tokens(page)
+    assert second["refresh_token"] != first["refresh_token"] and second["access_token"] != "not-a-token"
+    expect(page.get_by_role("heading", name="Sign in")).to_have_count(0)
+    # sign-out revokes the sign-in on the server
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert session_tokens(page) == {}
+    r = httpx.post(server.url + "/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert r.status_code == 401, r.text
+    shot(page, "01-password-signed-out")
+
+
+def test_failed_refresh_brings_sign_in_back(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
+    server, _ = ui_server
+    context = browser.new_context()
+    context.add_init_script("""window.sessionStorage.setItem('clew.tokens', JSON.stringify(
+        {access_token: 'not-a-token', refresh_token: 'not-a-refresh-token', expires_at: Date.now() + 3600000}));""")
+    page = context.new_page()
+    page.goto(server.url + "/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("navigation", name="views")).to_have_count(0)
+    context.close()
+
+
+def test_sdk_session_named_by_its_input_without_blank_progress(
+    browser: Browser, ui_server: tuple[ClewProcess, str]
+) -> None:
+    server, key = ui_server
+    headers = {"x-api-key": key}
+    th = httpx.post(server.url + "/threads", json={"metadata": {"graph_id": "hitl_demo"}}, headers=headers)
+    assert th.status_code == 200, th.text
+    thread_id = th.json()["thread_id"]
+    r = httpx.post(f"{server.url}/threads/{thread_id}/state", headers=headers, json={
+        "values": {"topic": "Tides of the North Sea", "findings": ["first claim", "second claim"],
+                   "progress": {"stage": "research", "percent": 60}},
+        "as_node": "research",
+    })
+    assert r.status_code == 200, r.text
+    page = open_page(browser, server, key)
+    sessions = page.get_by_role("navigation", name="Sessions")
+    expect(sessions).to_contain_text("Tides of the North Sea")
+    expect(sessions).not_to_contain_text(f"hitl_demo {thread_id[:8]}")
+    sessions.get_by_role("button", name=re.compile("^Tides of the North Sea")).click()
+    expect(page.get_by_test_id("state")).to_contain_text("Tides of the North Sea")  # the thread's values are shown
+    # plain-string findings are no progress items: no "(done)" line without a label
+    expect(page.locator(".branches li")).to_have_count(0)
+    expect(page.get_by_text("(done)")).to_have_count(0)
+    shot(page, "01-sdk-session")
 
 
 def test_question_streams_tokens(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
