@@ -224,6 +224,8 @@ def test_sdk_session_named_by_its_input_without_blank_progress(
     expect(page.locator(".branches li")).to_have_count(0)
     expect(page.get_by_text("(done)")).to_have_count(0)
     shot(page, "01-sdk-session")
+    page.context.close()
+    assert httpx.delete(f"{server.url}/threads/{thread_id}", headers=headers).status_code in (200, 204)
 
 
 def test_question_streams_tokens(browser: Browser, ui_server: tuple[ClewProcess, str]) -> None:
