@@ -64,7 +64,10 @@ class RuntimeSettings(BaseSettings):
     metrics_public: bool = False  # with auth on, /metrics needs an admin unless this is set
 
     # run engine
-    workers: int = 4  # concurrent run slots per process
+    # concurrent run slots per process: 10, as langgraph dev's jobs per worker. A run mostly waits (on its
+    # checkpoint commits, on models), so 4 slots left the CPU idle: 10 served 2.2x the runs/s of 4 on 2 cores
+    # at less CPU per run (docs/benchmarks.md, issue 18)
+    workers: int = 10
     lease_seconds: float = 6.0
     max_attempts: int = 3
     run_timeout_seconds: float = 3600.0
