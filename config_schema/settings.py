@@ -65,8 +65,8 @@ class RuntimeSettings(BaseSettings):
 
     # run engine
     # concurrent run slots per process: 10, as langgraph dev's jobs per worker. A run mostly waits (on its
-    # checkpoint commits, on models), so 4 slots left the CPU idle: 10 served 2.2x the runs/s of 4 on 2 cores
-    # at less CPU per run (docs/benchmarks.md, issue 18)
+    # checkpoint commits, on models), so with 4 slots the CPU idled while runs queued: 10 served more runs/s in
+    # 5 of 6 paired rounds on 2 cores (median 47 against 28; docs/benchmarks.md, issue 18)
     workers: int = 10
     lease_seconds: float = 6.0
     max_attempts: int = 3
