@@ -156,7 +156,7 @@ async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 async def run_offline(question: str, sections: int) -> dict[str, Any]:
     graph = multi.graph.copy(update={"checkpointer": InMemorySaver()})
     config: Any = {
-        "configurable": {"thread_id": str(uuid.uuid4()), "user_id": "alice"},
+        "configurable": {"thread_id": str(uuid.uuid4()), "langgraph_auth_user_id": "alice"},
         "recursion_limit": 200,
     }
     await graph.ainvoke(
