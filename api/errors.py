@@ -1,6 +1,7 @@
-"""Errors are part of the API: every failure a caller can cause is an :class:`ApiError` with a JSON body.
+"""Errors are part of the API: every failure a caller can cause is answered with a status and a JSON body.
 
-The body is ``{"detail": "<human message>", "error": "<machine code>", ...extra}``; ``detail`` matches what
+The core raises :mod:`domain.errors` (no HTTP in them); :data:`STATUS_BY_ERROR` maps each class to its status
+in one table. :class:`ApiError` is for failures only the HTTP layer knows (a bad multipart body, say). The body is ``{"detail": "<human message>", "error": "<machine code>", ...extra}``; ``detail`` matches what
 FastAPI and the Agent Server return, so the official SDK surfaces the message. Unexpected exceptions are
 logged with the request's ids and answered 500 with a generic body, never with internals.
 """
@@ -17,34 +18,68 @@ from fastapi.responses import JSONResponse
 from langgraph.store.base import InvalidNamespaceError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain import errors as domain
+
 log = structlog.get_logger("clew.api")
 
 
-class ApiError(Exception):
-    """An error a caller caused (or a conflict they can resolve): answered with ``status`` and a JSON body."""
+class ApiError(domain.ClewError):
+    """An error of the HTTP layer with its own ``status`` (for the core's errors, see STATUS_BY_ERROR)."""
 
     # positional-only, so ``extra`` may carry any key (e.g. a row's ``status``) without a TypeError
     def __init__(self, status: int, error: str, detail: str, /, **extra: Any) -> None:
-        super().__init__(detail)
+        super().__init__(detail, code=error, **extra)
         self.status = status
-        self.error = error
-        self.detail = detail
-        self.extra = extra
 
-    def body(self) -> dict[str, Any]:
-        return {"detail": self.detail, "error": self.error, **self.extra}
+    @property
+    def error(self) -> str:
+        return self.code
 
 
-def not_found(kind: str, ident: object) -> ApiError:
-    return ApiError(404, "not_found", f"{kind} {ident} not found")
+# Each domain error's HTTP status; a subclass not listed takes its nearest listed ancestor's (MRO order).
+STATUS_BY_ERROR: dict[type[domain.ClewError], int] = {
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.Expired: 410,
+    domain.InvalidInput: 422,
+    domain.UnsupportedMedia: 415,
+    domain.Unauthenticated: 401,
+    domain.Forbidden: 403,
+    domain.LimitExceeded: 429,
+    domain.Unavailable: 503,
+    domain.ClewError: 500,
+}
 
 
-def conflict(detail: str, **extra: Any) -> ApiError:
-    return ApiError(409, "conflict", detail, **extra)
+def status_of(exc: domain.ClewError) -> int:
+    """The HTTP status of a domain error (an :class:`ApiError`'s own)."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 500
 
 
-def bad_request(detail: str, **extra: Any) -> ApiError:
-    return ApiError(422, "invalid", detail, **extra)
+def headers_of(exc: domain.ClewError) -> dict[str, str] | None:
+    """Response headers an error implies: ``Retry-After`` for a spent quota, ``WWW-Authenticate`` etc. if set."""
+    headers = dict(getattr(exc, "headers", None) or {})
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(exc, domain.LimitExceeded) and retry_after is not None:
+        headers.setdefault("Retry-After", str(retry_after))
+    return headers or None
+
+
+def not_found(kind: str, ident: object) -> domain.NotFound:
+    return domain.NotFound.of(kind, ident)
+
+
+def conflict(detail: str, **extra: Any) -> domain.Conflict:
+    return domain.Conflict(detail, **extra)
+
+
+def bad_request(detail: str, **extra: Any) -> domain.InvalidInput:
+    return domain.InvalidInput(detail, **extra)
 
 
 def log_rejection(request: Request, status: int, error: str) -> None:
@@ -61,10 +96,13 @@ def log_rejection(request: Request, status: int, error: str) -> None:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a JSON response (each 4xx is logged, see log_rejection)."""
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        log_rejection(request, exc.status, exc.error)
-        return JSONResponse(exc.body(), status_code=exc.status, headers=getattr(exc, "headers", None))
+    @app.exception_handler(domain.ClewError)
+    async def _clew_error(request: Request, exc: domain.ClewError) -> JSONResponse:
+        status = status_of(exc)
+        if status >= 500:
+            log.error("domain error answered 5xx", path=request.url.path, error=exc.code, detail=exc.detail)
+        log_rejection(request, status, exc.code)
+        return JSONResponse(exc.body(), status_code=status, headers=headers_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

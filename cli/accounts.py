@@ -89,12 +89,12 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 def cmd_users_create(args: argparse.Namespace) -> int:
     from api.accounts import check_username, hash_password
-    from api.errors import ApiError
+    from domain.errors import ClewError
     from persistence import accounts as repo
 
     try:
         user_id = check_username(args.username)
-    except ApiError as exc:
+    except ClewError as exc:
         print(exc.detail, file=sys.stderr)
         return 2
     password: str | None = None

@@ -50,6 +50,7 @@ from rich.table import Column, Table
 from api.auth import LOCAL_USER, User
 from cli.output import terminal
 from config_schema.settings import RuntimeSettings
+from domain.errors import ClewError
 
 STAGES = ("planning", "approval", "researching", "writing", "reviewing")
 STAGE_LABELS = {
@@ -538,7 +539,6 @@ async def _with_runtime(args: argparse.Namespace, body: Any) -> int:
 
 
 def cmd_research(args: argparse.Namespace) -> int:
-    from api.errors import ApiError
     from api.routers.research import start_research
 
     if not str(args.question or "").strip():  # before anything starts: a blank question creates nothing
@@ -566,7 +566,7 @@ def cmd_research(args: argparse.Namespace) -> int:
                 settings=_settings(args),
                 human_review=review,
             )
-        except ApiError as exc:
+        except ClewError as exc:
             raise CliError(exc.detail) from exc
         thread_id = str(run["thread_id"])
         console.print(f"Research [bold]{thread_id}[/] ({mode}, source {source or 'from settings'})")
@@ -585,11 +585,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     interactive = _interactive(args)
 
     async def body(runtime: Any, console: Console) -> int:
-        from api.errors import ApiError
-
+    
         try:
             thread = await owned_thread(runtime, user, args.thread_id)
-        except ApiError as exc:
+        except ClewError as exc:
             raise CliError(exc.detail) from exc
         thread_id = str(thread["thread_id"])
         graph_id = (thread.get("metadata") or {}).get("graph_id")

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import structlog
 
-from api.errors import ApiError, not_found
 from config_schema import migrations as defmig
 from config_schema.layers import read_env, read_file
 from config_schema.registry import REGISTRY, Registry
@@ -47,6 +46,7 @@ from config_schema.resolver import (
     mask,
     readable,
 )
+from domain.errors import ClewError, Forbidden, InvalidInput, NotFound
 from engine.broker import CONFIG_CHANNEL, Broker
 from persistence import config_repo as repo
 from persistence.config_repo import HistoryEntry, StoredValue
@@ -63,13 +63,14 @@ MIGRATION_ACTOR = "clew:migration"
 _SEEN_MAX = 1024
 
 
-def to_api_error(exc: ConfigIssues) -> ApiError:
-    """The HTTP error for rejected keys: 403 for a scope violation, else 422; names key and rule."""
+def to_api_error(exc: ConfigIssues) -> ClewError:
+    """The error for rejected keys: Forbidden (403) for a scope violation, else InvalidInput; names key and rule."""
     first = exc.issues[0]
     code = "scope_forbidden" if exc.status == 403 else "invalid_setting"
     detail = first.message if len(exc.issues) == 1 else "; ".join(i.message for i in exc.issues)
-    return ApiError(
-        exc.status, code, detail, key=first.key, rule=first.rule, errors=[i.as_dict() for i in exc.issues]
+    kind = Forbidden if exc.status == 403 else InvalidInput
+    return kind(
+        detail, code=code, key=first.key, rule=first.rule, errors=[i.as_dict() for i in exc.issues]
     )
 
 
@@ -351,7 +352,7 @@ class ConfigService:
 
     # ------------------------------------------------------------------ resolution
     def check_session(self, values: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Session values validated (scope session; a graph's own context keys pass), else ApiError."""
+        """Session values validated (scope session; a graph's own context keys pass), else InvalidInput."""
         if not values:
             return {}
         try:
@@ -368,7 +369,7 @@ class ConfigService:
         run: Mapping[str, Any] | None = None,
         verify: bool = True,
     ) -> Resolved:
-        """Full resolution with provenance; session sources are validated (ApiError on a bad key)."""
+        """Full resolution with provenance; session sources are validated (InvalidInput on a bad key)."""
         resolved = await self.user_resolved(user_id, verify=verify)
         for source, values in (("assistant", assistant), ("thread", thread), ("run", run)):
             if values:
@@ -389,7 +390,7 @@ class ConfigService:
         ``session_values`` is the session layer already merged (assistant context ← thread config ← run
         context). A run that resumes an interrupt (``resuming``) keeps its predecessor's snapshot, with its
         own ``run_context`` laid on top; keys declared since then get their current value, and secrets (API
-        keys) are always current. Raises ApiError (403 / 422) for a session value its layer may not set.
+        keys) are always current. Raises Forbidden / InvalidInput for a session value its layer may not set.
         """
         if resuming:
             own = self.check_session(run_context)
@@ -443,10 +444,9 @@ class ConfigService:
         async with self.db.transaction() as conn:
             generation = await repo.lock_generation(conn, layer, owner)
             if version < 0 or version > generation:
-                raise ApiError(
-                    422,
-                    "invalid_version",
+                raise InvalidInput(
                     f"version {version} does not exist (this layer is at version {generation})",
+                    code="invalid_version",
                     version=version,
                     current=generation,
                 )
@@ -530,7 +530,7 @@ class ConfigService:
             await repo.lock_generation(conn, "session", thread_id)
             stored = await repo.thread_config(conn, thread_id, user_id=user_id, for_update=True)
             if stored is None:
-                raise not_found("thread", thread_id)
+                raise NotFound.of("thread", thread_id)
             current = {k: StoredValue(v, False) for k, v in stored.items()}
             desired: dict[str, StoredValue | None] = {k: None for k in stored}
             desired.update({k: StoredValue(v, False) for k, v in checked.items()})

@@ -24,7 +24,7 @@ from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 from psycopg.types.json import Jsonb
 
-from api.errors import ApiError
+from domain.errors import ClewError
 from engine import metrics
 from engine.accounting import check_run_budget, run_callbacks
 from engine.broker import EVENTS_CHANNEL
@@ -326,8 +326,8 @@ async def execute(runtime: Runtime, execution: Execution) -> None:
         if isinstance(exc, _NodeTimeout) and exc.__cause__ is not None:
             exc = exc.__cause__  # type: ignore[assignment]
         error = {"error": type(exc).__name__, "message": str(exc)}
-        if isinstance(exc, ApiError):
-            error = {"error": exc.error, "message": exc.detail, **exc.extra}
+        if isinstance(exc, ClewError):
+            error = {"error": exc.code, "message": exc.detail, **exc.extra}
         retryable = transient(exc) and not isinstance(exc, AttemptsExhausted | GraphRecursionError)
         if retryable and run["attempt"] < run["max_attempts"]:
             bound.warning("run attempt failed; will retry", error=error)

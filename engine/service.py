@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import structlog
 
-from api.errors import ApiError, conflict, not_found
 from api.schemas import RunCreate
+from domain.errors import Conflict, InvalidInput, NotFound
 from engine.accounting import check_run_budget
 from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL
 from engine.context import without_secrets
@@ -42,7 +42,7 @@ def valid_uuid(value: str, kind: str) -> str:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError as exc:
-        raise ApiError(422, "invalid", f"invalid {kind} ID {value!r}: must be a UUID") from exc
+        raise InvalidInput(f"invalid {kind} ID {value!r}: must be a UUID") from exc
 
 
 async def resolve_assistant(conn: Conn, runtime: Runtime, user: User, assistant_id: str) -> dict[str, Any]:
@@ -54,15 +54,14 @@ async def resolve_assistant(conn: Conn, runtime: Runtime, user: User, assistant_
     try:
         ident = str(uuid.UUID(assistant_id))
     except ValueError as exc:
-        raise ApiError(
-            422, "invalid",
+        raise InvalidInput(
             f"invalid assistant {assistant_id!r}: must be an assistant UUID or one of the graphs {runtime.graphs.ids()}",
         ) from exc
     row = await assistants_repo.get(conn, user.user_id, ident)
     if row is None:
-        raise not_found("assistant", assistant_id)
+        raise NotFound.of("assistant", assistant_id)
     if row["graph_id"] not in runtime.graphs:
-        raise ApiError(409, "graph_unavailable", f"graph {row['graph_id']!r} is not loaded on this server")
+        raise Conflict(f"graph {row['graph_id']!r} is not loaded on this server", code="graph_unavailable")
     return row
 
 
@@ -93,7 +92,7 @@ async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_
     for name in ("interrupt_before", "interrupt_after"):
         value = getattr(body, name)
         if isinstance(value, list) and (unknown := [n for n in value if n not in nodes]):
-            raise ApiError(422, "invalid", f"{name}: unknown node(s) {unknown}; graph {graph_id!r} has {sorted(nodes)}")
+            raise InvalidInput(f"{name}: unknown node(s) {unknown}; graph {graph_id!r} has {sorted(nodes)}")
     checkpoint = body.checkpoint or {}
     checkpoint_id = body.checkpoint_id or checkpoint.get("checkpoint_id")
     if checkpoint_id:
@@ -102,7 +101,7 @@ async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_
             (thread_id, checkpoint.get("checkpoint_ns") or "", checkpoint_id),
         )
         if await cur.fetchone() is None:
-            raise not_found("checkpoint", checkpoint_id)
+            raise NotFound.of("checkpoint", checkpoint_id)
 
 
 async def create_run(
@@ -141,7 +140,7 @@ async def _create_run_once(
             thread_id = valid_uuid(thread_id, "thread")
             seen = await threads_repo.get(conn, user.user_id, thread_id)
             if seen is None and body.if_not_exists != "create":
-                raise not_found("thread", thread_id)
+                raise NotFound.of("thread", thread_id)
     thread_id = thread_id or str(uuid.uuid4())
     context = await resolve_settings(runtime, user.user_id, seen or {"thread_id": thread_id, "config": {}},
                                      assistant, body.context, resuming=resuming)
@@ -160,12 +159,12 @@ async def _create_run_once(
             if thread is None and seen is not None and create:  # deleted since the first read
                 thread = await threads_repo.insert(conn, user.user_id, thread_id, {})
             if thread is None:  # the id belongs to someone else: do not reveal it
-                raise not_found("thread", thread_id)
+                raise NotFound.of("thread", thread_id)
         assert thread is not None
         await check_run_targets(conn, runtime, assistant["graph_id"], thread_id, body)
         active = await runs_repo.active_for_thread(conn, thread_id)
         if resuming and (thread["status"] != "interrupted" or active):
-            raise conflict(
+            raise Conflict(
                 f"thread {thread_id} is not waiting on an interrupt (status {thread['status']})",
                 thread_status=thread["status"],
             )
@@ -175,7 +174,7 @@ async def _create_run_once(
         if active:
             strategy = body.multitask_strategy
             if strategy == "reject":
-                raise conflict(f"thread {thread_id} has a run in progress", run_id=str(active[0]["run_id"]))
+                raise Conflict(f"thread {thread_id} has a run in progress", run_id=str(active[0]["run_id"]))
             if strategy in ("interrupt", "rollback"):
                 for old in active:
                     old_id = str(old["run_id"])
@@ -240,9 +239,9 @@ async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, 
         )
         run = await cur.fetchone()
         if run is None:
-            raise not_found("run", run_id)
+            raise NotFound.of("run", run_id)
         if run["status"] in TERMINAL:
-            raise conflict(f"run {run_id} is not active (status {run['status']})", run_status=run["status"])
+            raise Conflict(f"run {run_id} is not active (status {run['status']})", run_status=run["status"])
         if run["status"] == "pending":
             if action == "rollback":
                 await runs_repo.delete(conn, run_id)

@@ -38,7 +38,7 @@ from langgraph.errors import GraphInterrupt
 from langgraph.types import interrupt
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.errors import ApiError
+from domain.errors import Conflict, InvalidInput
 from persistence import todos as todos_repo
 
 if TYPE_CHECKING:
@@ -282,15 +282,14 @@ async def check_resume(conn: Conn, thread: dict[str, Any], resume: Any) -> None:
     if is_resume_map(resume):
         unknown = sorted(k for k in resume if k not in by_id)
         if unknown:
-            raise ApiError(
-                422, "invalid_resume", f"no pending interrupt with id {unknown[0]}", pending=sorted(by_id)
+            raise InvalidInput(
+                f"no pending interrupt with id {unknown[0]}", code="invalid_resume", pending=sorted(by_id)
             )
         pairs = [(by_id[k], v) for k, v in resume.items()]
     elif len(pending) > 1:
-        raise ApiError(
-            422,
-            "invalid_resume",
+        raise InvalidInput(
             f"{len(pending)} interrupts are pending: resume with a map {{interrupt_id: answer}}",
+            code="invalid_resume",
             pending=sorted(by_id),
         )
     else:
@@ -303,19 +302,17 @@ async def check_resume(conn: Conn, thread: dict[str, Any], resume: Any) -> None:
             group = (value.get("data") or {}).get("group")
             n = await todos_repo.count_pending(conn, str(thread["thread_id"]), group)
             if n:
-                raise ApiError(
-                    409,
-                    "waiting_on_todos",
+                raise Conflict(
                     f"the thread waits for {n} pending todo(s): complete or cancel them",
+                    code="waiting_on_todos",
                     pending_todos=n,
                 )
         errors = answer_errors(value.get("schema"), answer)
         if errors:
             first = errors[0]
-            raise ApiError(
-                422,
-                "invalid_resume",
+            raise InvalidInput(
                 f"the answer does not match the interrupt's schema: {first['message']} at {first['path']}",
+                code="invalid_resume",
                 interrupt_id=item.get("id"),
                 errors=errors,
             )

@@ -42,7 +42,7 @@ from langgraph.config import get_config, get_stream_writer
 from langgraph.runtime import get_runtime
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.errors import ApiError, conflict, not_found
+from domain.errors import ClewError, Conflict, InvalidInput, NotFound
 from engine.context import AUTH_USER_ID
 from engine.runtime import SHUTDOWN_HOOKS, STARTUP_HOOKS
 from nodes.effects import once_in_transaction
@@ -255,7 +255,7 @@ def _todo_uuid(todo_id: str) -> str:
     try:
         return str(uuid.UUID(str(todo_id)))
     except ValueError as exc:
-        raise not_found("todo", todo_id) from exc
+        raise NotFound.of("todo", todo_id) from exc
 
 
 async def _finish(
@@ -265,17 +265,16 @@ async def _finish(
     async with runtime.db.transaction() as conn:
         row = await todos_repo.get(conn, user_id, ident, for_update=True)
         if row is None:
-            raise not_found("todo", todo_id)
+            raise NotFound.of("todo", todo_id)
         if row["status"] != "pending":
-            raise conflict(f"todo {ident} is already {row['status']}", status=row["status"])
+            raise Conflict(f"todo {ident} is already {row['status']}", status=row["status"])
         if status == "completed":
             errors = answer_errors(row.get("answer_schema"), result)
             if errors:
                 first = errors[0]
-                raise ApiError(
-                    422,
-                    "invalid_result",
+                raise InvalidInput(
                     f"the result does not match the todo's schema: {first['message']} at {first['path']}",
+                    code="invalid_result",
                     errors=errors,
                 )
         done = await todos_repo.finish(conn, ident, status, result if status == "completed" else None)
@@ -342,16 +341,15 @@ async def resume_if_ready(runtime: Runtime, thread_id: str) -> str | None:
     )
     try:
         run = await service.create_run(runtime, User(user_id=str(thread["user_id"])), thread_id, body)
-    except ApiError as exc:
+    except ClewError as exc:
         # 409: another completion (or the after-run hook) resumed it first, or something is pending again
-        if exc.status == 409:
-            log.debug("todo resume not applied", thread_id=thread_id, error=exc.error)
+        if isinstance(exc, Conflict):
+            log.debug("todo resume not applied", thread_id=thread_id, error=exc.code)
         else:
             log.warning(
                 "todo resume refused",
                 thread_id=thread_id,
-                status=exc.status,
-                error=exc.error,
+                error=exc.code,
                 detail=exc.detail,
             )
         return None

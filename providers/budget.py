@@ -11,26 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from api.errors import ApiError
 from config_schema.access import setting
+from domain.errors import BudgetExceeded
 from persistence.usage import spent_today
 
-
-class BudgetExceeded(ApiError):
-    """The user's daily model budget is spent (HTTP 429, error code ``budget_exceeded``)."""
-
-    def __init__(self, user_id: str, spent_usd: float, limit_usd: float) -> None:
-        super().__init__(
-            429,
-            "budget_exceeded",
-            f"daily model budget exhausted: spent ${spent_usd:.4f} of ${limit_usd:.2f} today (UTC); "
-            "it resets at midnight UTC or when an administrator raises budget.daily_usd",
-            spent_usd=round(spent_usd, 6),
-            limit_usd=limit_usd,
-        )
-        self.user_id = user_id
-        self.spent_usd = spent_usd
-        self.limit_usd = limit_usd
+__all__ = ["BudgetExceeded", "check_budget"]
 
 
 async def check_budget(pool: Any, user_id: str, values: Mapping[str, Any] | None) -> float | None:

@@ -20,7 +20,7 @@ import unicodedata
 from typing import Literal, get_args
 from urllib.parse import quote
 
-from api.errors import ApiError
+from domain.errors import InvalidInput
 from reports.document import clean_text, parse
 from reports.docx_render import render_docx
 from reports.pdf_render import render_pdf
@@ -38,16 +38,15 @@ _ALIASES: dict[str, ExportFormat] = {"markdown": "md", "word": "docx", "htm": "h
 
 
 def parse_format(value: str) -> ExportFormat:
-    """Validate a user-given format name (``md|html|pdf|docx``, also ``markdown``); unknown -> ApiError 422."""
+    """Validate a user-given format name (``md|html|pdf|docx``, also ``markdown``); unknown -> InvalidInput."""
     name = value.strip().lower().lstrip(".")
     name = _ALIASES.get(name, name)
     for fmt in EXPORT_FORMATS:
         if fmt == name:
             return fmt
-    raise ApiError(
-        422,
-        "unsupported_format",
+    raise InvalidInput(
         f"unsupported export format {value!r}; use one of {', '.join(EXPORT_FORMATS)}",
+        code="unsupported_format",
         supported=list(EXPORT_FORMATS),
     )
 
@@ -112,7 +111,7 @@ async def export_report(markdown: str, fmt: ExportFormat, title: str | None = No
     """Render ``markdown`` as ``fmt`` (``md``, ``html``, ``pdf`` or ``docx``) and return the file's bytes.
 
     Any text is accepted: characters the PDF fonts cannot draw are replaced, never fatal. An unknown
-    ``fmt`` raises :class:`api.errors.ApiError` (422).
+    ``fmt`` raises :class:`domain.errors.InvalidInput`.
     """
     fmt = parse_format(fmt)  # reject a bad format before handing work to a thread
     return await asyncio.to_thread(render_report, markdown, fmt, title)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from psycopg.types.json import Jsonb
 
-from api.errors import ApiError
+from api.errors import status_of
 from config_schema.definitions import Setting
 from config_schema.layers import ConfigSourceError, coerce_text, read_env, read_file
 from config_schema.migrations import Remove, Rename, Transform
@@ -22,6 +22,7 @@ from config_schema.registry import REGISTRY, Registry
 from config_schema.resolver import ConfigIssues, check_values
 from config_schema.service import ConfigService
 from config_schema.settings import RuntimeSettings
+from domain.errors import InvalidInput
 from engine.broker import CONFIG_CHANNEL, Broker, Listener
 from persistence.db import Database
 
@@ -218,7 +219,7 @@ async def test_batch_is_all_or_nothing(config_db: Database) -> None:
     await service.start()
     user = uid()
     await service.set_values("user", user, {"ui.theme": "dark"}, actor=user, admin=False)
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(InvalidInput) as err:
         await service.set_values(
             "user",
             user,
@@ -226,7 +227,7 @@ async def test_batch_is_all_or_nothing(config_db: Database) -> None:
             actor=user,
             admin=False,
         )
-    assert err.value.status == 422
+    assert status_of(err.value) == 422
     assert {e["key"] for e in err.value.extra["errors"]} == {"ui.font_size", "ui.language"}
     version, stored = await service.stored("user", user)
     assert version == 1 and {k: v.value for k, v in stored.items()} == {"ui.theme": "dark"}
@@ -280,9 +281,9 @@ async def test_history_and_rollback(config_db: Database) -> None:
     }
     await service.rollback("user", user, 0, actor=user, admin=False)
     assert (await service.stored("user", user))[1] == {}
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(InvalidInput) as err:
         await service.rollback("user", user, 99, actor=user, admin=False)
-    assert err.value.status == 422
+    assert status_of(err.value) == 422
 
 
 async def test_definition_migrations_on_stored_values_of_an_older_version(config_db: Database) -> None:

@@ -19,6 +19,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from psycopg.rows import dict_row
 
 import providers.usage as usage_mod
+from api.errors import status_of
 from config_schema.categories.llm import DEFAULT_PRICES
 from persistence.migrations import migrate
 from persistence.usage import (
@@ -210,7 +211,7 @@ async def test_budget_refuses_when_spent(db: str) -> None:
         with pytest.raises(BudgetExceeded) as info:
             await check_budget(pool, user, values)
         err = info.value
-        assert err.status == 429 and err.error == "budget_exceeded"
+        assert status_of(err) == 429 and err.code == "budget_exceeded"
         assert err.body()["limit_usd"] == 1.0 and err.body()["spent_usd"] == pytest.approx(1.0)
         assert "budget" in err.detail
         assert await check_budget(pool, user, {"budget.daily_usd": 0}) is None  # 0 = unlimited

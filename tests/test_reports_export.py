@@ -12,7 +12,8 @@ import pytest
 from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph as DocxParagraph
 
-from api.errors import ApiError
+from api.errors import status_of
+from domain.errors import InvalidInput
 from reports.document import parse
 from reports.export import (
     content_disposition,
@@ -225,9 +226,9 @@ def test_download_helpers() -> None:
     assert "%E5%A4%AA" in header
     assert parse_format("markdown") == "md"
     assert parse_format("PDF") == "pdf"
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(InvalidInput) as err:
         parse_format("exe")
-    assert err.value.status == 422 and err.value.error == "unsupported_format"
+    assert status_of(err.value) == 422 and err.value.code == "unsupported_format"
 
 
 def test_html_export_escapes_raw_html() -> None:

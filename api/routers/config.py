@@ -29,6 +29,7 @@ from config_schema.definitions import Setting
 from config_schema.layers import flatten
 from config_schema.resolver import SOURCE_LAYER, Resolved, layer_allows, mask, readable
 from config_schema.service import ChangeResult, ConfigService
+from domain.errors import NotFound
 from engine import service as engine_service
 from persistence import threads as threads_repo
 
@@ -279,10 +280,8 @@ async def agent_config(
     async with runtime.db.connection() as conn:
         try:
             assistant = await engine_service.resolve_assistant(conn, runtime, user, agent_name)
-        except ApiError as exc:
-            if exc.status == 404:
-                raise not_found("agent", agent_name) from exc
-            raise
+        except NotFound as exc:
+            raise not_found("agent", agent_name) from exc
         thread_config: dict[str, Any] | None = None
         if thread_id is not None:
             tid = engine_service.valid_uuid(thread_id, "thread")

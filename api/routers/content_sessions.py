@@ -46,6 +46,7 @@ from api.responses import JSON
 from api.routers.threads import load_thread, thread_graph
 from api.schemas import CommandBody, RunCreate
 from config_schema.access import setting
+from domain.errors import Conflict
 from engine import service
 from engine.broker import RUNS_CHANNEL
 from engine.serde import to_jsonable
@@ -273,9 +274,7 @@ async def perform_action(session_id: str, body: ActionRequest, user: CurrentUser
                 multitask_strategy="reject",
             ),
         )
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
+    except Conflict as exc:
         # another action resumed the interrupt between our read and the thread lock: it won
         raise ApiError(409, "action_unavailable", f"action {body.action!r} is not available now: {exc.detail}",
                        availableActions=[], stage=stage or None) from exc

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request, Response
 from sse_starlette import EventSourceResponse
 
 from api.deps import CurrentUser, RuntimeDep
-from api.errors import ApiError, bad_request, conflict, not_found
+from api.errors import bad_request, conflict, not_found
 from api.responses import JSON, run_out
 from api.schemas import RunCreate, RunsCancel
 from api.streaming import parse_last_event_id, sse_response
+from domain.errors import Conflict
 from engine import service
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
@@ -234,9 +235,8 @@ async def cancel_many(body: RunsCancel, user: CurrentUser, runtime: RuntimeDep,
             continue
         try:
             await service.cancel_run(runtime, user, str(row["thread_id"]), str(row["run_id"]), action)
-        except ApiError as exc:
-            if exc.status != 409:  # 409: it ended in the meantime
-                raise
+        except Conflict:  # it ended in the meantime
+            pass
     return Response(status_code=204)
 
 

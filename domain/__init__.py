@@ -1,0 +1,1 @@
+"""What every layer of clew shares and none of them owns: the error tree (``domain.errors``)."""
