@@ -15,6 +15,8 @@ clean-up no extractor does for us:
 - **identifiers**: some PDFs draw underscores as rules, so ``asn1_parser2tree`` reads ``asn1 parser2tree``;
   a spaced form of an identifier the same document spells with underscores elsewhere is restored when the
   identifier contains a digit or belongs to a family of at least three (``ffi_*``, ``asn1_*``);
+- **tables**: ruled tables are found by pdfplumber (``retrieval.pdf_tables``, only on pages that draw
+  paths); their text lines are replaced by one Markdown table block;
 - **headings**: lines matching an outline entry (or, with no outline, a numbered heading like ``2.3 Title``)
   become headings; a Texinfo definition line (``int f (…) [Function]``) opens a definition of ``f``.
 
@@ -29,11 +31,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from retrieval.pdf_tables import PdfTable, candidate_pages, find_tables
 from retrieval.structure import Block, is_front_matter, mark_front_matter
 
 _EDGE_LINES = 2
 _LEADER = re.compile(r"(?:\.\s?){4,}\s*[\divxlcIVXLC]+\s*$|\s\.{3,}\s*\d+\s*$")
-_PAGE_NUMBER = re.compile(r"^(?:page\s+)?[\divxlc]{1,6}(?:\s+of\s+\d+)?$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?[\divxlc]{1,6}(?:\s*(?:of|/)\s*\d+)?$", re.IGNORECASE)
+# A table's place in a page's text: this private-use character and one more that numbers the table.
+_TABLE_MARK = "\ue000"
 _EDGE_NUMBER = re.compile(r"^(\d{1,4})\b|\b(\d{1,4})$")
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+([A-Z][^\n]{1,80})$")
 _DEFINITION_LINE = re.compile(
@@ -82,16 +87,47 @@ def _baselines(textpage: Any, text: str) -> list[float | None]:
     return out
 
 
+def _place_tables(
+    pages: list[str], baselines: list[list[float | None]], found: dict[int, list[PdfTable]]
+) -> list[PdfTable]:
+    """Replace the text lines inside each found table by one marker line (in place); the tables in marker
+    order. A table whose lines have no known baseline stays as text."""
+    tables: list[PdfTable] = []
+    for index, page_tables in sorted(found.items()):
+        lines = pages[index].split("\r\n")
+        ys = baselines[index]
+        if len(ys) != len(lines):
+            continue
+        kept_lines: list[str] = []
+        kept_ys: list[float | None] = []
+        placed: set[int] = set()
+        for line, y in zip(lines, ys, strict=True):
+            k = next((k for k, t in enumerate(page_tables) if t.contains(y)), None)
+            if k is None:
+                kept_lines.append(line)
+                kept_ys.append(y)
+            elif k not in placed:
+                placed.add(k)
+                kept_lines.append(_TABLE_MARK + chr(0xE100 + len(tables)))
+                kept_ys.append(y)
+                tables.append(page_tables[k])
+        pages[index] = "\r\n".join(kept_lines)
+        baselines[index] = kept_ys
+    return tables
+
+
 def _page_texts(
     data: bytes,
-) -> tuple[list[str], list[list[float | None]], list[tuple[int, str, int]], str | None]:
-    """Each page's raw text and line baselines, the outline as (level, title, page index), and the title."""
+) -> tuple[list[str], list[list[float | None]], list[tuple[int, str, int]], str | None, list[PdfTable]]:
+    """Each page's raw text and line baselines, the outline as (level, title, page index), the title, and the
+    tables found (each one's lines replaced by a marker line in its page's text)."""
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument(data)
     try:
         pages: list[str] = []
         baselines: list[list[float | None]] = []
+        ruled: list[int] = []
         for i in range(len(doc)):
             page = doc[i]
             textpage = page.get_textpage()
@@ -102,6 +138,11 @@ def _page_texts(
                     baselines.append(_baselines(textpage, text))
                 except Exception:  # geometry is a refinement: without it, paragraphs come from the text
                     baselines.append([None] * len(text.split("\r\n")))
+                try:
+                    if candidate_pages(page):
+                        ruled.append(i)
+                except Exception:  # tables are a refinement too
+                    pass
             finally:
                 textpage.close()
                 page.close()
@@ -120,9 +161,10 @@ def _page_texts(
             title = (doc.get_metadata_dict().get("Title") or "").strip() or None
         except Exception:
             title = None
-        return pages, baselines, outline, title
     finally:
         doc.close()
+    tables = _place_tables(pages, baselines, find_tables(data, ruled))
+    return pages, baselines, outline, title, tables
 
 
 def _split_lines(raw: str, baselines: list[float | None]) -> tuple[list[str], list[bool]]:
@@ -283,7 +325,7 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
 
     Raises whatever pypdfium2 raises for a file it cannot open (``pypdfium2.PdfiumError``).
     """
-    raw_pages, baselines, outline, title = _page_texts(data)
+    raw_pages, baselines, outline, title, tables = _page_texts(data)
     titles = {_norm(t) for _, t, _ in outline}
     split_pages = [_split_lines(p, b) for p, b in zip(raw_pages, baselines, strict=True)]
     split = [lines for lines, _ in split_pages]
@@ -341,6 +383,13 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
     for ln in lines:
         text = ln.text
         if not text:
+            continue
+        if text.startswith(_TABLE_MARK) and len(text) == 2:
+            flush()
+            term = signature = None
+            table = tables[ord(text[1]) - 0xE100]
+            blocks.append(Block(text=table.markdown(), headings=tuple(h for _, h in path), page=ln.page,
+                                kind="table"))
             continue
         if ln.heading is not None and ln.heading_level is not None:
             flush()

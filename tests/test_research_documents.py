@@ -157,6 +157,25 @@ def test_pdf_headings_pages_and_tables(manual_pdf: bytes) -> None:
     assert any("the maximum is 120 seconds." in " ".join(b.text.split()) for b in blocks)
 
 
+def test_pdf_ruled_tables_stay_tables(manual_pdf: bytes) -> None:
+    """The export's ruled table comes back as one Markdown table block in its section, not as loose lines."""
+    blocks = extract_pdf(manual_pdf).blocks or []
+    tables = [b for b in blocks if b.kind == "table"]
+    assert len(tables) == 1
+    table = tables[0]
+    assert table.headings == ("Widget Toolkit", "2 Session functions") and table.page is not None
+    assert table.text.splitlines() == [
+        "| Status | Meaning |",
+        "| --- | --- |",
+        "| WIDGET_OK | the session is open |",
+        "| WIDGET_BUSY | another session holds the screen |",
+    ]
+    # its cells are nowhere else as text lines
+    assert not any("WIDGET_BUSY" in b.text for b in blocks if b.kind != "table")
+    chunks = split_text(extract_pdf(manual_pdf))
+    assert any("| WIDGET_BUSY | another session holds the screen |" in c.text for c in chunks)
+
+
 def test_html_definition_list_keeps_terms_and_drops_navigation() -> None:
     extracted = extract_html(GROUPS_HTML)
     blocks = extracted.blocks or []
