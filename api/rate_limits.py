@@ -1,4 +1,7 @@
-"""Per-user rate limits by route class, the per-user cap on queued runs, and login throttling.
+"""Per-user rate limits by route class, and login throttling.
+
+The per-user cap on queued runs is not here: it is checked in the run-creating transaction itself, so it is
+exact under concurrent creations (``engine/queue_cap.py``).
 
 Route classes (``classify``): ``research`` (starting a research: the seed's ``10/hour``, seed 000 §9.2),
 ``runs`` (creating a run), ``uploads`` (multipart bodies, knowledge-base documents) and ``other``. Each
@@ -107,7 +110,6 @@ class Limiter:
     def __init__(self, runtime: Runtime) -> None:
         s = runtime.settings
         self.enabled = s.rate_limits_enabled
-        self.max_queued_runs = s.max_queued_runs
         self.db = runtime.db
         self.storage: Storage
         if s.rate_limit_storage:
@@ -145,16 +147,6 @@ class Limiter:
         classes = classify(method, path, content_type)
         for kind in classes:
             await self.hit(kind, user_id)
-        if "runs" in classes and self.max_queued_runs > 0:
-            async with self.db.connection() as conn:
-                pending = await repo.pending_runs(conn, user_id)
-            if pending >= self.max_queued_runs:
-                from engine.metrics import RATE_LIMITED
-
-                RATE_LIMITED.labels("queued_runs").inc()
-                raise RateLimited(f"{pending} runs are already queued for this user (the cap is "
-                                  f"{self.max_queued_runs}): wait for some to start", 5.0,
-                                  route_class="queued_runs")
 
     async def check_login(self, username: str, address: str) -> None:
         """Login throttling (counted even when auth is off or limits are disabled: it guards passwords)."""

@@ -84,6 +84,13 @@ class LimitExceeded(ClewError):
         super().__init__(detail, code=code, **extra)
         self.retry_after = retry_after
 
+    def body(self) -> dict[str, Any]:
+        """As :meth:`ClewError.body`, with ``retry_after`` (seconds) when it is known."""
+        found = super().body()
+        if self.retry_after is not None:
+            found.setdefault("retry_after", self.retry_after)
+        return found
+
 
 class BudgetExceeded(LimitExceeded):
     """The user's daily model budget is spent (code ``budget_exceeded``); resets at midnight UTC."""

@@ -21,6 +21,7 @@ from engine.accounting import check_run_budget
 from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL
 from engine.context import without_secrets
 from engine.graphs import system_assistant_id
+from engine.queue_cap import check_queued_runs
 from nodes.interrupts import check_resume
 from persistence import assistants as assistants_repo
 from persistence import runs as runs_repo
@@ -146,6 +147,7 @@ async def _create_run_once(
                                      assistant, body.context, resuming=resuming)
     await check_run_budget(runtime.db, user.user_id, context)
     async with runtime.db.transaction() as conn:
+        await check_queued_runs(conn, runtime.settings, user.user_id)  # first: it locks the user's queue
         if stateless:
             thread = await threads_repo.insert(conn, user.user_id, thread_id, {"temporary": temporary})
         else:

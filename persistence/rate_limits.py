@@ -1,7 +1,12 @@
-"""SQL of the fixed-window rate-limit counters (``rate_limits``), shared by every clew process.
+"""SQL of the fixed-window rate-limit counters (``rate_limits``), shared by every clew process, and of the
+per-user cap on queued runs.
 
 Each counter is one row ``(key, value, expires_at)``; an increment after ``expires_at`` starts a new window.
 One statement per operation, so concurrent processes never lose a hit.
+
+The queued-runs cap is exact across processes: the run-creation transaction takes a per-user transaction-level
+advisory lock before counting (:func:`lock_and_count_pending_runs`), so a second creation by the same user waits
+until the first has committed its run (or rolled back) and then counts it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ CLEAR = "DELETE FROM rate_limits WHERE key = %s"
 RESET = "DELETE FROM rate_limits"
 PRUNE_EXPIRED = "DELETE FROM rate_limits WHERE expires_at < now() - interval '1 hour'"
 COUNT_PENDING_RUNS = "SELECT count(*) AS n FROM runs WHERE user_id = %s AND status = 'pending'"
+# the two-int4 form of advisory locks is a key space of its own (clew's other advisory locks take one bigint);
+# 0x636c6577 is "clew", the second key the user's hash (a collision only makes two users wait on each other)
+LOCK_USER_QUEUE = "SELECT pg_advisory_xact_lock(x'636c6577'::int4, hashtext(%s))"
 
 
 async def incr(conn: Conn, key: str, expiry_seconds: float, amount: int) -> int:
@@ -57,7 +65,11 @@ async def prune_expired(conn: Conn) -> int:
     return cur.rowcount
 
 
-async def pending_runs(conn: Conn, user_id: str) -> int:
+async def lock_and_count_pending_runs(conn: Conn, user_id: str) -> int:
+    """Take ``user_id``'s queue lock (held until the caller's transaction ends), then count its pending runs.
+
+    Must run inside a transaction, before the transaction locks any thread row (lock order: user, then thread)."""
+    await conn.execute(LOCK_USER_QUEUE, (user_id,))
     cur = await conn.execute(COUNT_PENDING_RUNS, (user_id,))
     row = await cur.fetchone()
     return int(row["n"]) if row else 0

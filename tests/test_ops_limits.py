@@ -7,6 +7,7 @@ process count against the same window.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.errors import RateLimitError
 
 from api.rate_limits import classify
 from tests.support.core import db_rows
@@ -99,6 +102,48 @@ async def test_queued_runs_cap_and_run_creation_limit(pair: Any, user_keys: dict
         _assert_429(r, "runs")
         # reads are another class
         assert (await cat.get(f"/threads/{tid}/runs")).status_code == 200
+
+
+BURST = {**LIMITS, "CLEW_RATE_LIMIT_RUNS": "500/hour", "CLEW_RATE_LIMIT_OTHER": "500/hour", "CLEW_MAX_QUEUED_RUNS": "5"}
+
+
+@pytest.fixture(scope="module")
+def burst_pair(limits_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClewProcess, ClewProcess]]:
+    """Two more API processes (no workers) with a cap of 5 queued runs and room in the rate windows."""
+    a = ClewProcess(limits_db, tmp_path_factory.mktemp("burst-a"), workers=0, env=BURST).start()
+    b = ClewProcess(limits_db, tmp_path_factory.mktemp("burst-b"), workers=0, env=BURST).start()
+    yield a, b
+    b.stop()
+    a.stop()
+
+
+async def test_queued_runs_cap_is_exact_under_a_burst(burst_pair: Any, limits_db: str) -> None:
+    """N concurrent run creations by one user, spread over two processes and over N threads (no thread lock
+    serializes them), with the cap at K: exactly K runs are queued, the other N - K are 429 with Retry-After."""
+    from tests.conftest import make_key
+
+    n, cap = 24, 5
+    a, b = burst_pair
+    key = make_key(limits_db, a.data_dir, "eve")
+    clients = [get_client(url=a.url, api_key=key), get_client(url=b.url, api_key=key)]
+    threads = [(await clients[i % 2].threads.create())["thread_id"] for i in range(n)]
+
+    async def create(i: int) -> str | int:
+        try:
+            run = await clients[i % 2].runs.create(threads[i], "steps3", input={})
+        except RateLimitError as exc:
+            assert int(exc.response.headers["retry-after"]) >= 1
+            body = exc.response.json()
+            assert body["route_class"] == "queued_runs" and body["retry_after"] >= 1, body
+            return 429
+        return str(run["run_id"])
+
+    answers = await asyncio.gather(*(create(i) for i in range(n)))
+    created = [x for x in answers if isinstance(x, str)]
+    assert len(created) == cap and answers.count(429) == n - cap, answers
+    rows = await db_rows(limits_db, "SELECT run_id::text AS run_id FROM runs WHERE user_id = %s AND status = 'pending'",
+                         ("eve",))
+    assert sorted(r["run_id"] for r in rows) == sorted(created)
 
 
 async def test_upload_class(pair: Any, user_keys: dict[str, str]) -> None:
