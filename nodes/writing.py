@@ -28,7 +28,7 @@ from config_schema.access import setting
 from nodes.research_types import Finding, NumberedSource
 from providers import offline
 from providers.text import word_count
-from providers.types import CitedSentence, SourceDoc, dedupe_sources
+from providers.types import CitedSentence, SourceDoc, dedupe_sources, quoted_pages
 from reports.citations import find_citations
 
 _SOURCES_HEADING = re.compile(
@@ -80,23 +80,42 @@ def retrieved_docs(findings: Sequence[Finding]) -> list[SourceDoc]:
         if pages:
             meta["pages"] = pages
             meta["page"] = pages[0]
-        located = first.model_copy(update={"metadata": meta})
-        where = located.location()
-        if where:
-            meta["location"] = where
-            meta["section"] = " ".join(str((meta.get("headings") or [""])[-1]).split())
-            meta["heading_path"] = " › ".join(str(h) for h in meta.get("headings") or [])
-        label = _label(first)
-        out.append(
-            SourceDoc(
-                id=key,
-                url=first.url,
-                title=f"{label}, {where}" if where else label,
-                text="\n\n".join(c.text for c in chunks),
-                metadata=meta,
-            )
-        )
+        marks: list[list[int]] = []  # the chunks' page marks, at their offsets in the joined text
+        offset = 0
+        for c in chunks:
+            marks += [[offset + int(m[0]), int(m[1])] for m in c.metadata.get("page_marks") or []]
+            offset += len(c.text) + 2
+        if marks:
+            meta["page_marks"] = marks
+        out.append(_located(SourceDoc(id=key, url=first.url, title=_label(first),
+                                      text="\n\n".join(c.text for c in chunks), metadata=meta)))
     return out
+
+
+def _located(doc: SourceDoc) -> SourceDoc:
+    """``doc`` with its location (``p. 12, §4.1 Title``) in its metadata and after its title (the label)."""
+    meta = dict(doc.metadata)
+    where = doc.location()
+    for key in ("location", "section", "heading_path"):
+        meta.pop(key, None)
+    if where:
+        meta["location"] = where
+        meta["section"] = " ".join(str((meta.get("headings") or [""])[-1]).split())
+        meta["heading_path"] = " › ".join(str(h) for h in meta.get("headings") or [])
+    label = str(meta.get("label") or doc.title)
+    meta["label"] = label
+    return doc.model_copy(update={"title": f"{label}, {where}" if where else label, "metadata": meta})
+
+
+def cited_on_pages(doc: SourceDoc, quotes: Sequence[str]) -> SourceDoc:
+    """``doc`` located at the pages of the sentences a report quotes from it, not at its section's page
+    range (a section over pp. 11–13 whose cited sentence is on p. 12 is cited ``p. 12``); unchanged when
+    the pages cannot be told."""
+    pages = quoted_pages(doc, quotes)
+    if not pages or pages == doc.metadata.get("pages"):
+        return doc
+    meta = {**doc.metadata, "pages": pages, "page": pages[0]}
+    return _located(doc.model_copy(update={"metadata": meta}))
 
 
 def _by_document(findings: Sequence[Finding]) -> list[Finding]:
@@ -155,6 +174,7 @@ def offline_report(
         out.append("No source text was available to answer this question.")
         return "\n".join(out) + "\n", []
     used: set[str] = set()
+    quotes: dict[str, list[str]] = {}  # source id -> the sentences the report quotes from it
 
     def paragraph(sentences: Sequence[CitedSentence]) -> str:
         parts = []
@@ -162,6 +182,8 @@ def offline_report(
             marks = numbering.marks(s.source_ids)
             if marks:
                 used.add(s.text.lower())
+                for i in s.source_ids:
+                    quotes.setdefault(i, []).append(s.text)
                 parts.append(f"{s.text} {marks}")
         return " ".join(parts)
 
@@ -190,6 +212,7 @@ def offline_report(
         # Offline follow-ups are key-phrase searches ("settles run"), not questions: say what they are.
         out += ["## Further searches", "", "Searches the sources suggested that this research did not run:", ""]
         out += [f"- {q}" for q in open_questions] + [""]
+    numbering.by_id = {i: cited_on_pages(d, quotes.get(i, [])) for i, d in numbering.by_id.items()}
     out.append(offline.format_sources(numbering.docs()))
     return "\n".join(out) + "\n", numbering.numbered()
 
@@ -223,7 +246,8 @@ async def model_report(
     ok = _by_document([f for f in findings if not f.failed])
     docs = retrieved_docs(ok)
     cited_ids = {i for f in ok for s in f.learnings for i in s.source_ids}
-    listed = [d for d in docs if d.id in cited_ids] or docs
+    quotes = {d.id: [s.text for f in ok for s in f.learnings if d.id in s.source_ids] for d in docs}
+    listed = [cited_on_pages(d, quotes[d.id]) for d in docs if d.id in cited_ids] or docs
     number = {d.id: n for n, d in enumerate(listed, start=1)}
     notes = []
     for f in ok:

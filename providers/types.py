@@ -7,7 +7,8 @@ report can never cite a source nobody retrieved.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -55,6 +56,44 @@ def location_text(metadata: Mapping[str, Any]) -> str:
         section = " ".join(str(headings[-1]).split())
         parts.append(f"§{section}" if section[:1].isdigit() else f"§ {section}")
     return ", ".join(parts)
+
+
+def page_at(metadata: Mapping[str, Any], offset: int) -> int | None:
+    """The page that character ``offset`` of a source's text is on, from its ``page_marks`` (``[[offset,
+    page], …]``, as the knowledge base stores them per chunk); None when the source has no marks."""
+    page: int | None = None
+    for mark in metadata.get("page_marks") or []:
+        try:
+            start, number = int(mark[0]), int(mark[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if start > offset:
+            break
+        page = number
+    return page
+
+
+def quoted_pages(doc: SourceDoc, quotes: Iterable[str]) -> list[int]:
+    """The pages of ``doc`` the ``quotes`` (sentences taken from its text) are on, in page order.
+
+    A quote is found by its last words (a quoted passage may have its heading or term put before it, and
+    whitespace differs), then its first; one not found, or a source without ``page_marks``, adds nothing.
+    """
+    if not doc.metadata.get("page_marks"):
+        return []
+    pages: set[int] = set()
+    for quote in quotes:
+        words = quote.split()
+        for part in (words[-10:], words[:10]):
+            if not part:
+                continue
+            found = re.search(r"\s+".join(map(re.escape, part)), doc.text)
+            if found:
+                page = page_at(doc.metadata, found.start())
+                if page is not None:
+                    pages.add(page)
+                break
+    return sorted(pages)
 
 
 Source = SourceDoc

@@ -352,6 +352,7 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
     path: list[tuple[int, str]] = []
     term: str | None = None
     current: list[str] = []
+    breaks: list[tuple[int, int]] = []  # (offset in "\n".join(current), page) where a new page begins
     current_page: int | None = None
     last_page: int | None = None
     kind = "paragraph"
@@ -360,12 +361,15 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
     depth = 0  # open parentheses of a signature that continues on the next line
 
     def flush() -> None:
-        nonlocal current, current_page, signature
+        nonlocal current, current_page, signature, breaks
         if current:
-            text = fix("\n".join(current)).strip()
+            joined = fix("\n".join(current))  # identifier repairs keep lengths: offsets stay valid
+            text = joined.strip()
             if text:
                 heads = tuple(h for _, h in path)
                 body = f"{fix(signature or term or '')}\n:   {text}" if term else text
+                shift = len(body) - len(text) - (len(joined) - len(joined.lstrip()))
+                page_breaks = tuple((max(0, o + shift), p) for o, p in breaks if 0 < o + shift < len(body))
                 signature = None
                 blocks.append(
                     Block(
@@ -376,9 +380,10 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
                         term=term,
                         front_matter=is_front_matter(text),
                         end_page=last_page,
+                        page_breaks=page_breaks,
                     )
                 )
-        current, current_page = [], None
+        current, current_page, breaks = [], None, []
 
     for ln in lines:
         text = ln.text
@@ -422,6 +427,8 @@ def pdf_blocks(data: bytes) -> tuple[list[Block], str | None, int]:
             kind = "list" if bullet else "paragraph"
             current = [text]
         else:
+            if ln.page != last_page:
+                breaks.append((len("\n".join(current)) + 1, ln.page))
             last_page = ln.page
             joined = _join(current[-1], text)
             if joined.startswith(current[-1] + " "):

@@ -50,6 +50,8 @@ class Block:
     term: str | None = None
     front_matter: bool = False
     end_page: int | None = None  # the page it ends on, when it runs over a page break
+    # where in ``text`` each later page begins, as (character offset, page), for a block over a page break
+    page_breaks: tuple[tuple[int, int], ...] = ()
 
 
 def is_front_matter(text: str) -> bool:

@@ -16,6 +16,7 @@ clew's export). Each point of the feature has its test:
 from __future__ import annotations
 
 import io
+import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,41 @@ async def test_citations_and_exports_show_page_and_section(located_kb: Knowledge
     assert "§2 Session functions" in render_report(report, "md").decode()
     assert "§2 Session functions" in extract_pdf(render_report(report, "pdf")).text
     assert "§2 Session functions" in extract_docx(render_report(report, "docx")).text
+
+
+def _pump_manual() -> bytes:
+    """One section over two pages: varied filler on page 1, the answer on page 2."""
+    rng = random.Random(7)
+    parts = "cover gasket flange seal housing bracket spring shaft bearing washer impeller casing rotor".split()
+    verbs = "holds guides supports carries protects aligns locks centres".split()
+    filler = "\n\n".join(
+        " ".join(f"The {rng.choice(parts)} {rng.choice(verbs)} the {rng.choice(parts)}." for _ in range(4))
+        for _ in range(26)
+    )
+    return render_report(
+        f"# Pump manual\n\n## 3 Housing and valves\n\n{filler}\n\n"
+        "The relief valve opens at a pressure of 8 bar and closes again at 6 bar.\n",
+        "pdf",
+    )
+
+
+async def test_a_citation_names_the_page_of_the_sentence_it_quotes(located_kb: KnowledgeBase) -> None:
+    """A section over pp. 1–2 whose quoted sentence is on p. 2 is cited "p. 2", not "pp. 1–2"."""
+    await located_kb.ingest_file("pia", "pump-manual.pdf", _pump_manual(), background=False)
+    question = "At what pressure does the relief valve open?"
+    # two searches of one research (the question, then a follow-up) bring chunks of the section from both pages
+    hits = await located_kb.search("pia", question, k=4)
+    hits += [h for h in await located_kb.search("pia", "shaft cover gasket rotor", k=4) if h not in hits]
+    assert {p for h in hits for p in h.metadata["pages"]} == {1, 2}
+    finding = Finding(index=0, query=question, docs=[h.to_source() for h in hits])
+    finding.learnings = offline.summarize(question, finding.docs, 1).sentences
+    assert "8 bar" in finding.learnings[0].text
+    section = retrieved_docs([finding])
+    assert len(section) == 1 and section[0].metadata["pages"] == [1, 2]  # before: the section's range
+    report, numbered = offline_report(question, [finding], summary_sentences=1, sentences_per_section=1)
+    sources = report.split("## Sources")[1]
+    assert "pump-manual.pdf" in sources and "p. 2" in sources and "pp. 1" not in sources
+    assert numbered[0].metadata["page"] == 2 and "p. 2" in numbered[0].title
 
 
 # --- 3. the offline engine ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@ block boundaries: blocks of one section (same heading path) are packed into chun
 characters, a chunk never spans two sections, and a table, list item or definition is only split when it
 alone is longer than a chunk (then LangChain's ``RecursiveCharacterTextSplitter`` cuts it on paragraphs,
 lines, then words, and every piece of a definition repeats its term). Each chunk records its heading path,
-the pages it covers, the section's ordinal in the document and whether it is legal front matter.
+the pages it covers (and where in its text each page begins, so a quoted sentence can be cited with its own
+page), the section's ordinal in the document and whether it is legal front matter.
 
 Text without blocks falls back to the 1000/200 recursive split with the page of the chunk's start.
 """
@@ -37,6 +38,31 @@ class TextChunk:
     pages: list[int] = field(default_factory=list)
     section_index: int | None = None
     front_matter: bool = False
+    # (character offset in ``text``, page) where each page of the chunk begins, first page at offset 0
+    page_marks: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _piece_marks(block: Block, piece: str, after: int) -> tuple[list[tuple[int, int]], int]:
+    """Where each page begins in ``piece`` (a block or a piece cut from it, found at or after offset
+    ``after`` of the block), as (offset, page); and the offset in the block where the piece starts."""
+    if block.page is None:
+        return [], after
+    if piece == block.text:
+        at = 0
+    else:  # pieces are re-joined with other whitespace, and a definition's piece repeats its term first
+        marker = piece.find("\n:   ")
+        rest = piece[marker + 5 :] if marker >= 0 and block.kind == "definition" else piece
+        words = rest.split()[:12]
+        found = re.compile(r"\s+".join(map(re.escape, words))).search(block.text, after) if words else None
+        at = max(0, found.start() - (len(piece) - len(rest))) if found else after
+    first = block.page
+    inside: list[tuple[int, int]] = []
+    for offset, page in block.page_breaks:
+        if offset <= at:
+            first = page
+        elif offset < at + len(piece):
+            inside.append((offset - at, page))
+    return [(0, first), *inside], at
 
 
 # Where a long block may be cut: after a sentence (or a line ending one), never inside it.
@@ -78,11 +104,12 @@ def _split_blocks(extracted: ExtractedText, chunk_size: int, chunk_overlap: int)
     previous_key: tuple[tuple[str, ...], bool] | None = None
     parts: list[str] = []
     pages: list[int] = []
+    marks: list[tuple[int, int]] = []
     first_start = 0
     current_key: tuple[tuple[str, ...], bool] = ((), False)
 
     def emit() -> None:
-        nonlocal parts, pages
+        nonlocal parts, pages, marks
         text = "\n\n".join(parts).strip()
         if text:
             ordered = sorted(set(pages))
@@ -96,9 +123,10 @@ def _split_blocks(extracted: ExtractedText, chunk_size: int, chunk_overlap: int)
                     pages=ordered,
                     section_index=section,
                     front_matter=current_key[1],
+                    page_marks=[m for k, m in enumerate(marks) if k == 0 or m[1] != marks[k - 1][1]],
                 )
             )
-        parts, pages = [], []
+        parts, pages, marks = [], [], []
 
     for block, start in zip(blocks, starts, strict=True):
         key = (block.headings, block.front_matter)
@@ -109,14 +137,18 @@ def _split_blocks(extracted: ExtractedText, chunk_size: int, chunk_overlap: int)
             previous_key = key
             current_key = key
             first_start = start
+        cursor = 0
         for piece in _pieces(block, chunk_size, chunk_overlap):
             size = sum(len(p) + 2 for p in parts)
             if parts and size + len(piece) > chunk_size:
                 emit()
                 first_start = start
+            offset = sum(len(p) + 2 for p in parts)
+            piece_marks, at = _piece_marks(block, piece, cursor)
+            cursor = at + max(1, len(piece) * 9 // 10)  # past this piece (repeated text is not found again)
+            marks.extend((offset + o, page) for o, page in piece_marks)
             parts.append(piece)
-            if block.page is not None:
-                pages.extend(range(block.page, max(block.page, block.end_page or block.page) + 1))
+            pages.extend(page for _, page in piece_marks)  # the pages this piece is on, not its block's
     emit()
     return out
 
