@@ -4,7 +4,7 @@
 starts a :class:`engine.runtime.Runtime` in this process (embedded Postgres in ``CLEW_DATA_DIR`` unless
 ``DATABASE_URL`` is set, graphs from ``langgraph.json``, in-process workers) and goes through the same engine
 as the API: the research is a thread, its run is created by ``engine.service.create_run`` (via
-:func:`api.routers.research.start_research`), executed by a worker with the fenced Postgres checkpointer, and
+:func:`engine.research.start_research`, the research service the API routes call too), executed by a worker with the fenced Postgres checkpointer, and
 followed here through its persisted event log -- so a research started here is listed, resumed, streamed and
 exported by a ``clew serve`` on the same data directory exactly like one started over HTTP.
 
@@ -390,9 +390,7 @@ async def _drive(
     interactive: bool,
 ) -> int:
     """Follow runs of the thread, answer interrupts, and write the report; returns the exit code."""
-    from api.routers.research import RECURSION_LIMIT, research_state, result_of
-    from api.schemas import RunCreate
-    from engine import service
+    from engine.research import research_state, result_of, resume_research
 
     while True:
         if run_id is not None:
@@ -411,17 +409,7 @@ async def _drive(
         if row["status"] == "interrupted" and row["interrupts"]:
             resume = await _answer(row, interactive, console)
             graph_id = (row["metadata"] or {}).get("graph_id", "research")
-            run = await service.create_run(
-                runtime,
-                user,
-                thread_id,
-                RunCreate(
-                    assistant_id=graph_id,
-                    command={"resume": resume},
-                    config={"recursion_limit": RECURSION_LIMIT},
-                    stream_mode=["values", "custom"],
-                ),
-            )
+            run = await resume_research(runtime, user, thread_id, graph_id, resume)
             run_id = str(run["run_id"])
             continue
         break
@@ -539,7 +527,7 @@ async def _with_runtime(args: argparse.Namespace, body: Any) -> int:
 
 
 def cmd_research(args: argparse.Namespace) -> int:
-    from api.routers.research import start_research
+    from engine.research import start_research
 
     if not str(args.question or "").strip():  # before anything starts: a blank question creates nothing
         Console(stderr=True).print("[red]clew research: the question is blank: give the question to research[/]")
@@ -576,9 +564,7 @@ def cmd_research(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from api.routers.research import RECURSION_LIMIT, owned_thread
-    from api.schemas import RunCreate
-    from engine import service
+    from engine.research import continue_research, owned_thread
     from persistence import runs as runs_repo
 
     user = User(user_id=args.user)
@@ -607,17 +593,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             if values.get("report") and thread["status"] == "idle":
                 console.print("The research is finished.")
             else:
-                run = await service.create_run(
-                    runtime,
-                    user,
-                    thread_id,
-                    RunCreate(
-                        assistant_id=graph_id,
-                        input=None,
-                        config={"recursion_limit": RECURSION_LIMIT},
-                        stream_mode=["values", "custom"],
-                    ),
-                )
+                run = await continue_research(runtime, user, thread_id, graph_id)
                 run_id = str(run["run_id"])
                 console.print(f"Continuing from the last checkpoint (run {run_id})")
         return await _drive(runtime, user, thread_id, run_id, args, console, interactive)

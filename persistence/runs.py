@@ -14,6 +14,9 @@ RUN_COLUMNS = (
     "created_at, updated_at, started_at, ended_at"
 )
 
+# A run's latest events of one kind, newest first (a research's last progress event).
+RECENT_EVENTS = "SELECT seq, data FROM run_events WHERE run_id = %s AND event = %s ORDER BY seq DESC LIMIT %s"
+
 
 def _insert_sql(
     *,
@@ -171,3 +174,9 @@ async def prune_events(conn: Conn, older_than_days: float) -> int:
         (older_than_days * 86400.0,),
     )
     return cur.rowcount
+
+
+
+async def recent_events(conn: Conn, run_id: str, event: str, *, limit: int) -> list[dict[str, Any]]:
+    cur = await conn.execute(RECENT_EVENTS, (run_id, event, limit))
+    return await cur.fetchall()

@@ -199,9 +199,10 @@ def test_research_start_refuses_blank_query_in_the_shared_function() -> None:
     import asyncio
 
     from api.auth import User
-    from api.errors import ApiError
-    from api.routers.research import start_research
+    from api.errors import status_of
+    from domain.errors import InvalidInput
+    from engine.research import start_research
 
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(InvalidInput) as info:
         asyncio.run(start_research(None, User(user_id="u"), " \n\t "))  # type: ignore[arg-type]
-    assert info.value.status == 422 and "query" in info.value.detail
+    assert status_of(info.value) == 422 and "query" in info.value.detail
