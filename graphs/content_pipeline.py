@@ -14,7 +14,7 @@ steering every stage.
 Nodes marked * are human decisions: each is an ``interrupt()`` whose payload declares the actions it accepts
 (:mod:`nodes.content.actions`), which is what the session API serves as ``availableActions``. The research
 stage reuses the research graphs' nodes (``plan``, ``research_branch``, ``collect`` and the citation review
-of :mod:`nodes.research_flow`) on the same state keys, with the same source modes (web | local | hybrid);
+of :mod:`nodes.research`) on the same state keys, with the same source modes (web | local | hybrid);
 ``write`` here is the research brief: the offline engine's quoted, numbered digest of the findings, whose
 numbering every later draft cites. Sections are drafted in parallel ``Send`` branches, so the sections
 finished before a crash are not written again. With no model configured every stage runs on the offline
@@ -66,21 +66,12 @@ from nodes.content.writing import (
     outline_for,
     words,
 )
-from nodes.planning import clean_queries, plan_queries
-from nodes.research import BRANCH_NODE, next_sends
-from nodes.research_flow import (
-    ResearchState,
-    make_collect_node,
-    make_plan_node,
-    research_branch,
-    route_after_approve,
-    route_after_collect,
-)
-from nodes.research_flow import (
-    review as check_sources,
-)
-from nodes.research_types import SOURCE_MODES, Finding, ResearchFailed, findings_of
-from nodes.writing import offline_report
+from nodes.research.branch import BRANCH_NODE, next_sends, research_branch
+from nodes.research.collect import make_collect_node, route_after_collect
+from nodes.research.plan import clean_queries, make_plan_node, plan_queries, route_after_approve
+from nodes.research.review import review as check_sources
+from nodes.research.state import SOURCE_MODES, Finding, ResearchFailed, ResearchState, findings_of
+from nodes.research.write import offline_report
 from providers import offline as offline_engine
 from providers.models import has_model
 from providers.types import SourceDoc

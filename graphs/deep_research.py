@@ -13,15 +13,16 @@ nothing new to ask ends the recursion early.
 
 Progress goes out as custom stream events ``{"type": "research.progress", current_depth, total_depth,
 current_breadth, total_breadth, completed_queries, total_queries, current_query}`` (plus per-stage and
-per-branch events, :mod:`nodes.progress`). The report cites every learning's source and lists the last
-level's open questions. ``knowledge_graph`` is the same in source mode ``local`` (knowledge research).
+per-branch events, :mod:`nodes.research.progress`). The report cites every learning's source and lists the
+last level's open questions. ``knowledge_graph`` is the same in source mode ``local`` (knowledge research).
+The wiring is standard research's (:func:`graphs.research.build_graph`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from nodes.research_flow import build_graph
+from graphs.research import build_graph
 
 
 def build(*, source_mode: str | None = None) -> Any:

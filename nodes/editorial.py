@@ -2,7 +2,7 @@
 
 ``graphs/multi_agent_research.py`` wires these around the per-section team (:mod:`nodes.section_team`):
 
-- :func:`browser`: a first, broad research pass on the question (:func:`nodes.research.research_query`, in
+- :func:`browser`: a first, broad research pass on the question (:func:`nodes.research.branch.research_query`, in
   the run's source mode), so the editor plans from what exists;
 - :func:`editor`: plans the report as a title and at most ``research.max_sections`` sections with a short
   brief each -- the ``strategic`` model (structured output), or offline the query plan's clusters (key phrases
@@ -17,8 +17,8 @@
 - :func:`writer`: introduction, table of contents, the sections, conclusion, and one numbered source list:
   every section's local ``[n]`` is renumbered into the report's numbering (by first citation, each document
   once). The ``smart`` model writes the introduction and conclusion; offline they are quoted sentences;
-- :func:`publisher`: the citation check every mode runs (:func:`nodes.research_flow.review`), the cost
-  summary and the answer message (:func:`nodes.research_flow.finalize`), and the export links (md in the
+- :func:`publisher`: the citation check every mode runs (:func:`nodes.research.review.review`), the cost
+  summary and the answer message (:func:`nodes.research.review.finalize`), and the export links (md in the
   state; pdf and docx rendered on request by ``GET /api/v1/research/{id}/export/{fmt}``).
 
 Findings (the browser's and every section's) go to ``findings`` and the planned queries to ``queries``, the
@@ -45,14 +45,15 @@ from typing_extensions import TypedDict
 
 from config_schema.access import setting
 from engine.context import AUTH_USER_ID
-from nodes import progress
 from nodes.interrupts import ask_approval
-from nodes.research import branch_budget, research_query
-from nodes.research_flow import _question, finalize, review
-from nodes.research_types import SOURCE_MODES, Finding, NumberedSource, ResearchFailed, findings_of
+from nodes.research import progress
+from nodes.research.branch import branch_budget, research_query
+from nodes.research.plan import question_of
+from nodes.research.review import finalize, review
+from nodes.research.state import SOURCE_MODES, Finding, NumberedSource, ResearchFailed, findings_of
+from nodes.research.write import heading, retrieved_docs
 from nodes.section_team import MARK, SECTION_GRAPH, section_result, sentences_of, with_marks
 from nodes.team_events import team
-from nodes.writing import heading, retrieved_docs
 from providers import offline
 from providers.keyphrases import keyphrases
 from providers.models import get_model
@@ -193,7 +194,7 @@ async def browser(state: EditorialState, config: RunnableConfig, runtime: Runtim
     values = _values(runtime)
     progress.stage("planning", "browsing the question")
     team("browser", "started")
-    question = _question(state)
+    question = question_of(state)
     source = str(state.get("source_mode") or setting(values, "research.source_mode"))
     if source not in SOURCE_MODES:
         raise ResearchFailed(f"unknown source mode {source!r}: expected one of {', '.join(SOURCE_MODES)}")

@@ -5,7 +5,7 @@ The root graph (``graphs/multi_agent_research.py``) sends one ``Send`` per plann
 that finished before a crash is never researched again.
 
 - **researcher**: researches the section's query (its title, with the question's main phrase when the title
-  lacks it) in the run's source mode through :func:`nodes.research.research_query` (retrieve, compress,
+  lacks it) in the run's source mode through :func:`nodes.research.branch.research_query` (retrieve, compress,
   extract cited learnings), then drafts the section body citing the section's own numbered sources
   ``[1]..[k]``: the ``smart`` model writes it from the learnings, or the offline engine quotes them.
 - **reviewer**: checks the draft against its brief and its sources. The checks that need no model always
@@ -40,10 +40,10 @@ from typing_extensions import TypedDict
 
 from config_schema.access import setting
 from engine.context import AUTH_USER_ID
-from nodes.research import research_query
-from nodes.research_types import Finding, NumberedSource
+from nodes.research.branch import research_query
+from nodes.research.state import Finding, NumberedSource
+from nodes.research.write import by_document, reply_text, retrieved_docs, strip_sources_section
 from nodes.team_events import team
-from nodes.writing import retrieved_docs, source_key, strip_sources_section
 from providers import offline
 from providers.keyphrases import keyphrases
 from providers.models import get_model
@@ -135,14 +135,6 @@ def local_sources(finding: Finding) -> tuple[list[SourceDoc], list[NumberedSourc
     return docs, [NumberedSource.of(n, d) for n, d in enumerate(docs, start=1)]
 
 
-def _by_document(finding: Finding) -> list[CitedSentence]:
-    key_of = {d.id: source_key(d) for d in finding.docs}
-    return [
-        CitedSentence(text=s.text, source_ids=list(dict.fromkeys(key_of.get(i, i) for i in s.source_ids)))
-        for s in finding.learnings
-    ]
-
-
 def _marks(ids: Sequence[str], number: Mapping[str, int]) -> str:
     return "".join(f"[{number[i]}]" for i in ids if i in number)
 
@@ -186,13 +178,6 @@ def offline_draft(learnings: Sequence[CitedSentence], number: Mapping[str, int])
         if marks:
             parts.append(with_marks(s.text, marks))
     return " ".join(parts)
-
-
-def _reply_text(reply: Any) -> str:
-    content = getattr(reply, "content", reply)
-    if isinstance(content, list):
-        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
 
 
 def clean_body(text: str) -> str:
@@ -241,7 +226,7 @@ async def researcher(state: SectionState, config: RunnableConfig, runtime: Runti
         return {**out, "draft": "", "sources": [], "accepted": False}
     _, numbered = local_sources(finding)
     number = {s.id: s.n for s in numbered}
-    learnings = _by_document(finding)
+    learnings = by_document([finding])[0].learnings
     draft = ""
     if model is not None:
         lines = [
@@ -258,7 +243,7 @@ async def researcher(state: SectionState, config: RunnableConfig, runtime: Runti
             ),
         ]
         reply = await model.ainvoke(prompt, config=config)
-        draft = clean_body(_reply_text(reply))
+        draft = clean_body(reply_text(reply))
     if not draft:
         draft = offline_draft(learnings, number)
     team("researcher", "done", revision=0, sources=len(numbered), **where)
@@ -425,7 +410,7 @@ async def reviser(state: SectionState, config: RunnableConfig, runtime: Runtime[
             ),
         ]
         reply = await model.ainvoke(prompt, config=config)
-        text = clean_body(_reply_text(reply))
+        text = clean_body(reply_text(reply))
     if not text:
         finding = Finding.model_validate(state.get("finding") or {"index": 0, "query": ""})
         text = await asyncio.to_thread(

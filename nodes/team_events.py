@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodes import progress
+from nodes.research import progress
 
 TEAM = "research.team"
 

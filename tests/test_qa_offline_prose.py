@@ -3,7 +3,7 @@ phrase is called a question.
 
 Found by running the README's quickstart (``clew research "How does clew survive a crash?" --source local
 --docs docs``): the report's summary opened with the fragment "(graphs/content_pipeline.py, registered as
-…) whose stages are nodes …", because ``nodes.research.prose_text`` dropped the whole line
+…) whose stages are nodes …", because ``nodes.research.prose.prose_text`` dropped the whole line
 "**topic → research → … → done**. It is one LangGraph graph" as a diagram (it holds arrows), cutting the
 sentence that continues on the next line; and the multi-agent report's conclusion was the bold run-in label
 "Human review of the outline." of a list item, quoted as if it were a sentence.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nodes.research import prose_text
+from nodes.research.prose import prose_text
 from providers.offline import write_report
 from providers.text import split_sentences
 from providers.types import SourceDoc
@@ -82,8 +82,8 @@ def test_offline_report_on_the_quickstart_docs_quotes_whole_sentences() -> None:
 def test_offline_follow_ups_are_not_called_questions() -> None:
     """A deep research's offline report listed key phrases ("bare langgraph", "settles run") as "Open
     questions"; they are the searches the sources suggested that the research did not run."""
-    from nodes.research_types import Finding
-    from nodes.writing import offline_report
+    from nodes.research.state import Finding
+    from nodes.research.write import offline_report
     from providers.types import CitedSentence
 
     doc = SourceDoc(id="kb:a", url="", title="A", text="Workers renew the lease of a run with a heartbeat.")

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from nodes.research_types import Finding
-from nodes.writing import model_report, offline_report, retrieved_docs
+from nodes.research.state import Finding
+from nodes.research.write import model_report, offline_report, retrieved_docs
 from providers import offline
 from providers.text import passages, split_sentences
 from providers.types import SourceDoc
@@ -529,7 +529,7 @@ class _JsonModel:
 async def test_branch_extraction_gives_the_model_located_passages_without_front_matter(
     located_kb: KnowledgeBase,
 ) -> None:
-    from nodes.research import _extract_with_model
+    from nodes.research.branch import _extract_with_model
 
     hits = await located_kb.search("ann", "widget_open2tree WIDGET_OK session", k=3)
     docs = [h.to_source() for h in hits]

@@ -15,9 +15,9 @@ from langgraph.types import Command
 
 import graphs.deep_research as deep
 import graphs.research as standard
-from nodes.research_flow import level_schedule
-from nodes.research_types import ResearchFailed
-from nodes.review import review_citations
+from nodes.research.plan import level_schedule
+from nodes.research.review import review_citations
+from nodes.research.state import ResearchFailed
 from nodes.sources import bind_knowledge
 from providers.offline import OFFLINE_NOTICE
 from retrieval.knowledge import KnowledgeBase

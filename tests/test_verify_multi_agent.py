@@ -30,7 +30,7 @@ from langgraph_sdk import get_client
 
 import graphs.multi_agent_research as multi
 from nodes.editorial import _key, writer
-from nodes.research_types import Finding, NumberedSource
+from nodes.research.state import Finding, NumberedSource
 from nodes.section_team import local_sources, mechanical_review, reviser, sentences_of
 from nodes.sources import bind_knowledge
 from providers.keyphrases import keyphrases

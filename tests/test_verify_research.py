@@ -149,7 +149,7 @@ def test_html_tables_and_lists_markdown_headings_and_plain_text() -> None:
 def test_branch_prose_keeps_the_number_that_answers() -> None:
     """The offline branch cleans a document's text before quoting it; a line starting with the number that
     ends the previous line's sentence is not a numbered list item (the issue's "the maximum is [1]")."""
-    from nodes.research import prose_text
+    from nodes.research.prose import prose_text
     from providers.text import passages
 
     text = "The default priority value is 50, and the maximum is\n100. Use a value when unsure.\n\n* one item\n* two"

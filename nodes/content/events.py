@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nodes import progress as research_progress
+from nodes.research import progress as research_progress
 
 STAGE_CHANGE = "stage.change"
 PROGRESS = "progress"

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nodes.writing import strip_sources_section
+from nodes.research.write import strip_sources_section
 from providers.text import is_cjk, split_sentences, word_count
 from reports.citations import check_citations, find_citations
 

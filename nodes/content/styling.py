@@ -20,7 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from config_schema.access import setting
 from config_schema.categories.content import DEFAULT_PRESETS, FORMATS
 from nodes.content.writing import sources_section
-from nodes.writing import strip_sources_section
+from nodes.research.write import strip_sources_section
 from providers.text import split_sentences, word_count
 from providers.types import SourceDoc
 

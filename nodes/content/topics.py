@@ -19,9 +19,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
-from nodes.research_types import ResearchFailed
+from nodes.research.state import ResearchFailed
+from nodes.research.write import heading
 from nodes.sources import SourceUnavailable, gather
-from nodes.writing import heading
 from providers import offline
 from providers.keyphrases import phrases
 from providers.structured import StructuredOutputError, structured

@@ -21,8 +21,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
-from nodes.research_types import Finding
-from nodes.writing import _by_document, heading, retrieved_docs, strip_sources_section
+from nodes.research.state import Finding
+from nodes.research.write import by_document, heading, retrieved_docs, strip_sources_section
 from providers import offline
 from providers.keyphrases import phrases
 from providers.structured import StructuredOutputError, structured
@@ -54,7 +54,7 @@ def evidence(findings: Sequence[Finding], sources: Sequence[Mapping[str, Any]]) 
     """The research's learnings as lines ``sentence [n]``, citing only numbered sources."""
     number = {str(s["id"]): int(s["n"]) for s in sources}
     out = []
-    for f in _by_document([f for f in findings if not f.failed]):
+    for f in by_document([f for f in findings if not f.failed]):
         for s in f.learnings:
             marks = "".join(f"[{number[i]}]" for i in s.source_ids if i in number)
             if marks:

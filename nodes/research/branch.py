@@ -1,22 +1,25 @@
 """One research branch (one sub-query): retrieve, compress, extract -- and the fan-out that schedules them.
 
-:func:`research_query` is the body of a ``Send`` branch. It gathers sources (:mod:`nodes.sources`, in the
+:func:`research_query` is the body of a ``Send`` branch (the ``research_branch`` node,
+:func:`research_branch`). It gathers sources (:mod:`nodes.sources`, in the
 run's source mode), keeps the most relevant text within the branch's share of the context budget
 (:func:`retrieval.memory.assemble_context`), then extracts learnings, each citing the ids of the documents
 it comes from, and follow-up questions. With a ``fast`` model configured the model extracts them
 (structured output, documents numbered in the prompt, numbers mapped back to ids; a learning citing a number
-that was not given is dropped); otherwise the offline engine quotes the best sentences. A branch that finds
+that was not given is dropped); otherwise the offline engine quotes the best sentences (of the documents'
+prose, :func:`nodes.research.prose.prose_text`). A branch that finds
 nothing or fails returns a :class:`Finding` with ``error`` set rather than raising, so one bad query does
 not take the research down; the caller decides what a level of failures means.
 
 :func:`next_sends` is the fan-out: one ``Send`` per planned query not yet researched, at most
 ``concurrency`` at a time (the rest go out when the batch is back), so the setting bounds the load on the
-searched sites and the model whatever the run's config says, and every finished branch is checkpointed.
+searched sites and the model whatever the run's config says, and every finished branch is checkpointed;
+:func:`dispatch` is the route that sends them (or goes on to ``write`` when every query has its finding).
 """
 
 from __future__ import annotations
 
-import re
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,13 +27,15 @@ import structlog
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import Runtime
 from langgraph.types import Send
 from pydantic import BaseModel, Field
 
 from config_schema.access import setting
-from engine.context import AUTH_USER_ID
-from nodes import progress
-from nodes.research_types import Finding
+from nodes.research import progress
+from nodes.research.prose import prose_text
+from nodes.research.state import Finding
+from nodes.run_context import context_values, run_user
 from nodes.sources import SourceUnavailable, gather
 from providers import offline
 from providers.models import get_model
@@ -55,88 +60,6 @@ class Extraction(BaseModel):
 
     learnings: list[_Learning] = Field(default_factory=list)
     follow_up_questions: list[str] = Field(default_factory=list)
-
-
-_FENCE = re.compile(r"^\s*(```|~~~)")
-# Box-drawing and block characters only appear in diagrams; arrows and geometric shapes also appear in prose
-# ("topic → research → done"), so a line with them is a drawing only when they outnumber its words.
-_BOX_DRAWING = re.compile(r"[\u2500-\u259f]")
-_SYMBOLS = re.compile(r"[\u2190-\u21ff\u25a0-\u25ff]")
-_WORD = re.compile(r"[^\W\d_]{2,}")
-# A list item's bold run-in label ("**Human review of the outline.** When …") is a heading, not a sentence.
-_RUN_IN = re.compile(r"^\*\*[^*\n]{1,120}?[.:]\*\*\s*")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?)")
-# A list item's marker goes, but the item stays a block of its own; a line "100. …" that ends the previous
-# line's sentence is not an item ("the maximum is\n100."). Stripping every marker and keeping the lines
-# together joined list items into one sentence and deleted that number.
-_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,3}[.)])\s+")
-
-
-def _starts_in_code(fences: Sequence[str]) -> bool:
-    """Whether a chunk starts inside a code block opened in the previous chunk.
-
-    Read from its fences: one with a language (```bash) always opens a block, so reading the chunk as
-    starting outside code must never meet such a fence while inside a block, and must end outside one
-    unless the last fence opens a block. Otherwise the chunk started inside code.
-    """
-    inside = False
-    for fence in fences:
-        if inside and fence not in ("```", "~~~"):
-            return True
-        inside = not inside
-    return inside and bool(fences) and fences[-1] in ("```", "~~~")
-
-
-def _is_drawing(line: str) -> bool:
-    """Whether a line is (part of) a diagram: box drawing, or more arrows and shapes than words."""
-    if _BOX_DRAWING.search(line):
-        return True
-    symbols = len(_SYMBOLS.findall(line))
-    return symbols > 0 and symbols > len(_WORD.findall(line))
-
-
-def prose_text(text: str) -> str:
-    """A document's prose for the offline engine: no code blocks, diagrams, tables or markdown markers.
-
-    The offline engine quotes sentences; a quoted code fence or box-drawing diagram would be noise in a
-    report (and an unbalanced fence would swallow the rest of it). Headings and a list item's bold run-in label
-    are labels, not sentences: dropped. A line of prose that holds arrows stays (dropping it would cut its
-    sentence in two).
-    """
-    out: list[str] = []
-    lines = text.splitlines()
-    fences = [ln.strip() for ln in lines if _FENCE.match(ln)]
-    in_code = _starts_in_code(fences)
-    in_list = False
-    for line in lines:
-        if _FENCE.match(line):
-            in_code = not in_code
-            out.append("")
-            continue
-        if in_code or line.lstrip().startswith("|") or _is_drawing(line):
-            out.append("")
-            continue
-        if line.lstrip().startswith("#"):
-            out.append("")  # a heading is a label, not a sentence to quote
-            continue
-        line = _MARKUP.sub("", line)
-        item = _ITEM.match(line)
-        number = item.group(0).strip()[:-1] if item else ""
-        if number.isdigit() and number != "1" and out and out[-1] and not in_list:
-            # "100. Use …" right after a line that did not end a sentence ends that sentence: not an item
-            # (a list starts at 1, or after a line that ended a sentence)
-            if not out[-1].endswith((".", ":", ";", "!", "?")):
-                item = None
-        if item:
-            out.append("")  # an item is a block of its own: its sentence never runs into the next item's
-            in_list = True
-        elif not line.strip():
-            in_list = False
-        line = _RUN_IN.sub("", line[item.end():] if item else line.lstrip())  # a run-in label goes
-        line = _LINK.sub(r"\1", line).replace("`", "").replace("**", "").strip()
-        out.append(line)
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def branch_budget(values: Mapping[str, Any] | None, branches: int) -> int:
@@ -243,8 +166,6 @@ async def research_query(
 
 
 async def _compress(docs: Sequence[SourceDoc], budget_words: int) -> list[SourceDoc]:
-    import asyncio
-
     assembled = await asyncio.to_thread(assemble_context, list(docs), budget_words)
     kept = assembled.sources()
     # assemble_context orders by relevance; keep retrieval order among the kept ones (stable numbering)
@@ -295,26 +216,39 @@ def next_sends(state: Mapping[str, Any]) -> list[Send]:
     ]
 
 
+def dispatch(state: Mapping[str, Any]) -> list[Send] | str:
+    """The route to the next batch of branches (:func:`next_sends`), or to ``write`` when none is pending."""
+    sends = next_sends(state)
+    if sends:
+        level = int(state.get("level") or 1)
+        progress.stage(
+            "researching",
+            f"level {level}: {len(pending_queries(state, level))} queries to go"
+            if state.get("mode") == "deep"
+            else f"{len(pending_queries(state))} queries to go",
+        )
+    return sends or "write"
+
+
 def run_key_of(config: RunnableConfig) -> str:
     conf = config.get("configurable") or {}
     return f"{conf.get('thread_id', '')}:{conf.get('run_id', '')}"
 
 
-async def branch_node(
-    arg: dict[str, Any], config: RunnableConfig, values: Mapping[str, Any] | None
+async def research_branch(
+    arg: dict[str, Any], config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
     """The ``Send`` target: research one query, report progress, return its finding."""
     query, index, level = str(arg["query"]), int(arg["index"]), int(arg.get("level", 1))
     progress.branch(index, query, "started", level=level)
-    user_id = str((config.get("configurable") or {}).get(AUTH_USER_ID) or "local")
     finding = await research_query(
         query=query,
         question=str(arg.get("question") or query),
         index=index,
         level=level,
         source_mode=str(arg.get("source_mode") or "local"),
-        user_id=user_id,
-        values=values,
+        user_id=run_user(config),
+        values=context_values(runtime),
         budget_words=int(arg.get("budget_words") or MIN_BRANCH_WORDS),
         follow_ups=int(arg.get("follow_ups") or 3),
         config=config,

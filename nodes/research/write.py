@@ -1,8 +1,9 @@
 """Writing the report: markdown with inline ``[n]`` citations and a numbered source list.
 
 The numbering is fixed here, from the documents the run's branches retrieved, and returned with the report
-as :class:`nodes.research_types.NumberedSource` entries for the state -- so ``[n]`` always means "the n-th
-stored source" and the citation check (:mod:`nodes.review`) can verify it.
+as :class:`nodes.research.state.NumberedSource` entries for the state -- so ``[n]`` always means "the n-th
+stored source" and the citation check (:mod:`nodes.research.review`) can verify it. The ``write`` node
+(:func:`write`) writes the report of a research's findings.
 
 - With a ``smart`` model: the model gets the learnings (already carrying their ``[n]``) and the numbered
   source list, and writes the report in the configured tone and length. Any source list it writes is cut
@@ -23,10 +24,14 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
 
 from config_schema.access import setting
-from nodes.research_types import Finding, NumberedSource
+from nodes.research import progress
+from nodes.research.state import Finding, NumberedSource, ResearchFailed, ResearchState, findings_of
+from nodes.run_context import context_values
 from providers import offline
+from providers.models import get_model
 from providers.text import word_count
 from providers.types import CitedSentence, SourceDoc, dedupe_sources, quoted_pages
 from reports.citations import find_citations
@@ -118,7 +123,7 @@ def cited_on_pages(doc: SourceDoc, quotes: Sequence[str]) -> SourceDoc:
     return _located(doc.model_copy(update={"metadata": meta}))
 
 
-def _by_document(findings: Sequence[Finding]) -> list[Finding]:
+def by_document(findings: Sequence[Finding]) -> list[Finding]:
     """The findings with each learning citing documents (:func:`source_key`) instead of chunks."""
     key_of = {d.id: source_key(d) for f in findings for d in f.docs}
     out = []
@@ -166,7 +171,7 @@ def offline_report(
     title: str | None = None,
 ) -> tuple[str, list[NumberedSource]]:
     """The offline engine's report over ``findings`` and its numbered sources (see the module docstring)."""
-    ok = _by_document([f for f in findings if not f.failed])
+    ok = by_document([f for f in findings if not f.failed])
     docs = retrieved_docs(ok)
     numbering = _Numbering(docs)
     out = [f"# {heading(title or question)}", "", f"> {offline.OFFLINE_NOTICE}", ""]
@@ -226,7 +231,8 @@ def strip_sources_section(markdown: str) -> str:
     return "\n".join(lines).rstrip()
 
 
-def _reply_text(reply: Any) -> str:
+def reply_text(reply: Any) -> str:
+    """The text of a chat model's reply (its content, or the text parts of a list content)."""
     content = getattr(reply, "content", reply)
     if isinstance(content, list):
         return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
@@ -243,7 +249,7 @@ async def model_report(
     config: RunnableConfig | None = None,
 ) -> tuple[str, list[NumberedSource]]:
     """A report written by ``model`` from the learnings, citing the numbered stored sources."""
-    ok = _by_document([f for f in findings if not f.failed])
+    ok = by_document([f for f in findings if not f.failed])
     docs = retrieved_docs(ok)
     cited_ids = {i for f in ok for s in f.learnings for i in s.source_ids}
     quotes = {d.id: [s.text for f in ok for s in f.learnings if d.id in s.source_ids] for d in docs}
@@ -290,7 +296,7 @@ async def model_report(
         ),
     ]
     reply = await model.ainvoke(prompt, config=config)
-    body = strip_sources_section(_reply_text(reply))
+    body = strip_sources_section(reply_text(reply))
     if not body.lstrip().startswith("#"):
         body = f"# {heading(question)}\n\n{body}"
     cited = [n for n in await asyncio.to_thread(find_citations, body) if 1 <= n <= len(listed)]
@@ -307,8 +313,6 @@ async def write_report(
     config: RunnableConfig | None = None,
 ) -> tuple[str, list[NumberedSource], bool]:
     """The report, its numbered sources, and whether it was written offline (no model configured)."""
-    from providers.models import get_model
-
     model = get_model(values, "smart")
     if model is None:
         budget = int(setting(values, "research.report_word_budget"))
@@ -320,3 +324,43 @@ async def write_report(
         model, question, findings, values, open_questions=open_questions, config=config
     )
     return md, numbered, False
+
+
+def _open_questions(state: Mapping[str, Any]) -> list[str]:
+    if state.get("mode") != "deep":
+        return []
+    findings = findings_of(state.get("findings"))
+    last = max((f.level for f in findings), default=0)
+    asked = {q["query"].lower() for q in state.get("queries") or []}
+    out: list[str] = []
+    for f in findings:
+        if f.level == last and not f.failed:
+            out.extend(q for q in f.follow_ups if q.lower() not in asked and q not in out)
+    return out[:5]
+
+
+async def write(state: ResearchState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
+    """The ``write`` node: the findings' report (deep research lists the last level's open questions)."""
+    progress.stage("writing", "writing the report")
+    findings = findings_of(state.get("findings"))
+    if not any(not f.failed for f in findings):
+        raise ResearchFailed("no query of this research found any usable source")
+    markdown, numbered, offline = await write_report(
+        state["question"],
+        findings,
+        context_values(runtime),
+        open_questions=_open_questions(state),
+        config=config,
+    )
+    notes = list(state.get("notes") or [])
+    for f in findings:
+        notes.extend(f"{f.query}: {n}" for n in f.notes if f"{f.query}: {n}" not in notes)
+        if f.failed:
+            notes.append(f"{f.query}: {f.error}")
+    return {
+        "report": markdown,
+        "sources": [s.model_dump() for s in numbered],
+        "offline": offline,
+        "stage": "written",
+        "notes": notes,
+    }

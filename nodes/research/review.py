@@ -1,4 +1,4 @@
-"""Reviewing a finished report: citation integrity and the research's cost summary.
+"""Reviewing a finished report: citation integrity and the research's cost summary (``review``, ``finalize``).
 
 :func:`review_citations` runs :func:`reports.citations.check_citations` against the sources stored in the
 state and also checks that each stored source was retrieved by a branch of this run. A report citing a
@@ -9,18 +9,26 @@ the state, the result API and the CLI's output.
 :func:`cost_summary` sums the model usage recorded for the thread (``persistence.usage``, written by the run
 engine as each call ends) -- every run of the research, including the ones before an approval -- or, when
 the graph runs outside the engine, what a :class:`providers.usage.UsageTracker` among the run's callbacks saw.
+
+The nodes: ``review`` (:func:`review`) runs the citation check on the written report, ``finalize``
+(:func:`finalize`) adds the cost summary, the duration and the report as the answer message (or says that
+the plan was rejected).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 
-from nodes.research_types import NumberedSource, Quality
+from nodes.research import progress
+from nodes.research.state import NumberedSource, Quality, ResearchState, findings_of
+from nodes.research.write import retrieved_docs
 from reports.citations import check_citations
 
 log = structlog.get_logger("clew.research.review")
@@ -112,3 +120,41 @@ def _add(totals: dict[str, Any], model: str, calls: int, tin: int, tout: int, us
     by["input_tokens"] += tin
     by["output_tokens"] += tout
     by["usd"] = round(by["usd"] + float(usd), 8)
+
+
+async def review(state: ResearchState) -> dict[str, Any]:
+    """The ``review`` node: the written report's citation check (``quality``)."""
+    progress.stage("reviewing", "checking citations")
+    retrieved = [d.id for d in retrieved_docs(findings_of(state.get("findings")))]
+    quality = await areview_citations(state.get("report", ""), state.get("sources") or [], retrieved)
+    if not quality.passed:
+        log.warning("report failed its citation check", problems=quality.problems)
+    return {"quality": quality.model_dump()}
+
+
+async def finalize(state: ResearchState, config: RunnableConfig) -> dict[str, Any]:
+    """The ``finalize`` node: cost, duration, status and the answer message."""
+    finished = time.time()
+    started = float(state.get("started_at") or finished)
+    cost = await cost_summary(config, offline=bool(state.get("offline", True)))
+    if state.get("plan_decision") == "reject":
+        progress.stage("rejected", "the research plan was rejected")
+        return {
+            "status": "rejected",
+            "stage": "rejected",
+            "cost": cost,
+            "finished_at": finished,
+            "duration": round(finished - started, 3),
+            "messages": [AIMessage(content="The research plan was rejected; nothing was researched.")],
+        }
+    quality = state.get("quality") or {}
+    status = "done" if quality.get("passed", True) else "failed_quality_check"
+    progress.stage("done", "research finished" if status == "done" else "report failed its citation check")
+    return {
+        "status": status,
+        "stage": "done",
+        "cost": cost,
+        "finished_at": finished,
+        "duration": round(finished - started, 3),
+        "messages": [AIMessage(content=state.get("report", ""))],
+    }
