@@ -55,10 +55,10 @@ from nodes.research.write import heading, retrieved_docs
 from nodes.section_team import MARK, SECTION_GRAPH, section_result, sentences_of, with_marks
 from nodes.team_events import team
 from providers import offline
-from providers.keyphrases import keyphrases
 from providers.models import get_model
+from providers.offline.keyphrases import keyphrases
+from providers.offline.tokens import terms
 from providers.structured import StructuredOutputError, structured
-from providers.text import terms
 from providers.types import SourceDoc
 from reports.citations import renumber_citations
 

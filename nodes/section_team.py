@@ -45,10 +45,11 @@ from nodes.research.state import Finding, NumberedSource
 from nodes.research.write import by_document, reply_text, retrieved_docs, strip_sources_section
 from nodes.team_events import team
 from providers import offline
-from providers.keyphrases import keyphrases
 from providers.models import get_model
+from providers.offline.keyphrases import keyphrases
+from providers.offline.sentences import split_sentences
+from providers.offline.tokens import terms
 from providers.structured import StructuredOutputError, structured
-from providers.text import split_sentences, terms
 from providers.types import CitedSentence, SourceDoc
 from reports.citations import find_citations, renumber_citations
 

@@ -27,8 +27,8 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from config_schema.access import setting
+from providers.offline.tokens import terms
 from providers.structured import structured
-from providers.text import terms
 
 log = structlog.get_logger("clew.providers")
 

@@ -26,13 +26,17 @@ What does not count:
 The check parses the markdown with markdown-it-py (rather than a regex over the raw text) so that code and
 links are recognised exactly as a renderer would see them. It is pure CPU work on a report-sized string and
 fast enough to call inline.
+
+:class:`CitationNumbering` is the other side: how a writer that assembles a report itself (the offline
+engine, the offline research report) numbers its sources -- in order of first citation, over the sources it
+was given only.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -202,3 +206,38 @@ def renumber_citations(text: str, number: Callable[[int], int | None]) -> str:
 
 
 _SPACED_CITATION = re.compile(rf"(\s?)\[\s*({_PART}(?:\s*[,;]\s*{_PART})*)\s*\](?!\()")
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+SourceT = TypeVar("SourceT", bound=_Identified)
+
+
+class CitationNumbering(Generic[SourceT]):
+    """Citation numbers assigned in order of first citation, over a fixed set of sources (by ``id``).
+
+    ``[n]`` is the n-th source cited; :meth:`cited` lists them in that order, so a sources list built from it
+    matches the marks. An id that is not among the sources is never cited: a writer cannot cite what it was
+    not given.
+    """
+
+    def __init__(self, sources: Iterable[SourceT]) -> None:
+        self._by_id = {s.id: s for s in sources}
+        self._numbers: dict[str, int] = {}
+
+    def marks(self, ids: Iterable[str]) -> str:
+        """The ``[n]`` marks for ``ids`` (numbering each one on its first citation)."""
+        out = []
+        for i in ids:
+            if i not in self._by_id:
+                continue
+            n = self._numbers.setdefault(i, len(self._numbers) + 1)
+            out.append(f"[{n}]")
+        return "".join(out)
+
+    def cited(self) -> list[SourceT]:
+        """The sources cited so far, in citation-number order (``[n]`` is ``cited()[n-1]``)."""
+        return [self._by_id[i] for i in self._numbers]

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import BaseModel, Field
 
 from config_schema.access import setting
-from providers.text import CJK_RUN, TOKEN_RE, word_count
+from providers.offline.tokens import CJK_RUN, TOKEN_RE, word_count
 from providers.types import SourceDoc
 from retrieval.types import FetchedPage, SearchHit, WebResult
 

@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from providers.keyphrases import keyphrases
 from providers.offline import OFFLINE_NOTICE, asummarize, plan_queries, summarize, write_report
-from providers.text import split_sentences, terms
+from providers.offline.keyphrases import keyphrases
+from providers.offline.sentences import split_sentences
+from providers.offline.tokens import terms
 from providers.types import CitedSentence, SourceDoc
 
 ROOT = Path(__file__).resolve().parent.parent

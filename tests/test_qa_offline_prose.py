@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nodes.research.prose import prose_text
 from providers.offline import write_report
-from providers.text import split_sentences
+from providers.offline.sentences import split_sentences
 from providers.types import SourceDoc
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ import pytest
 from nodes.research.state import Finding
 from nodes.research.write import model_report, offline_report, retrieved_docs
 from providers import offline
-from providers.text import passages, split_sentences
+from providers.offline.sentences import passages, split_sentences
 from providers.types import SourceDoc
 from reports import pdf_render
 from reports.export import render_report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.text import word_count
+from providers.offline.tokens import word_count
 from providers.types import SourceDoc
 from retrieval.memory import (
     ContextItem,

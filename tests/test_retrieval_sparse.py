@@ -9,16 +9,17 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient, models
 
+from providers.offline.tokens import terms
 from retrieval import sparse
 from retrieval.knowledge.sparse_index import SparseIndex
 
 
 def test_tokenize() -> None:
-    assert sparse.tokenize("The Chunks of the queries, and BM25!") == ["chunk", "query", "bm25"]
-    assert sparse.tokenize("a I x 7") == ["7"]
-    assert sparse.tokenize("量子计算机") == ["量子", "子计", "计算", "算机"]
-    assert sparse.tokenize("Hello世界") == ["hello", "世界"]
-    assert sparse.tokenize("") == []
+    assert terms("The Chunks of the queries, and BM25!") == ["chunk", "query", "bm25"]
+    assert terms("a I x 7") == ["7"]
+    assert terms("量子计算机") == ["量子", "子计", "计算", "算机"]
+    assert terms("Hello世界") == ["hello", "世界"]
+    assert terms("") == []
 
 
 def test_vectors() -> None:

@@ -33,8 +33,8 @@ from nodes.editorial import _key, writer
 from nodes.research.state import Finding, NumberedSource
 from nodes.section_team import local_sources, mechanical_review, reviser, sentences_of
 from nodes.sources import bind_knowledge
-from providers.keyphrases import keyphrases
 from providers.offline import OFFLINE_NOTICE
+from providers.offline.keyphrases import keyphrases
 from providers.types import SourceDoc
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase

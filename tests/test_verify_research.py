@@ -150,7 +150,7 @@ def test_branch_prose_keeps_the_number_that_answers() -> None:
     """The offline branch cleans a document's text before quoting it; a line starting with the number that
     ends the previous line's sentence is not a numbered list item (the issue's "the maximum is [1]")."""
     from nodes.research.prose import prose_text
-    from providers.text import passages
+    from providers.offline.sentences import passages
 
     text = "The default priority value is 50, and the maximum is\n100. Use a value when unsure.\n\n* one item\n* two"
     quoted = [p[0] for p in passages(prose_text(text))]
@@ -162,7 +162,7 @@ def test_branch_prose_keeps_the_number_that_answers() -> None:
 
 def test_numbered_list_items_are_sentences_of_their_own() -> None:
     """A numbered list is items, whatever the line before it ends with; "1." is a marker, not a sentence."""
-    from providers.text import split_sentences
+    from providers.offline.sentences import split_sentences
 
     assert split_sentences("Steps\n1. First step\n2. Second step") == ["Steps", "1. First step", "2. Second step"]
     assert split_sentences("Intro.\n1. First step\n2. Second step") == ["Intro.", "1. First step", "2. Second step"]

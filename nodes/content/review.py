@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nodes.research.write import strip_sources_section
-from providers.text import is_cjk, split_sentences, word_count
+from providers.offline.sentences import split_sentences
+from providers.offline.tokens import is_cjk, word_count
 from reports.citations import check_citations, find_citations
 
 MIN_CLAIM_WORDS = 5

@@ -21,7 +21,8 @@ from config_schema.access import setting
 from config_schema.categories.content import DEFAULT_PRESETS, FORMATS
 from nodes.content.writing import sources_section
 from nodes.research.write import strip_sources_section
-from providers.text import split_sentences, word_count
+from providers.offline.sentences import split_sentences
+from providers.offline.tokens import word_count
 from providers.types import SourceDoc
 
 DEFAULT_POST_CHARS = 280

@@ -3,7 +3,7 @@
 The sources are the research retrievers (:func:`nodes.sources.gather`, source mode web | local | hybrid).
 With a ``strategic`` model, the model proposes topics from the retrieved titles and excerpts (structured
 output); without one, the offline engine ranks the sources' recurring key phrases
-(:func:`providers.keyphrases.phrases`) and gives each the quoted sentence that best explains it as its angle.
+(:func:`providers.offline.keyphrases.phrases`) and gives each the quoted sentence that best explains it as its angle.
 Either way each topic is ``{id, title, angle, score, sources}``, ranked best first; ``score`` is the share of
 retrieved documents that mention the topic (0..1) and ``sources`` how many do.
 """
@@ -23,9 +23,9 @@ from nodes.research.state import ResearchFailed
 from nodes.research.write import heading
 from nodes.sources import SourceUnavailable, gather
 from providers import offline
-from providers.keyphrases import phrases
+from providers.offline.keyphrases import phrases
+from providers.offline.tokens import terms
 from providers.structured import StructuredOutputError, structured
-from providers.text import terms
 from providers.types import SourceDoc
 
 log = structlog.get_logger("clew.content.topics")

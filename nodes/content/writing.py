@@ -24,9 +24,10 @@ from pydantic import BaseModel, Field
 from nodes.research.state import Finding
 from nodes.research.write import by_document, heading, retrieved_docs, strip_sources_section
 from providers import offline
-from providers.keyphrases import phrases
+from providers.offline.keyphrases import phrases
+from providers.offline.sentences import split_sentences
+from providers.offline.tokens import terms, word_count
 from providers.structured import StructuredOutputError, structured
-from providers.text import split_sentences, terms, word_count
 from providers.types import CitedSentence, SourceDoc
 
 SENTENCES_PER_SECTION = 3

@@ -8,8 +8,8 @@ to :data:`SAMPLES` distinct sample values per column from the first rows. The re
 ``data_connections.schema_cache`` and read from there until a refresh is asked for (or the connection
 changes).
 
-:func:`rank_tables` scores each table against the question with BM25 over clew's sparse tokenizer
-(:func:`retrieval.sparse.tokenize`: words, plurals folded, CJK bigrams) on its name, column names,
+:func:`rank_tables` scores each table against the question with BM25 over clew's one tokenizer
+(:func:`providers.offline.tokens.terms`: words, plurals folded, CJK bigrams) on its name, column names,
 comments and sample values, and keeps the best ones plus the tables their foreign keys point to.
 """
 
@@ -26,7 +26,8 @@ from sqlalchemy import inspect
 from nodes.data.connect import ConnectionSpec, engine_for, error_text
 from nodes.data.results import json_value
 from persistence import connections as repo
-from retrieval.sparse import K1, B, tokenize
+from providers.offline.tokens import terms as tokenize
+from retrieval.sparse import K1, B
 
 SAMPLES = 3
 SAMPLE_ROWS = 20

@@ -32,9 +32,9 @@ from nodes.research.state import Finding, NumberedSource, ResearchFailed, Resear
 from nodes.run_context import context_values
 from providers import offline
 from providers.models import get_model
-from providers.text import word_count
+from providers.offline.tokens import word_count
 from providers.types import CitedSentence, SourceDoc, dedupe_sources, quoted_pages
-from reports.citations import find_citations
+from reports.citations import CitationNumbering, find_citations
 
 _SOURCES_HEADING = re.compile(
     r"^\s*(#{1,6}\s*|\*\*)?\s*(sources|references|bibliography|citations|works cited|参考文献|参考资料|来源)\b",
@@ -136,30 +136,6 @@ def by_document(findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
-class _Numbering:
-    """Numbers sources in order of first citation (offline engine)."""
-
-    def __init__(self, docs: Sequence[SourceDoc]) -> None:
-        self.by_id = {d.id: d for d in docs}
-        self.order: list[str] = []
-
-    def marks(self, ids: Sequence[str]) -> str:
-        out = []
-        for i in ids:
-            if i not in self.by_id:
-                continue  # never cite what was not retrieved
-            if i not in self.order:
-                self.order.append(i)
-            out.append(f"[{self.order.index(i) + 1}]")
-        return "".join(out)
-
-    def numbered(self) -> list[NumberedSource]:
-        return [NumberedSource.of(n, self.by_id[i]) for n, i in enumerate(self.order, start=1)]
-
-    def docs(self) -> list[SourceDoc]:
-        return [self.by_id[i] for i in self.order]
-
-
 def offline_report(
     question: str,
     findings: Sequence[Finding],
@@ -173,7 +149,7 @@ def offline_report(
     """The offline engine's report over ``findings`` and its numbered sources (see the module docstring)."""
     ok = by_document([f for f in findings if not f.failed])
     docs = retrieved_docs(ok)
-    numbering = _Numbering(docs)
+    numbering = CitationNumbering(docs)
     out = [f"# {heading(title or question)}", "", f"> {offline.OFFLINE_NOTICE}", ""]
     if not docs:
         out.append("No source text was available to answer this question.")
@@ -217,9 +193,9 @@ def offline_report(
         # Offline follow-ups are key-phrase searches ("settles run"), not questions: say what they are.
         out += ["## Further searches", "", "Searches the sources suggested that this research did not run:", ""]
         out += [f"- {q}" for q in open_questions] + [""]
-    numbering.by_id = {i: cited_on_pages(d, quotes.get(i, [])) for i, d in numbering.by_id.items()}
-    out.append(offline.format_sources(numbering.docs()))
-    return "\n".join(out) + "\n", numbering.numbered()
+    cited = [cited_on_pages(d, quotes.get(d.id, [])) for d in numbering.cited()]
+    out.append(offline.format_sources(cited))
+    return "\n".join(out) + "\n", [NumberedSource.of(n, d) for n, d in enumerate(cited, start=1)]
 
 
 def strip_sources_section(markdown: str) -> str:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from providers.text import CJK_RUN, CJK_STOP_RE, STOPWORDS, WORD_PATTERN, cjk_bigrams, fold
+from providers.offline.tokens import CJK_RUN, CJK_STOP_RE, STOPWORDS, WORD_PATTERN, cjk_bigrams, fold
 
 _PIECE_RE = re.compile(f"{CJK_RUN.pattern}|{WORD_PATTERN}|[^\\w\\s]|_")
 MAX_WORDS = 5
