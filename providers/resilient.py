@@ -5,22 +5,21 @@
 Each call:
 
 1. waits for the provider's process-wide rate limits (``providers.ratelimit``);
-2. calls the primary model, retrying transient failures with exponential backoff and jitter
-   (``providers.retry``), at most ``max_retries`` times;
+2. calls the primary model, retrying transient failures with exponential backoff and jitter, at most
+   ``max_retries`` times (one tenacity loop, :func:`providers.retry.model_retrying`);
 3. if the primary still fails (any error), calls the fallback model the same way;
 4. stamps ``response_metadata["clew_model"]`` with the model that answered (usage accounting reads it).
 
-A stream is retried or handed to the fallback only while nothing has reached the caller yet; a failure in the
-middle of a stream is raised, since repeating the start would duplicate tokens. The inner models run with no
-callbacks, so a call is traced and streamed once, as this model's. The wrapped SDK clients should have their
-own retries off (``max_retries=0``) so attempts do not multiply. The sync API retries and falls back too but
+A stream is retried or handed to the fallback only while nothing has reached the caller yet (a stream's
+attempt ends at its first chunk); a failure in the middle of a stream is raised, since repeating the start
+would duplicate tokens. The inner models run with no callbacks, so a call is traced and streamed once, as
+this model's. The wrapped SDK clients should have their own retries off (``max_retries=0``) so attempts do
+not multiply. The sync API retries and falls back too but
 does not rate-limit and does not stream (clew is async; the limiter is per event loop).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -33,9 +32,10 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
+from tenacity import AsyncRetrying
 
 from providers.ratelimit import ProviderLimits, limits_for
-from providers.retry import backoff_delay, is_retryable
+from providers.retry import model_retrying, model_retrying_sync
 from providers.usage import CHARS_PER_TOKEN, message_text, quick_estimate
 
 log = structlog.get_logger("clew.providers")
@@ -122,8 +122,15 @@ class ResilientChatModel(BaseChatModel):
         out = int(usage.get("output_tokens", 0)) if usage else quick_estimate(message_text(message))
         await limits.acquire_tokens(out)
 
-    def _delay(self, attempt: int, exc: BaseException) -> float:
-        return backoff_delay(attempt, exc, initial=self.retry_initial_seconds, maximum=self.retry_max_seconds)
+    def _retry_policy(self) -> dict[str, Any]:
+        return {
+            "max_retries": self.max_retries,
+            "initial": self.retry_initial_seconds,
+            "maximum": self.retry_max_seconds,
+        }
+
+    def _retrying(self, name: str, what: str) -> AsyncRetrying:
+        return model_retrying(name, what=what, **self._retry_policy())
 
     @staticmethod
     def _stamp(message: Any, name: str) -> Any:
@@ -133,27 +140,25 @@ class ResilientChatModel(BaseChatModel):
     async def _ainvoke_with_retries(
         self, name: str, target: Runnable[Any, Any], messages: list[BaseMessage], stop: Any, kwargs: Any
     ) -> AIMessage:
-        attempt = 0
-        while True:
+        async def attempt() -> tuple[AIMessage, ProviderLimits | None]:
             limits = await self._throttle(messages)
-            try:
-                result: AIMessage = await target.ainvoke(messages, config=_ISOLATED, stop=stop, **kwargs)
-            except Exception as exc:
-                if attempt >= self.max_retries or not is_retryable(exc):
-                    raise
-                delay = self._delay(attempt, exc)
-                log.warning(
-                    "model call failed, retrying",
-                    model=name,
-                    attempt=attempt + 1,
-                    delay=round(delay, 3),
-                    error=repr(exc)[:300],
-                )
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            await self._charge_output(limits, result)
-            return result
+            return await target.ainvoke(messages, config=_ISOLATED, stop=stop, **kwargs), limits
+
+        result, limits = await self._retrying(name, "model call")(attempt)
+        await self._charge_output(limits, result)
+        return result
+
+    async def _open_stream(
+        self, name: str, target: Runnable[Any, Any], messages: list[BaseMessage], stop: Any, kwargs: Any
+    ) -> tuple[AsyncIterator[Any], Any | None, ProviderLimits | None]:
+        """Start a stream and take its first chunk (None: an empty stream): the part that may be retried."""
+
+        async def attempt() -> tuple[AsyncIterator[Any], Any | None, ProviderLimits | None]:
+            limits = await self._throttle(messages)
+            stream = aiter(target.astream(messages, config=_ISOLATED, stop=stop, **kwargs))
+            return stream, await anext(stream, None), limits
+
+        return await self._retrying(name, "model stream")(attempt)
 
     # -- BaseChatModel ------------------------------------------------------------------------------------
 
@@ -185,48 +190,32 @@ class ResilientChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         first_error: Exception | None = None
         for name, target in self._targets():
-            attempt = 0
-            while True:
-                limits = await self._throttle(messages)
-                started = False
-                output_chars = 0
-                output_tokens: int | None = None
-                try:
-                    async for chunk in target.astream(messages, config=_ISOLATED, stop=stop, **kwargs):
-                        if not isinstance(chunk, AIMessageChunk):
-                            chunk = AIMessageChunk(content=getattr(chunk, "content", str(chunk)))
-                        if not started:
-                            self._stamp(chunk, name)
-                            started = True
-                        output_chars += len(message_text(chunk))
-                        if chunk.usage_metadata:
-                            output_tokens = (output_tokens or 0) + int(
-                                chunk.usage_metadata.get("output_tokens", 0)
-                            )
-                        yield ChatGenerationChunk(message=chunk)
-                except Exception as exc:
-                    if started:
-                        raise  # part of the answer already reached the caller
-                    if attempt < self.max_retries and is_retryable(exc):
-                        delay = self._delay(attempt, exc)
-                        log.warning(
-                            "model stream failed, retrying",
-                            model=name,
-                            attempt=attempt + 1,
-                            delay=round(delay, 3),
-                            error=repr(exc)[:300],
-                        )
-                        await asyncio.sleep(delay)
-                        attempt += 1
-                        continue
-                    first_error = first_error or exc
-                    log.warning("model failed", model=name, error=repr(exc)[:300])
-                    break
-                if limits is not None:
-                    await limits.acquire_tokens(
-                        output_tokens if output_tokens is not None else -(-output_chars // CHARS_PER_TOKEN)
-                    )
-                return
+            try:
+                stream, chunk, limits = await self._open_stream(name, target, messages, stop, kwargs)
+            except Exception as exc:
+                first_error = first_error or exc
+                log.warning("model failed", model=name, error=repr(exc)[:300])
+                continue
+            # From the first chunk on, a failure is raised: part of the answer already reached the caller.
+            output_chars = 0
+            output_tokens: int | None = None
+            started = False
+            while chunk is not None:
+                if not isinstance(chunk, AIMessageChunk):
+                    chunk = AIMessageChunk(content=getattr(chunk, "content", str(chunk)))
+                if not started:
+                    self._stamp(chunk, name)
+                    started = True
+                output_chars += len(message_text(chunk))
+                if chunk.usage_metadata:
+                    output_tokens = (output_tokens or 0) + int(chunk.usage_metadata.get("output_tokens", 0))
+                yield ChatGenerationChunk(message=chunk)
+                chunk = await anext(stream, None)
+            if limits is not None:
+                await limits.acquire_tokens(
+                    output_tokens if output_tokens is not None else -(-output_chars // CHARS_PER_TOKEN)
+                )
+            return
         assert first_error is not None
         raise first_error
 
@@ -239,17 +228,13 @@ class ResilientChatModel(BaseChatModel):
     ) -> ChatResult:
         first_error: Exception | None = None
         for name, target in self._targets():
-            attempt = 0
-            while True:
-                try:
-                    message = target.invoke(messages, config=_ISOLATED, stop=stop, **kwargs)
-                except Exception as exc:
-                    if attempt < self.max_retries and is_retryable(exc):
-                        time.sleep(self._delay(attempt, exc))
-                        attempt += 1
-                        continue
-                    first_error = first_error or exc
-                    break
-                return ChatResult(generations=[ChatGeneration(message=self._stamp(message, name))])
+            retrying = model_retrying_sync(name, **self._retry_policy())
+            try:
+                message = retrying(target.invoke, messages, config=_ISOLATED, stop=stop, **kwargs)
+            except Exception as exc:
+                first_error = first_error or exc
+                log.warning("model failed", model=name, error=repr(exc)[:300])
+                continue
+            return ChatResult(generations=[ChatGeneration(message=self._stamp(message, name))])
         assert first_error is not None
         raise first_error

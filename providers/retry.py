@@ -1,14 +1,15 @@
-"""When and how long to wait before retrying a model request.
+"""When and how long to wait before retrying a model request, and the one retry loop that applies it.
 
 A request is retried on HTTP 429, 408 and 5xx, on timeouts and on connection failures -- the transient
 failures -- and on nothing else (a 400 or 401 will not get better). The wait grows exponentially with full
 jitter so clients that failed together do not retry together, is capped, and honours a server's
 ``Retry-After`` / ``retry-after-ms`` header when it asks for a wait within the cap.
 
-Own code rather than tenacity because the stream path may retry only until the first chunk has reached the
-caller, which does not fit a decorator; the rules themselves are a few lines. Errors are recognised by their
-``status_code`` / ``response.status_code`` attributes and class names, so every provider SDK works without
-being imported here.
+The loop is tenacity's: :func:`model_retrying` (async) and :func:`model_retrying_sync` build it from these
+rules. A caller retries one attempt function with it; a stream's attempt ends at its first chunk, so a stream
+is retried only until something has reached the caller. Errors are recognised by their ``status_code`` /
+``response.status_code`` attributes and class names, so every provider SDK works without being imported
+here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from __future__ import annotations
 import random
 from email.utils import parsedate_to_datetime
 from time import time
+from typing import Any
+
+import structlog
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+log = structlog.get_logger("clew.providers")
 
 RETRY_INITIAL_SECONDS = 0.5
 RETRY_MAX_SECONDS = 20.0
@@ -89,3 +96,53 @@ def backoff_delay(
             return asked
     ceiling = min(maximum, initial * (2**attempt))
     return random.uniform(min(initial / 2, ceiling), ceiling)
+
+
+def _policy(model: str, what: str, max_retries: int, initial: float, maximum: float) -> dict[str, Any]:
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return backoff_delay(state.attempt_number - 1, exc, initial=initial, maximum=maximum)
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning(
+            f"{what} failed, retrying",
+            model=model,
+            attempt=state.attempt_number,
+            delay=round(delay, 3),
+            error=repr(exc)[:300],
+        )
+
+    return {
+        "stop": stop_after_attempt(max_retries + 1),
+        "wait": wait,
+        "retry": retry_if_exception(is_retryable),
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }
+
+
+def model_retrying(
+    model: str,
+    *,
+    what: str = "model call",
+    max_retries: int,
+    initial: float = RETRY_INITIAL_SECONDS,
+    maximum: float = RETRY_MAX_SECONDS,
+) -> AsyncRetrying:
+    """The retry loop for requests to ``model``: at most ``max_retries`` retries of a transient failure, waits
+    from :func:`backoff_delay`, each retry logged as "``what`` failed, retrying"; the last error is raised."""
+    return AsyncRetrying(**_policy(model, what, max_retries, initial, maximum))
+
+
+def model_retrying_sync(
+    model: str,
+    *,
+    what: str = "model call",
+    max_retries: int,
+    initial: float = RETRY_INITIAL_SECONDS,
+    maximum: float = RETRY_MAX_SECONDS,
+) -> Retrying:
+    """:func:`model_retrying` for the synchronous API (blocking waits)."""
+    return Retrying(**_policy(model, what, max_retries, initial, maximum))
