@@ -115,28 +115,6 @@ class Summary(BaseModel):
     sources: list[SourceDoc]
     offline: bool = True
 
-    def number_of(self, source_id: str) -> int:
-        """The 1-based citation number of a source id (ValueError when it is not in :attr:`sources`)."""
-        for i, s in enumerate(self.sources, start=1):
-            if s.id == source_id:
-                return i
-        raise ValueError(f"source {source_id!r} is not in this summary's sources")
-
-    def to_markdown(self) -> str:
-        """The sentences with inline ``[n]`` markers, a numbered source list and the offline notice."""
-        from providers.offline import OFFLINE_NOTICE, format_sources
-
-        lines = [
-            f"{s.text} " + "".join(f"[{self.number_of(i)}]" for i in s.source_ids) for s in self.sentences
-        ]
-        parts = [" ".join(lines) if lines else "No relevant sentences were found in the sources."]
-        cited = sorted({self.number_of(i) for s in self.sentences for i in s.source_ids})
-        if cited:
-            parts.append(format_sources(self.sources, only=cited))
-        if self.offline:
-            parts.append(f"_{OFFLINE_NOTICE}_")
-        return "\n\n".join(parts)
-
 
 def dedupe_sources(sources: Sequence[SourceDoc]) -> list[SourceDoc]:
     """Keep the first document of each id, in order (the order that fixes citation numbers)."""

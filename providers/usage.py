@@ -97,11 +97,6 @@ def _load_encoding(name: str) -> Any:
         return None
 
 
-def tokenizer_available(model: str | None = None) -> bool:
-    """Whether exact tiktoken counts are available offline for ``model`` (else chars/4 estimates)."""
-    return _load_encoding(_encoding_name(model)) is not None
-
-
 def count_tokens(text: str, model: str | None = None) -> int:
     """Tokens in ``text``: tiktoken when its encoding is cached locally, else ``ceil(len / 4)``.
 

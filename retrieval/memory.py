@@ -1,24 +1,17 @@
-"""Short-term memory of a research run: context assembled within a word budget, and per-thread caches.
+"""Short-term memory of a research run: the context assembled within a word budget.
 
 :func:`assemble_context` takes scored pieces of text (knowledge-base hits, fetched pages, snippets), drops
 duplicates, and keeps the most relevant within ``memory.context_word_budget`` words (default 25,000): pieces
 are taken best first; one that does not fit is cut to the room left when enough room is left to be worth it,
 else skipped for smaller, less relevant ones. Words are counted like the offline engine counts them (CJK
 characters count about 1.5 to a word), so both agree on what fits.
-
-:class:`ThreadMemory` remembers, per thread, which URLs were already visited and what each sub-query
-returned, so a research run does not fetch a page or repeat a search twice. It is an in-process cache
-(bounded LRU over threads); it is an optimisation only, graphs keep what they must not lose in their state.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
@@ -168,130 +161,3 @@ def assemble_context(
     return AssembledContext(
         items=kept, words=round(used), budget=budget, dropped=dropped, truncated=truncated
     )
-
-
-# -- per-thread caches ------------------------------------------------------------------------------------
-
-_TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref_src)$", re.IGNORECASE)
-
-
-def normalize_url(url: str) -> str:
-    """A URL's identity for "already visited": scheme and host lower-cased, default port, fragment and
-    tracking parameters dropped, trailing slash of a non-root path removed."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return url.strip()
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
-    if ":" in host:
-        host = f"[{host}]"
-    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
-        host = f"{host}:{port}"
-    path = parts.path or "/"
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/")
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k)]
-    )
-    return urlunsplit((scheme, host, path, query, ""))
-
-
-def normalize_query(query: str) -> str:
-    return " ".join(query.casefold().split()).rstrip("?.!。？！ ")
-
-
-class ThreadMemory:
-    """Visited URLs and sub-query results of one thread (bounded, oldest entries evicted first)."""
-
-    def __init__(self, max_entries: int = 2048) -> None:
-        self.max_entries = max_entries
-        self._visited: OrderedDict[str, None] = OrderedDict()
-        self._results: OrderedDict[str, Any] = OrderedDict()
-
-    # visited URLs
-    def visit(self, url: str) -> bool:
-        """Mark ``url`` visited; True if it was new (so the caller should fetch it)."""
-        key = normalize_url(url)
-        if key in self._visited:
-            self._visited.move_to_end(key)
-            return False
-        self._visited[key] = None
-        while len(self._visited) > self.max_entries:
-            self._visited.popitem(last=False)
-        return True
-
-    def visited(self, url: str) -> bool:
-        return normalize_url(url) in self._visited
-
-    def unvisited(self, urls: Sequence[str]) -> list[str]:
-        """The URLs not visited yet, first occurrence of each, in order (does not mark them)."""
-        out: list[str] = []
-        seen: set[str] = set()
-        for u in urls:
-            key = normalize_url(u)
-            if key not in self._visited and key not in seen:
-                seen.add(key)
-                out.append(u)
-        return out
-
-    @property
-    def visited_urls(self) -> list[str]:
-        return list(self._visited)
-
-    # sub-query results
-    def cached(self, query: str) -> Any | None:
-        """What ``query`` returned before in this thread, or None."""
-        key = normalize_query(query)
-        if key not in self._results:
-            return None
-        self._results.move_to_end(key)
-        return self._results[key]
-
-    def remember(self, query: str, results: Any) -> None:
-        self._results[normalize_query(query)] = results
-        self._results.move_to_end(normalize_query(query))
-        while len(self._results) > self.max_entries:
-            self._results.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._visited) + len(self._results)
-
-
-class MemoryCaches:
-    """:class:`ThreadMemory` per thread id, least recently used threads evicted beyond ``max_threads``."""
-
-    def __init__(self, max_threads: int = 1024, max_entries: int = 2048) -> None:
-        self.max_threads = max_threads
-        self.max_entries = max_entries
-        self._threads: OrderedDict[Hashable, ThreadMemory] = OrderedDict()
-
-    def for_thread(self, thread_id: Hashable) -> ThreadMemory:
-        key = str(thread_id)
-        memory = self._threads.get(key)
-        if memory is None:
-            memory = self._threads[key] = ThreadMemory(self.max_entries)
-            while len(self._threads) > self.max_threads:
-                self._threads.popitem(last=False)
-        else:
-            self._threads.move_to_end(key)
-        return memory
-
-    def drop(self, thread_id: Hashable) -> None:
-        self._threads.pop(str(thread_id), None)
-
-    def __contains__(self, thread_id: object) -> bool:
-        return str(thread_id) in self._threads
-
-    def __len__(self) -> int:
-        return len(self._threads)
-
-
-MEMORY = MemoryCaches()
-"""The process-wide caches."""
-
-
-def thread_memory(thread_id: Hashable) -> ThreadMemory:
-    """The caches of ``thread_id`` in this process."""
-    return MEMORY.for_thread(thread_id)

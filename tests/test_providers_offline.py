@@ -15,6 +15,7 @@ from providers.offline.keyphrases import keyphrases
 from providers.offline.sentences import split_sentences
 from providers.offline.tokens import terms
 from providers.types import CitedSentence, SourceDoc
+from tests.support.providers import summary_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +68,7 @@ def test_summary_sentences_are_quoted_and_cited() -> None:
         normalised = " ".join(given[s.source_ids[0]].text.split())
         assert s.text in normalised or s.text in normalised.replace(" [3]", "")
         assert "[3]" not in s.text  # the page's own reference marks are dropped
-    md = summary.to_markdown()
+    md = summary_markdown(summary)
     assert OFFLINE_NOTICE in md
     numbers = {int(n) for n in _CITE.findall(md.partition("## Sources")[0])}
     assert numbers == set(range(1, len(summary.sources) + 1))

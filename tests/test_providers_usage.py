@@ -40,9 +40,9 @@ from providers.usage import (
     count_message_tokens,
     count_tokens,
     price_for,
-    tokenizer_available,
 )
 from tests.support.pg import create_database, drop_database
+from tests.support.providers import tokenizer_available
 
 # -- prices and token estimates --------------------------------------------------------------------------
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from providers.offline.tokens import word_count
 from providers.types import SourceDoc
-from retrieval.memory import (
-    ContextItem,
-    MemoryCaches,
-    ThreadMemory,
-    assemble_context,
-    cut_to_words,
-    normalize_url,
-    thread_memory,
-)
+from retrieval.memory import ContextItem, assemble_context, cut_to_words
 from retrieval.types import FetchedPage, SearchHit
+from tests.support.thread_memory import MemoryCaches, ThreadMemory, normalize_url, thread_memory
 
 
 def _item(i: str, words: int, score: float) -> ContextItem:

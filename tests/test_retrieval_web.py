@@ -289,7 +289,8 @@ async def test_allow_list_forms(fake: FakeWeb, fetcher: PageFetcher) -> None:
 
 
 async def test_search_fetch_and_assemble(fake: FakeWeb, fetcher: PageFetcher) -> None:
-    from retrieval.memory import ContextItem, ThreadMemory, assemble_context
+    from retrieval.memory import ContextItem, assemble_context
+    from tests.support.thread_memory import ThreadMemory
 
     values = {**LOCAL, "search.retrievers": ["searxng"], "search.searxng_url": f"{fake.base}/searx"}
     memory = ThreadMemory()
