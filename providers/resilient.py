@@ -6,7 +6,7 @@ Each call:
 
 1. waits for the provider's process-wide rate limits (``providers.ratelimit``);
 2. calls the primary model, retrying transient failures with exponential backoff and jitter, at most
-   ``max_retries`` times (one tenacity loop, :func:`providers.retry.model_retrying`);
+   ``max_retries`` times (one tenacity loop, :func:`providers.retry.model_retry_policy`);
 3. if the primary still fails (any error), calls the fallback model the same way;
 4. stamps ``response_metadata["clew_model"]`` with the model that answered (usage accounting reads it).
 
@@ -32,10 +32,10 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
-from tenacity import AsyncRetrying
+from tenacity import AsyncRetrying, Retrying
 
 from providers.ratelimit import ProviderLimits, limits_for
-from providers.retry import model_retrying, model_retrying_sync
+from providers.retry import model_retry_policy
 from providers.usage import CHARS_PER_TOKEN, message_text, quick_estimate
 
 log = structlog.get_logger("clew.providers")
@@ -122,15 +122,17 @@ class ResilientChatModel(BaseChatModel):
         out = int(usage.get("output_tokens", 0)) if usage else quick_estimate(message_text(message))
         await limits.acquire_tokens(out)
 
-    def _retry_policy(self) -> dict[str, Any]:
-        return {
-            "max_retries": self.max_retries,
-            "initial": self.retry_initial_seconds,
-            "maximum": self.retry_max_seconds,
-        }
+    def _retry_policy(self, name: str, what: str) -> dict[str, Any]:
+        return model_retry_policy(
+            name,
+            what=what,
+            max_retries=self.max_retries,
+            initial=self.retry_initial_seconds,
+            maximum=self.retry_max_seconds,
+        )
 
     def _retrying(self, name: str, what: str) -> AsyncRetrying:
-        return model_retrying(name, what=what, **self._retry_policy())
+        return AsyncRetrying(**self._retry_policy(name, what))
 
     @staticmethod
     def _stamp(message: Any, name: str) -> Any:
@@ -228,7 +230,7 @@ class ResilientChatModel(BaseChatModel):
     ) -> ChatResult:
         first_error: Exception | None = None
         for name, target in self._targets():
-            retrying = model_retrying_sync(name, **self._retry_policy())
+            retrying = Retrying(**self._retry_policy(name, "model call"))
             try:
                 message = retrying(target.invoke, messages, config=_ISOLATED, stop=stop, **kwargs)
             except Exception as exc:

@@ -5,8 +5,8 @@ failures -- and on nothing else (a 400 or 401 will not get better). The wait gro
 jitter so clients that failed together do not retry together, is capped, and honours a server's
 ``Retry-After`` / ``retry-after-ms`` header when it asks for a wait within the cap.
 
-The loop is tenacity's: :func:`model_retrying` (async) and :func:`model_retrying_sync` build it from these
-rules. A caller retries one attempt function with it; a stream's attempt ends at its first chunk, so a stream
+The loop is tenacity's (``AsyncRetrying``, ``Retrying`` for the sync API), configured from these rules by
+:func:`model_retry_policy`. A caller retries one attempt function with it; a stream's attempt ends at its first chunk, so a stream
 is retried only until something has reached the caller. Errors are recognised by their ``status_code`` /
 ``response.status_code`` attributes and class names, so every provider SDK works without being imported
 here.
@@ -20,7 +20,7 @@ from time import time
 from typing import Any
 
 import structlog
-from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 
 log = structlog.get_logger("clew.providers")
 
@@ -98,7 +98,18 @@ def backoff_delay(
     return random.uniform(min(initial / 2, ceiling), ceiling)
 
 
-def _policy(model: str, what: str, max_retries: int, initial: float, maximum: float) -> dict[str, Any]:
+def model_retry_policy(
+    model: str,
+    *,
+    what: str = "model call",
+    max_retries: int,
+    initial: float = RETRY_INITIAL_SECONDS,
+    maximum: float = RETRY_MAX_SECONDS,
+) -> dict[str, Any]:
+    """The retry loop for requests to ``model``, as arguments of tenacity's ``AsyncRetrying`` / ``Retrying``:
+    at most ``max_retries`` retries of a transient failure, waits from :func:`backoff_delay`, each retry
+    logged as "``what`` failed, retrying"; the last error is raised as it is."""
+
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         return backoff_delay(state.attempt_number - 1, exc, initial=initial, maximum=maximum)
@@ -121,28 +132,3 @@ def _policy(model: str, what: str, max_retries: int, initial: float, maximum: fl
         "before_sleep": before_sleep,
         "reraise": True,
     }
-
-
-def model_retrying(
-    model: str,
-    *,
-    what: str = "model call",
-    max_retries: int,
-    initial: float = RETRY_INITIAL_SECONDS,
-    maximum: float = RETRY_MAX_SECONDS,
-) -> AsyncRetrying:
-    """The retry loop for requests to ``model``: at most ``max_retries`` retries of a transient failure, waits
-    from :func:`backoff_delay`, each retry logged as "``what`` failed, retrying"; the last error is raised."""
-    return AsyncRetrying(**_policy(model, what, max_retries, initial, maximum))
-
-
-def model_retrying_sync(
-    model: str,
-    *,
-    what: str = "model call",
-    max_retries: int,
-    initial: float = RETRY_INITIAL_SECONDS,
-    maximum: float = RETRY_MAX_SECONDS,
-) -> Retrying:
-    """:func:`model_retrying` for the synchronous API (blocking waits)."""
-    return Retrying(**_policy(model, what, max_retries, initial, maximum))
