@@ -17,6 +17,7 @@ import asyncio
 import re
 import secrets
 import uuid
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -56,15 +57,19 @@ def check_username(name: str) -> str:
     return name
 
 
+# per runtime (a process has one; tests start several): the secret once read
+_SIGNING_SECRETS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
 async def signing_secret(runtime: Runtime) -> str:
-    cached = runtime.services.get("auth.signing_secret")
+    cached = _SIGNING_SECRETS.get(runtime)
     if cached:
-        return str(cached)
+        return cached
     secret = runtime.settings.jwt_secret
     if not secret:
         async with runtime.db.connection() as conn:
             secret = await repo.shared_secret(conn, "jwt_signing_secret", secrets.token_urlsafe(48))
-    runtime.services["auth.signing_secret"] = secret
+    _SIGNING_SECRETS[runtime] = secret
     return secret
 
 

@@ -20,6 +20,7 @@ from api.limits import RequestLimits
 from api.routers import assistants, runs, store, system, threads
 from config_schema.settings import RuntimeSettings
 from engine.runtime import Runtime
+from nodes.extensions import node_extensions
 
 log = structlog.get_logger("clew.api")
 
@@ -39,7 +40,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or await Runtime.start(
-            settings, config_path, workers=settings.workers if workers is None else workers
+            settings, config_path, workers=settings.workers if workers is None else workers,
+            extensions=node_extensions(),
         )
         app.state.runtime = rt
         log.info("clew api ready", graphs=rt.graphs.ids())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -86,12 +87,16 @@ async def authenticate(runtime: Runtime, headers: Mapping[str, str]) -> User:
     return User(user_id=user_id, is_admin=role == "admin" or user_id in settings.admin_users)
 
 
+# per runtime (a process has one; tests start several): the JWKS client and its key cache
+_JWKS_CLIENTS: weakref.WeakKeyDictionary[Any, jwt.PyJWKClient] = weakref.WeakKeyDictionary()
+
+
 def _jwks_client(runtime: Runtime, url: str) -> jwt.PyJWKClient:
-    client = runtime.services.get("auth.jwks")
-    if not isinstance(client, jwt.PyJWKClient) or client.uri != url:
+    client = _JWKS_CLIENTS.get(runtime)
+    if client is None or client.uri != url:
         client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=10,
                                  cooldown_duration=runtime.settings.jwt_jwks_cooldown_seconds)
-        runtime.services["auth.jwks"] = client
+        _JWKS_CLIENTS[runtime] = client
     return client
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from limits import RateLimitItem, parse
@@ -154,9 +155,12 @@ class Limiter:
         await self.hit("login_address", address)
 
 
+# one limiter per runtime (a process has one; tests start several)
+_LIMITERS: weakref.WeakKeyDictionary[Any, Limiter] = weakref.WeakKeyDictionary()
+
+
 def limiter(runtime: Runtime) -> Limiter:
-    found = runtime.services.get("limits")
-    if not isinstance(found, Limiter):
-        found = Limiter(runtime)
-        runtime.services["limits"] = found
+    found = _LIMITERS.get(runtime)
+    if found is None:
+        found = _LIMITERS[runtime] = Limiter(runtime)
     return found

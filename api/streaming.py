@@ -41,10 +41,9 @@ def parse_last_event_id(value: str | None) -> int:
 
 def _config_watch(runtime: Runtime, user_id: str | None, woken: asyncio.Event) -> Any:
     """The configuration service's watch for ``user_id`` (sets ``woken`` on a change), or nothing."""
-    service = runtime.services.get("config") if user_id else None
-    if service is None:
+    if not user_id:
         return contextlib.nullcontext(None)
-    return service.watch(user_id, woken)
+    return runtime.config.watch(user_id, woken)
 
 
 async def run_events(

@@ -42,6 +42,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
@@ -141,8 +142,8 @@ def score(question: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from langgraph.checkpoint.memory import InMemorySaver
 
+    from engine.current import runtime_scope
     from graphs import research as standard
-    from nodes.sources import bind_knowledge
 
     spec = args.spec
     scratch = f"clew_bench_quality_{uuid.uuid4().hex[:8]}"
@@ -166,20 +167,20 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             f"ingested {len(spec['documents'])} documents in {time.perf_counter() - t0:.1f} s",
             file=sys.stderr,
         )
-        bind_knowledge(kb)
-        for q in spec["questions"]:
-            graph = standard.knowledge_graph.copy(update={"checkpointer": InMemorySaver()})
-            config = {
-                "configurable": {"thread_id": str(uuid.uuid4()), AUTH_USER_ID: user},  # as the run executor sets it
-                "recursion_limit": 200,
-            }
-            await graph.ainvoke({"question": q["question"]}, config, context={})
-            values = (await graph.aget_state(config)).values
-            if report_dir is not None:
-                (report_dir / f"{q['id']}.md").write_text(str(values.get("report") or ""))
-            rows.append(score(q, values))
+        # the graph's nodes read the knowledge base from the current runtime (engine/current.py)
+        with runtime_scope(SimpleNamespace(knowledge=kb, db=db, settings=settings)):  # type: ignore[arg-type]
+            for q in spec["questions"]:
+                graph = standard.knowledge_graph.copy(update={"checkpointer": InMemorySaver()})
+                config = {
+                    "configurable": {"thread_id": str(uuid.uuid4()), AUTH_USER_ID: user},  # as the executor sets it
+                    "recursion_limit": 200,
+                }
+                await graph.ainvoke({"question": q["question"]}, config, context={})
+                values = (await graph.aget_state(config)).values
+                if report_dir is not None:
+                    (report_dir / f"{q['id']}.md").write_text(str(values.get("report") or ""))
+                rows.append(score(q, values))
     finally:
-        bind_knowledge(None)
         await kb.close()
         await db.close()
         async with await psycopg.AsyncConnection.connect(args.admin_url, autocommit=True) as admin:

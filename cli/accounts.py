@@ -20,12 +20,11 @@ T = TypeVar("T")
 
 
 class _DbRuntime:
-    """The part of a runtime the account functions use: settings, database, a services dict."""
+    """The part of a runtime the account functions use: settings and database."""
 
     def __init__(self, settings: RuntimeSettings, db: Any) -> None:
         self.settings = settings
         self.db = db
-        self.services: dict[str, Any] = {}
 
 
 def with_db(fn: Callable[[_DbRuntime], Awaitable[T]]) -> T:

@@ -144,7 +144,7 @@ async def _locally(
         FileTooLargeError,
         UnsupportedFileTypeError,
     )
-    from retrieval.knowledge.hooks import configured_embeddings
+    from retrieval.knowledge.process import configured_embeddings
 
     db = await Database.open(settings)
     try:

@@ -90,6 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from engine.runtime import Runtime
+    from nodes.extensions import node_extensions
 
     settings = RuntimeSettings()
     configure(settings.log_format, settings.log_level)
@@ -101,8 +102,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _starting("worker", slots)
 
     async def main() -> None:
-        runtime = await Runtime.start(settings, config_path, workers=slots)
-        runtime.services["kind"] = "worker"
+        runtime = await Runtime.start(settings, config_path, workers=slots, kind="worker",
+                                      extensions=node_extensions())
         metrics_server = None
         if settings.metrics_port:
             from cli.ops import serve_worker_metrics

@@ -67,7 +67,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 async def _open_knowledge(settings: RuntimeSettings, db: Any) -> Any:
     """The knowledge base, or None when another process owns the embedded store (or it cannot open)."""
     try:
-        from retrieval.knowledge.hooks import configured_embeddings
+        from retrieval.knowledge.process import configured_embeddings
         from retrieval.knowledge.service import open_knowledge_base
 
         return await open_knowledge_base(settings, db, await configured_embeddings(settings, db))
@@ -152,7 +152,7 @@ async def doctor_checks(settings: RuntimeSettings, config_path: Path | None) -> 
 
             conn = await psycopg.AsyncConnection.connect(settings.database_url, connect_timeout=5)
             await conn.close()
-        runtime = await asyncio.wait_for(Runtime.start(settings, config_path, workers=0), timeout=90)
+        runtime = await asyncio.wait_for(Runtime.start(settings, config_path, workers=0, kind="tool"), timeout=90)
     except Exception as exc:
         where = "DATABASE_URL" if settings.database_url else f"the embedded Postgres in {settings.pg_dir}"
         message = " ".join(str(exc).split())  # one line: psycopg's messages span several
@@ -189,8 +189,7 @@ async def doctor_checks(settings: RuntimeSettings, config_path: Path | None) -> 
 async def _config_checks(runtime: Any) -> list[Check]:
     from providers.models import has_model, model_name_for, provider_of
 
-    config = runtime.services.get("config")
-    values: dict[str, Any] = dict((await config.system_resolved()).values) if config is not None else {}
+    values: dict[str, Any] = dict((await runtime.config.system_resolved()).values)
     out: list[Check] = []
     if has_model(values):
         out.append(Check("OK", "models", f"{provider_of(values)}: {model_name_for(values, 'smart')}"))

@@ -85,26 +85,26 @@ def _config_path(value: str | None) -> Path | None:
 async def _start_runtime(args: argparse.Namespace) -> Any:
     from engine.logging_setup import configure
     from engine.runtime import Runtime
+    from nodes.extensions import node_extensions
 
     settings = RuntimeSettings()
     configure("console", "WARNING")
     config_path = _config_path(getattr(args, "config", None))
     if config_path is None:
         raise CliError("no langgraph.json found: pass --config PATH")
-    return await Runtime.start(settings, config_path, workers=max(1, int(args.workers or settings.workers)))
+    return await Runtime.start(settings, config_path, workers=max(1, int(args.workers or settings.workers)),
+                               kind="tool", extensions=node_extensions())
 
 
 async def _ingest_docs(runtime: Any, user_id: str, root: Path, console: Console) -> int:
     """Add the supported files under ``root`` to the user's knowledge base; returns how many are there."""
     from cli.ingest import collect_files
-    from nodes.sources import SourceUnavailable, bind_runtime, knowledge_base
-
-    bind_runtime(runtime)
+    from nodes.sources import SourceUnavailable, knowledge_of
     files, missing = await asyncio.to_thread(collect_files, [root])
     if missing:
         raise CliError(f"--docs {root}: no such file or directory")
     try:
-        kb = await knowledge_base()
+        kb = knowledge_of(runtime)
     except SourceUnavailable as exc:
         raise CliError(
             f"{exc} (is a clew server running on this data directory? stop it, or start the "

@@ -1,9 +1,9 @@
 """The configuration service: layered resolution with an in-process cache, writes, history, hot reload.
 
-One :class:`ConfigService` per process (``runtime.services["config"]``, registered by the start-up hook at
-the bottom of this module). It resolves system → user → session (see ``config_schema.resolver``), writes the
-system and user layers (``config_values``) and the session layer (``threads.config``), records every change
-in ``config_history``, and applies definition migrations at start-up.
+One :class:`ConfigService` per process (``runtime.config``, built by ``Runtime.start``). It resolves
+system → user → session (see ``config_schema.resolver``), writes the system and user layers
+(``config_values``) and the session layer (``threads.config``), records every change in ``config_history``,
+and applies definition migrations at start-up.
 
 **Cache and hot reload.** The system layer and each user's system+user resolution are cached in memory (an
 LRU over users). A change commits a new *generation* of its layer and a ``NOTIFY clew_config`` in the same
@@ -53,7 +53,6 @@ from persistence.config_repo import HistoryEntry, StoredValue
 
 if TYPE_CHECKING:
     from config_schema.settings import RuntimeSettings
-    from engine.runtime import Runtime
     from persistence.db import Conn, Database
 
 log = structlog.get_logger("clew.config")
@@ -720,25 +719,3 @@ def _entry(layer: str, owner: str, generation: int, c: Change, action: str, acto
         action=action,
         changed_by=actor,
     )
-
-
-# ---------------------------------------------------------------------- runtime hooks
-async def _startup(runtime: Runtime) -> None:
-    service = ConfigService(runtime.db, runtime.broker, settings=runtime.settings)
-    await service.start()
-    runtime.services["config"] = service
-
-
-async def _shutdown(runtime: Runtime) -> None:
-    service = runtime.services.get("config")
-    if isinstance(service, ConfigService):
-        await service.stop()
-
-
-def register_hooks() -> None:
-    from engine.runtime import SHUTDOWN_HOOKS, STARTUP_HOOKS
-
-    if _startup not in STARTUP_HOOKS:
-        STARTUP_HOOKS.append(_startup)
-    if _shutdown not in SHUTDOWN_HOOKS:
-        SHUTDOWN_HOOKS.append(_shutdown)

@@ -35,13 +35,10 @@ def without_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def fresh_secrets(runtime: Runtime, user_id: str) -> dict[str, Any]:
-    service = runtime.services.get("config")
     secrets = secret_keys()
-    if service is None:
-        return {s.key: s.default for s in REGISTRY.all() if s.secret and s.default is not None}
     # the cache is current: every change invalidates it in every process (NOTIFY); the run's creation
     # already verified the generations against the database
-    resolved = await service.user_resolved(user_id, verify=False)
+    resolved = await runtime.config.user_resolved(user_id, verify=False)
     return {k: v for k, v in resolved.values.items() if k in secrets}
 
 

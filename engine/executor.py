@@ -29,6 +29,7 @@ from engine import metrics
 from engine.accounting import check_run_budget, run_callbacks
 from engine.broker import EVENTS_CHANNEL
 from engine.context import AUTH_USER_ID, fit_to_graph, fresh_secrets
+from engine.current import runtime_scope
 from engine.events import EventWriter, write_events
 from engine.serde import to_jsonable
 from engine.user_store import UserStore
@@ -224,6 +225,12 @@ def _event_name(mode: str, ns: tuple[str, ...]) -> str:
 
 
 async def execute(runtime: Runtime, execution: Execution) -> None:
+    """Execute one claimed run; its nodes reach ``runtime`` through :func:`engine.current.current_runtime`."""
+    with runtime_scope(runtime):
+        await _execute(runtime, execution)
+
+
+async def _execute(runtime: Runtime, execution: Execution) -> None:
     """Run ``execution`` to a final state, a retry, or a hand-back. Never raises (except cancellation)."""
     run = execution.run
     run_id, thread_id, token = execution.run_id, execution.thread_id, execution.token

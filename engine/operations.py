@@ -1,7 +1,7 @@
 """Operational background work of every clew process: metrics hooks, worker heartbeats, the retention loop.
 
-Registered as runtime start/stop hooks (like the configuration service and the knowledge base), so both
-``clew serve`` and ``clew worker`` get them without the runtime importing this module's dependencies:
+:class:`Operations` is one of the runtime's subsystems (``runtime.operations``, started by
+``Runtime.start`` in both ``clew serve`` and ``clew worker``):
 
 - the run hooks of ``engine/metrics.py`` (runs started/finished, duration, attempts, claim latency);
 - a heartbeat row in ``worker_heartbeats`` every ``HEARTBEAT_SECONDS`` for a process with worker slots
@@ -40,8 +40,8 @@ async def _heartbeats(runtime: Runtime) -> None:
             try:
                 async with runtime.db.connection() as conn:
                     await metrics_sql.heartbeat(conn, {
-                        "worker_id": worker.worker_id, "kind": "worker" if runtime.services.get("kind") ==
-                        "worker" else "serve", "hostname": socket.gethostname(), "pid": os.getpid(),
+                        "worker_id": worker.worker_id, "kind": "worker" if runtime.kind == "worker" else "serve",
+                        "hostname": socket.gethostname(), "pid": os.getpid(),
                         "slots": worker.slots, "running": len(worker.running)})
             except Exception as exc:
                 log.warning("heartbeat failed", error=str(exc))
@@ -62,22 +62,21 @@ async def _retention(runtime: Runtime) -> None:
         await asyncio.sleep(interval)
 
 
-async def start_operations(runtime: Runtime) -> None:
-    metrics.install(runtime)
-    runtime._tasks.append(asyncio.create_task(_heartbeats(runtime), name="clew-heartbeat-row"))
-    runtime._tasks.append(asyncio.create_task(_retention(runtime), name="clew-retention"))
+class Operations:
+    """The run metrics' hooks and the heartbeat and retention tasks of one runtime."""
 
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
-async def stop_operations(runtime: Runtime) -> None:
-    worker = runtime.worker
-    if worker is not None:
-        async with runtime.db.connection() as conn:
-            await metrics_sql.forget_worker(conn, worker.worker_id)
+    def start(self) -> None:
+        runtime = self.runtime
+        metrics.install(runtime)
+        runtime._tasks.append(asyncio.create_task(_heartbeats(runtime), name="clew-heartbeat-row"))
+        runtime._tasks.append(asyncio.create_task(_retention(runtime), name="clew-retention"))
 
-
-def register_hooks() -> None:
-    from engine.runtime import SHUTDOWN_HOOKS, STARTUP_HOOKS
-
-    if start_operations not in STARTUP_HOOKS:
-        STARTUP_HOOKS.append(start_operations)
-        SHUTDOWN_HOOKS.insert(0, stop_operations)
+    async def stop(self) -> None:
+        """Remove this process's heartbeat row (a clean stop; the tasks are cancelled with the runtime's)."""
+        worker = self.runtime.worker
+        if worker is not None:
+            async with self.runtime.db.connection() as conn:
+                await metrics_sql.forget_worker(conn, worker.worker_id)

@@ -1,29 +1,48 @@
-"""The process runtime: everything one clew process shares (database, graphs, store, broker, workers).
+"""The process runtime, clew's composition root: it builds every subsystem of a process, in order, and holds
+each in a typed field.
 
 ``clew serve`` builds one with in-process workers and hands it to the API; ``clew worker`` builds one with
-workers only. Start-up order matters: database and migrations (under an advisory lock, so concurrent
-starts are safe), then graphs and their system assistants, then the LISTEN connection, then workers.
+workers only. :meth:`Runtime.start` is the whole start-up, in this order (:meth:`Runtime.stop` undoes it in
+reverse):
+
+1. the database pool, then schema setup under an advisory lock (concurrent starts are safe), the graphs and
+   their system assistants;
+2. the LISTEN connection (``listener``), which wakes workers, stream readers and the configuration cache;
+3. ``config``: the configuration service (layers, cache, change notifications);
+4. ``knowledge``: the knowledge base, with the configured embedding model (None when this process cannot
+   open it: embedded Qdrant belongs to one process);
+5. ``operations``: run metrics, this process's heartbeat row, the retention job;
+6. the subsystems of packages right of the engine (todo gates, data connections), passed in by the process
+   entry point as ``extensions`` (``nodes/extensions.py`` lists them), since the engine does not import them;
+7. the workers (``worker``), last, so a run never starts before what it uses.
+
+Nothing registers itself at import time. Graph nodes reach this object through ``engine/current.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, Protocol
 
 import structlog
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg.types.json import Jsonb
 
+from config_schema.service import ConfigService
 from config_schema.settings import RuntimeSettings
 from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL, Broker, Listener
 from engine.events import EventLog
 from engine.graphs import GraphRegistry, load_config
+from engine.operations import Operations
+from engine.worker import Worker
 from persistence.checkpointer import PooledSaver
 from persistence.db import Database
+from retrieval.knowledge import KnowledgeBase, close_knowledge_base
+from retrieval.knowledge.process import open_process_knowledge
 
 log = structlog.get_logger("clew.runtime")
 
@@ -34,6 +53,7 @@ _LOCK_HOLDER = (
 )
 
 RunHook = Callable[..., Awaitable[None]]
+ProcessKind = Literal["serve", "worker", "tool"]
 
 
 @dataclass
@@ -42,6 +62,15 @@ class RunHooks:
 
     before_run: list[RunHook] = field(default_factory=list)
     after_run: list[RunHook] = field(default_factory=list)
+
+
+class Extension(Protocol):
+    """A subsystem of a package right of the engine, started after the engine's own subsystems and before the
+    workers, stopped before them; the process entry point passes the list in (``nodes/extensions.py``)."""
+
+    async def start(self, runtime: Runtime) -> None: ...
+
+    async def stop(self, runtime: Runtime) -> None: ...
 
 
 def _settle_heap() -> None:
@@ -82,10 +111,18 @@ def _dump_tasks_on_signal() -> None:
 
 
 class Runtime:
-    def __init__(self, settings: RuntimeSettings, db: Database, graphs: GraphRegistry) -> None:
+    """Everything one clew process shares; build it with :meth:`start` (the fields below are set there)."""
+
+    config: ConfigService
+    knowledge: KnowledgeBase | None
+    operations: Operations
+
+    def __init__(self, settings: RuntimeSettings, db: Database, graphs: GraphRegistry, *,
+                 kind: ProcessKind = "serve") -> None:
         self.settings = settings
         self.db = db
         self.graphs = graphs
+        self.kind: ProcessKind = kind
         self.broker = Broker()
         self.listener = Listener(db, self.broker)
         self.event_log = EventLog(db, self.broker)
@@ -93,33 +130,43 @@ class Runtime:
         self.checkpoint_lock: asyncio.Lock | None = asyncio.Lock() if settings.checkpointer_lock else None
         self.saver = PooledSaver(db.pool, lock=self.checkpoint_lock)
         self.store = AsyncPostgresStore(db.pool)  # type: ignore[arg-type]
-        self.worker: Any = None
+        self.worker: Worker | None = None
         self.run_hooks = RunHooks()
-        self.services: dict[str, Any] = {}
-        self.knowledge: Any = None
+        self.knowledge = None
+        self.extensions: tuple[Extension, ...] = ()
         self._tasks: list[asyncio.Task[None]] = []
         self.broker.on(RUNS_CHANNEL, lambda _payload: self.wake_workers())
         self.broker.on(CANCEL_CHANNEL, self._on_cancel)
 
     @classmethod
     async def start(
-        cls, settings: RuntimeSettings, config_path: Path | None, *, workers: int = 0, url: str | None = None
+        cls,
+        settings: RuntimeSettings,
+        config_path: Path | None,
+        *,
+        workers: int = 0,
+        url: str | None = None,
+        kind: ProcessKind = "serve",
+        extensions: Sequence[Extension] = (),
     ) -> Runtime:
+        """Build and start a process's runtime, in the order of this module's docstring."""
         _dump_tasks_on_signal()
         db = await Database.open(settings, url=url)
         graphs = load_config(config_path) if config_path else GraphRegistry({})
-        runtime = cls(settings, db, graphs)
+        runtime = cls(settings, db, graphs, kind=kind)
         await runtime._setup()
         runtime.listener.start()
         await asyncio.wait_for(runtime.listener.ready.wait(), timeout=30)
-        from nodes.effects import bind_runtime
-
-        bind_runtime(runtime)
-        for starter in list(STARTUP_HOOKS):
-            await starter(runtime)
+        runtime.config = ConfigService(db, runtime.broker, settings=settings)
+        await runtime.config.start()
+        runtime.knowledge = await open_process_knowledge(
+            settings, db, (await runtime.config.system_resolved()).values)
+        runtime.operations = Operations(runtime)
+        runtime.operations.start()
+        runtime.extensions = tuple(extensions)
+        for extension in runtime.extensions:
+            await extension.start(runtime)
         if workers > 0:
-            from engine.worker import Worker
-
             runtime.worker = Worker(runtime, workers)
             runtime.worker.start()
         _settle_heap()
@@ -180,36 +227,24 @@ class Runtime:
         )
 
     async def stop(self) -> None:
+        """Stop what :meth:`start` started, in reverse order (a failing step does not keep the rest running)."""
         if self.worker is not None:
             await self.worker.stop(self.settings.shutdown_grace_seconds)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for stopper in list(SHUTDOWN_HOOKS):
+        for extension in reversed(self.extensions):
             with contextlib.suppress(Exception):
-                await stopper(self)
+                await extension.stop(self)
+        with contextlib.suppress(Exception):
+            await self.operations.stop()
+        knowledge, self.knowledge = self.knowledge, None
+        if knowledge is not None:
+            with contextlib.suppress(Exception):
+                await close_knowledge_base(knowledge)
+        with contextlib.suppress(Exception):
+            await self.config.stop()
         await self.event_log.stop()
         await self.listener.stop()
         await self.db.close()
-
-
-# Subsystems (knowledge base, configuration, todos) register start/stop hooks here so the runtime does not
-# import them; each receives the runtime.
-STARTUP_HOOKS: list[Callable[[Runtime], Awaitable[None]]] = []
-SHUTDOWN_HOOKS: list[Callable[[Runtime], Awaitable[None]]] = []
-
-# The configuration service (config_schema/service.py) hooks in here, so API and worker processes both get it.
-from config_schema.service import register_hooks as _register_config_hooks  # noqa: E402
-
-_register_config_hooks()
-
-# The knowledge base (retrieval/knowledge/hooks.py): runtime.knowledge, after configuration is up.
-from retrieval.knowledge.hooks import register_hooks as _register_knowledge_hooks  # noqa: E402
-
-_register_knowledge_hooks()
-
-# Metrics hooks, worker heartbeats and the retention job (engine/operations.py).
-from engine.operations import register_hooks as _register_operations_hooks  # noqa: E402
-
-_register_operations_hooks()

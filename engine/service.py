@@ -74,16 +74,11 @@ async def resolve_settings(
 
     A resume of an interrupt keeps the interrupted run's snapshot (see ConfigService.resolve_for_run).
     """
-    resolver = runtime.services.get("config")
     session = {**(assistant.get("context") or {}), **(thread.get("config") or {}), **(context or {})}
-    if resolver is not None:
-        resolved: dict[str, Any] = await resolver.resolve_for_run(
-            user_id, str(thread["thread_id"]), session, resuming=resuming, run_context=context
-        )
-        return resolved
-    from config_schema.access import defaults
-
-    return {**defaults(), **session}
+    resolved: dict[str, Any] = await runtime.config.resolve_for_run(
+        user_id, str(thread["thread_id"]), session, resuming=resuming, run_context=context
+    )
+    return resolved
 
 
 async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_id: str, body: RunCreate) -> None:

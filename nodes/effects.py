@@ -15,6 +15,7 @@ Two forms:
   so such effects should be idempotent at their target where possible.
 
 Both check the run's fencing token in the same transaction, so a worker that lost its lease performs nothing.
+They use the database of the runtime executing the run (:func:`engine.current.current_runtime`).
 """
 
 from __future__ import annotations
@@ -26,20 +27,12 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
 from psycopg.types.json import Jsonb
 
+from engine.current import current_runtime
 from engine.serde import to_jsonable
 from persistence.checkpointer import FencedOut
 from persistence.runs_sql import CHECK_FENCE
 
 T = TypeVar("T")
-
-_runtime: Any = None
-
-
-def bind_runtime(runtime: Any) -> None:
-    """Called at start-up: effects use the process's database pool."""
-    global _runtime
-    _runtime = runtime
-
 
 def _coordinates(config: RunnableConfig | None) -> tuple[str, str, str | None, int | None]:
     config = config or get_config()
@@ -66,7 +59,7 @@ async def once_in_transaction(
 ) -> T | Any:
     """Run ``fn(conn)`` and record ``key`` in one transaction; a repeat returns the recorded result."""
     thread_id, task_ns, run_id, token = _coordinates(config)
-    async with _runtime.db.transaction() as conn:
+    async with current_runtime().db.transaction() as conn:
         await _check_fence(conn, run_id, token)
         cur = await conn.execute(
             "INSERT INTO side_effects (thread_id, task_ns, key, run_id) VALUES (%s, %s, %s, %s) "
@@ -91,7 +84,7 @@ async def once_in_transaction(
 async def once(key: str, fn: Callable[[], Awaitable[T]], *, config: RunnableConfig | None = None) -> T | Any:
     """Run ``fn()`` unless this (thread, task, key) already recorded a result; record the result."""
     thread_id, task_ns, run_id, token = _coordinates(config)
-    db = _runtime.db
+    db = current_runtime().db
     row = await db.fetchone(
         "SELECT state, result FROM side_effects WHERE thread_id = %s AND task_ns = %s AND key = %s",
         (thread_id, task_ns, key),

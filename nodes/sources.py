@@ -1,13 +1,9 @@
 """Where research branches get their evidence: the user's knowledge base, the web, or both.
 
-Graph nodes cannot take the process's services as arguments (a graph is loaded from ``langgraph.json`` and
-run by the engine), so this module holds accessors bound at start-up, like :mod:`nodes.effects`:
-
-- the runtime is bound by a start-up hook (``engine.runtime.STARTUP_HOOKS``) registered on import; the
-  knowledge base is ``runtime.knowledge``, opened by ``retrieval/knowledge/hooks.py`` at start-up
-  (embedded Qdrant lets one process own its directory; a process that could not open it has none, and a
-  research needing it fails with a clear :class:`SourceUnavailable`);
-- :func:`bind_knowledge` binds a knowledge base directly (tests, tools), taking precedence.
+The knowledge base is the one of the runtime executing the run (``runtime.knowledge``, reached through
+:mod:`engine.current`; opened by ``Runtime.start``). Embedded Qdrant lets one process own its directory: a
+process that could not open it has none, and a research needing it fails with a clear
+:class:`SourceUnavailable`.
 
 Source modes: ``local`` searches only the knowledge base of the run's user and never touches the network;
 ``web`` searches the configured web retrievers and fetches the top pages through the SSRF-guarded fetcher
@@ -21,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from config_schema.access import setting
+from engine.current import runtime_or_none
 from providers.types import SourceDoc, dedupe_sources
 
 if TYPE_CHECKING:
@@ -29,49 +26,19 @@ if TYPE_CHECKING:
 # Web results whose pages are fetched per query (the rest are kept as their search snippets).
 FETCH_TOP = 3
 
-_knowledge: Any = None
-_runtime: Any = None
-
 
 class SourceUnavailable(RuntimeError):
     """A source the research needs cannot be reached in this process (no knowledge base, no retriever)."""
 
 
-def bind_knowledge(kb: Any) -> None:
-    """Use ``kb`` (a :class:`retrieval.knowledge.KnowledgeBase` or anything with its ``search``) for research."""
-    global _knowledge
-    _knowledge = kb
-
-
-def bind_runtime(runtime: Any) -> None:
-    global _runtime
-    _runtime = runtime
-
-
-def bound_runtime() -> Any:
-    """The process runtime bound at start-up (None when graphs run outside the engine)."""
-    return _runtime
-
-
-async def _on_start(runtime: Any) -> None:
-    bind_runtime(runtime)
-
-
-def _register_hooks() -> None:
-    from engine.runtime import STARTUP_HOOKS
-
-    if _on_start not in STARTUP_HOOKS:
-        STARTUP_HOOKS.append(_on_start)
-
-
-_register_hooks()
-
-
 async def knowledge_base() -> KnowledgeBase | Any:
-    """The knowledge base research reads: the bound one, else the runtime's (SourceUnavailable if none)."""
-    if _knowledge is not None:
-        return _knowledge
-    kb = getattr(_runtime, "knowledge", None)
+    """The knowledge base research reads: the current runtime's (:class:`SourceUnavailable` if none)."""
+    return knowledge_of(runtime_or_none())
+
+
+def knowledge_of(runtime: Any) -> KnowledgeBase | Any:
+    """``runtime``'s knowledge base (:class:`SourceUnavailable` without a runtime or a knowledge base)."""
+    kb = runtime.knowledge if runtime is not None else None
     if kb is None:
         raise SourceUnavailable(
             "no knowledge base is available in this process (embedded Qdrant belongs to one process: run "

@@ -25,7 +25,9 @@ they are delivered in the stream of the run that passes the gate: the gate emits
 todo, so the automatic resume run starts with them (a client following the thread sees the results arrive
 with the run that uses them). The todo list (``GET /threads/{id}/todos``) is always authoritative.
 
-Nodes reach the database through the process runtime, set by a start-up hook (``_RUNTIME``).
+Nodes reach the database through the runtime executing the run (:mod:`engine.current`). The process-wide
+part (the after-run hook and the start-up sweep) is :class:`TodoGates`, a runtime extension
+(``nodes/extensions.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import ClewError, Conflict, InvalidInput, NotFound
 from engine.context import AUTH_USER_ID
-from engine.runtime import SHUTDOWN_HOOKS, STARTUP_HOOKS
+from engine.current import current_runtime
 from nodes.effects import once_in_transaction
 from nodes.interrupts import (
     InterruptRequest,
@@ -72,16 +74,6 @@ GATE_SCHEMA: dict[str, Any] = {
     "properties": {"todos": {"type": "array", "items": {"type": "object"}}},
     "required": ["todos"],
 }
-
-_RUNTIME: Runtime | None = None
-_TASKS: set[asyncio.Task[None]] = set()
-
-
-def current_runtime() -> Runtime:
-    if _RUNTIME is None:
-        raise RuntimeError("todos need a clew runtime: run this graph with `clew serve` or `clew worker`")
-    return _RUNTIME
-
 
 class Todo(BaseModel):
     """A todo as nodes and the API see it."""
@@ -358,7 +350,7 @@ async def resume_if_ready(runtime: Runtime, thread_id: str) -> str | None:
     return run_id
 
 
-# --- process hooks ----------------------------------------------------------------------------------------
+# --- the process's part ------------------------------------------------------------------------------------
 async def _after_run(runtime: Runtime, run: dict[str, Any], status: str) -> None:
     # the last todo may have been completed while this run was still on its way to the gate
     if status == "interrupted":
@@ -375,24 +367,19 @@ async def _sweep(runtime: Runtime) -> None:
         log.warning("todo gate sweep failed", error=str(exc))
 
 
-async def _on_start(runtime: Runtime) -> None:
-    global _RUNTIME
-    _RUNTIME = runtime
-    if _after_run not in runtime.run_hooks.after_run:
+class TodoGates:
+    """The runtime extension of todo gates: resumes a gate whose todos were all finished while its run was
+    still going (after-run hook), and sweeps at start-up for gates a stopped process left waiting."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, runtime: Runtime) -> None:
         runtime.run_hooks.after_run.append(_after_run)
-    task = asyncio.create_task(_sweep(runtime), name="clew-todo-sweep")
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+        task = asyncio.create_task(_sweep(runtime), name="clew-todo-sweep")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-
-async def _on_stop(runtime: Runtime) -> None:
-    global _RUNTIME
-    for task in list(_TASKS):
-        task.cancel()
-    if _RUNTIME is runtime:
-        _RUNTIME = None
-
-
-if _on_start not in STARTUP_HOOKS:
-    STARTUP_HOOKS.append(_on_start)
-    SHUTDOWN_HOOKS.append(_on_stop)
+    async def stop(self, runtime: Runtime) -> None:
+        for task in list(self._tasks):
+            task.cancel()

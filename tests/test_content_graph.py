@@ -15,11 +15,11 @@ from langgraph.types import Command
 from graphs.content_pipeline import graph
 from nodes.content.actions import DECLARED
 from nodes.content.review import flesch_kincaid_grade, review_article
-from nodes.sources import bind_knowledge
 from retrieval.knowledge import KnowledgeBase
 from tests.research_support import fill_kb, open_db
 from tests.retrieval_helpers import make_kb
 from tests.support.pg import drop_database
+from tests.support.runtime import node_runtime
 
 LOCAL = {"research.source_mode": "local", "research.sub_queries": 2}
 
@@ -39,9 +39,8 @@ async def content_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 
 @pytest.fixture(autouse=True)
 def bound_kb(content_kb: KnowledgeBase) -> Iterator[KnowledgeBase]:
-    bind_knowledge(content_kb)
-    yield content_kb
-    bind_knowledge(None)
+    with node_runtime(knowledge=content_kb):
+        yield content_kb
 
 
 class Session:

@@ -7,16 +7,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-import nodes.data.runtime as data_runtime
 from nodes.data.connect import build_engine, spec_of
 from nodes.data.reach import NOT_ALLOWED, OWN_DATABASE, TargetRefused, check_target
 from tests.support.pg import create_database, drop_database
+from tests.support.runtime import node_runtime
 
 LOCAL = ("localhost", "127.0.0.0/8", "::1", "/tmp")
 TMP = ("/tmp",)
@@ -83,19 +84,11 @@ class _Db:
             yield conn
 
 
-class _Runtime:
-    def __init__(self, url: str, data_dir: Path) -> None:
-        self.db = _Db(url)
-        self.settings = type("S", (), {"data_dir": data_dir})()
-        self.services: dict[str, Any] = {}
-
-
 @pytest.fixture
 def own_db(tmp_path: Path) -> Iterator[str]:
     url = create_database("clew_reach")
-    data_runtime.bind(_Runtime(url, tmp_path))
-    yield url
-    data_runtime.bind(None)
+    with node_runtime(db=_Db(url), settings=SimpleNamespace(data_dir=tmp_path)):
+        yield url
     drop_database(url)
 
 

@@ -282,23 +282,20 @@ async def test_unreachable_qdrant_server(knowledge_db: Database) -> None:
 
 
 async def test_runtime_hooks_open_once_per_directory(knowledge_db: Database, tmp_path: Path) -> None:
-    import types
-
     from config_schema.settings import RuntimeSettings
-    from retrieval.knowledge.hooks import start_knowledge, stop_knowledge
+    from retrieval.knowledge import close_knowledge_base
+    from retrieval.knowledge.process import open_process_knowledge
 
     settings = RuntimeSettings(data_dir=tmp_path)
-    first = types.SimpleNamespace(settings=settings, db=knowledge_db, services={}, knowledge=None)
-    second = types.SimpleNamespace(settings=settings, db=knowledge_db, services={}, knowledge=None)
-    await start_knowledge(first)
+    first = await open_process_knowledge(settings, knowledge_db, None)
     try:
-        assert isinstance(first.knowledge, KnowledgeBase)
-        assert first.knowledge.store.collection == "clew_knowledge"  # no embedding model configured
-        await start_knowledge(second)  # embedded mode: the directory is taken
-        assert second.knowledge is None
+        assert isinstance(first, KnowledgeBase)
+        assert first.store.collection == "clew_knowledge"  # no embedding model configured
+        second = await open_process_knowledge(settings, knowledge_db, None)  # embedded mode: the directory is taken
+        assert second is None
     finally:
-        await stop_knowledge(first)
-    assert first.knowledge is None
-    await start_knowledge(second)  # free again
-    assert second.knowledge is not None
-    await stop_knowledge(second)
+        if first is not None:
+            await close_knowledge_base(first)
+    second = await open_process_knowledge(settings, knowledge_db, None)  # free again
+    assert second is not None
+    await close_knowledge_base(second)

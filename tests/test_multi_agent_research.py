@@ -18,7 +18,6 @@ from langgraph.types import Command
 
 import graphs.multi_agent_research as multi
 from nodes.interrupts import answer_errors
-from nodes.sources import bind_knowledge
 from providers.offline import OFFLINE_NOTICE
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase
@@ -26,6 +25,7 @@ from tests.multi_agent_support import ACCEPT, FRAMING, TeamStub, cited_draft, mo
 from tests.research_support import QUESTION, fill_kb, open_db
 from tests.retrieval_helpers import make_kb
 from tests.support.pg import drop_database
+from tests.support.runtime import node_runtime
 
 LOCAL = {"research.source_mode": "local"}
 NO_REVIEW = {**LOCAL, "research.human_review": False}
@@ -46,9 +46,8 @@ async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 @pytest.fixture(autouse=True)
 def bound_kb(research_kb: KnowledgeBase) -> Iterator[KnowledgeBase]:
-    bind_knowledge(research_kb)
-    yield research_kb
-    bind_knowledge(None)
+    with node_runtime(knowledge=research_kb):
+        yield research_kb
 
 
 class Runner:

@@ -18,13 +18,13 @@ import graphs.research as standard
 from nodes.research.plan import level_schedule
 from nodes.research.review import review_citations
 from nodes.research.state import ResearchFailed
-from nodes.sources import bind_knowledge
 from providers.offline import OFFLINE_NOTICE
 from retrieval.knowledge import KnowledgeBase
 from tests.openai_stub import OpenAIStub, Reply
 from tests.research_support import QUESTION, NetworkGuard, WebStub, fill_kb, open_db
 from tests.retrieval_helpers import make_kb
 from tests.support.pg import drop_database
+from tests.support.runtime import node_runtime
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,8 @@ async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 @pytest.fixture(autouse=True)
 def bound_kb(research_kb: KnowledgeBase) -> Iterator[KnowledgeBase]:
-    bind_knowledge(research_kb)
-    yield research_kb
-    bind_knowledge(None)
+    with node_runtime(knowledge=research_kb):
+        yield research_kb
 
 
 class Runner:

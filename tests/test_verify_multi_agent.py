@@ -32,7 +32,6 @@ import graphs.multi_agent_research as multi
 from nodes.editorial import _key, writer
 from nodes.research.state import Finding, NumberedSource
 from nodes.section_team import local_sources, mechanical_review, reviser, sentences_of
-from nodes.sources import bind_knowledge
 from providers.offline import OFFLINE_NOTICE
 from providers.offline.keyphrases import keyphrases
 from providers.types import SourceDoc
@@ -41,6 +40,7 @@ from retrieval.knowledge import KnowledgeBase
 from tests.research_support import QUESTION, WebStub, fill_kb, open_db
 from tests.retrieval_helpers import make_kb
 from tests.support.pg import create_database, drop_database
+from tests.support.runtime import node_runtime
 from tests.support.server import ClewProcess
 
 NO_REVIEW = {"research.source_mode": "local", "research.human_review": False}
@@ -166,11 +166,8 @@ async def run_offline(question: str, sections: int) -> dict[str, Any]:
 
 
 async def test_the_offline_report_is_readable(research_kb: KnowledgeBase) -> None:
-    bind_knowledge(research_kb)
-    try:
+    with node_runtime(knowledge=research_kb):
         v = await run_offline(QUESTION, 4)
-    finally:
-        bind_knowledge(None)
     report, outline = v["report"], v["outline"]
     assert v["offline"] is True and v["status"] == "done"
     # says it was written without an LLM, under the title

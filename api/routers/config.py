@@ -64,13 +64,6 @@ class RollbackBody(BaseModel):
     version: int = Field(ge=0, description="restore the layer as it was right after this version (0: empty)")
 
 
-def _service(runtime: Any) -> ConfigService:
-    service = runtime.services.get("config")
-    if not isinstance(service, ConfigService):
-        raise ApiError(503, "unavailable", "the configuration service is not running")
-    return service
-
-
 def _target_user(user: Any, user_id: str | None) -> str:
     if user_id is None or user_id == user.user_id:
         return str(user.user_id)
@@ -135,7 +128,7 @@ async def _change_out(
 # ---------------------------------------------------------------------------- definitions
 @router.get("/api/v1/config/definitions")
 async def definitions(user: CurrentUser, runtime: RuntimeDep) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     defs = [s for s in service.registry.all() if readable(s, admin=user.is_admin)]
     cats: dict[str, dict[str, Any]] = {}
     for s in defs:
@@ -156,7 +149,7 @@ async def definitions(user: CurrentUser, runtime: RuntimeDep) -> Response:
 # ---------------------------------------------------------------------------- user layer
 @router.get("/api/v1/users/settings")
 async def user_settings(user: CurrentUser, runtime: RuntimeDep, user_id: str | None = None) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     target = _target_user(user, user_id)
     resolved = await service.user_resolved(target)
     version, stored = await service.stored("user", target)
@@ -180,7 +173,7 @@ async def user_settings(user: CurrentUser, runtime: RuntimeDep, user_id: str | N
 async def put_user_settings_batch(
     user: CurrentUser, runtime: RuntimeDep, body: Any = Body(...), user_id: str | None = None
 ) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     target = _target_user(user, user_id)
     values = _body_values(service, body)
     if not values:
@@ -198,7 +191,7 @@ async def user_settings_history(
     before: int | None = Query(None, ge=1),
     key: str | None = None,
 ) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     target = _target_user(user, user_id)
     versions = await service.history("user", target, limit=limit, before=before, key=key)
     return JSON(_readable_history(service, versions, admin=user.is_admin))
@@ -208,7 +201,7 @@ async def user_settings_history(
 async def rollback_user_settings(
     body: RollbackBody, user: CurrentUser, runtime: RuntimeDep, user_id: str | None = None
 ) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     target = _target_user(user, user_id)
     result = await service.rollback("user", target, body.version, actor=user.user_id, admin=user.is_admin)
     return JSON(
@@ -220,7 +213,7 @@ async def rollback_user_settings(
 async def put_user_setting(
     key: str, body: SettingValue, user: CurrentUser, runtime: RuntimeDep, user_id: str | None = None
 ) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     target = _target_user(user, user_id)
     result = await service.set_values(
         "user", target, {key: body.value}, actor=user.user_id, admin=user.is_admin
@@ -242,7 +235,7 @@ async def put_user_setting(
 async def delete_user_setting(
     key: str, user: CurrentUser, runtime: RuntimeDep, user_id: str | None = None
 ) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     target = _target_user(user, user_id)
     result = await service.delete_values("user", target, [key], actor=user.user_id, admin=user.is_admin)
     resolved = await service.user_resolved(target)
@@ -276,7 +269,7 @@ async def agent_config(
     agent_name: str, user: CurrentUser, runtime: RuntimeDep, thread_id: str | None = None
 ) -> Response:
     """Effective values for a graph (by name) or an assistant (by id), optionally within a thread."""
-    service = _service(runtime)
+    service = runtime.config
     async with runtime.db.connection() as conn:
         try:
             assistant = await engine_service.resolve_assistant(conn, runtime, user, agent_name)
@@ -334,7 +327,7 @@ async def _thread_view(service: ConfigService, user: Any, thread: dict[str, Any]
 
 @router.get("/threads/{thread_id}/config")
 async def get_thread_config(thread_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     return JSON(await _thread_view(service, user, await _own_thread(runtime, user, thread_id)))
 
 
@@ -343,7 +336,7 @@ async def put_thread_config(
     thread_id: str, user: CurrentUser, runtime: RuntimeDep, body: Any = Body(...)
 ) -> Response:
     """Replace the thread's session layer; keys left out go back to the inherited value."""
-    service = _service(runtime)
+    service = runtime.config
     tid = engine_service.valid_uuid(thread_id, "thread")
     values = _body_values(service, body)
     result = await service.set_thread_config(user.user_id, tid, values, actor=user.user_id)
@@ -359,7 +352,7 @@ async def thread_config_history(
     limit: int = Query(50, ge=1, le=1000),
     before: int | None = Query(None, ge=1),
 ) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     thread = await _own_thread(runtime, user, thread_id)
     versions = await service.history("session", str(thread["thread_id"]), limit=limit, before=before)
     return JSON(_readable_history(service, versions, admin=user.is_admin))
@@ -378,13 +371,13 @@ async def _system_view(service: ConfigService) -> dict[str, Any]:
 
 @router.get("/api/v1/system/config")
 async def get_system_config(user: AdminUser, runtime: RuntimeDep) -> Response:
-    return JSON(await _system_view(_service(runtime)))
+    return JSON(await _system_view(runtime.config))
 
 
 @router.put("/api/v1/system/config")
 async def put_system_config(user: AdminUser, runtime: RuntimeDep, body: Any = Body(...)) -> Response:
     """Set administrator overrides, all or nothing: ``{key: value, …}`` (nested tables are accepted)."""
-    service = _service(runtime)
+    service = runtime.config
     values = _body_values(service, body)
     if not values:
         raise ApiError(422, "invalid", "no settings given")
@@ -400,12 +393,12 @@ async def system_config_history(
     before: int | None = Query(None, ge=1),
     key: str | None = None,
 ) -> Response:
-    return JSON(await _service(runtime).history("system", "", limit=limit, before=before, key=key))
+    return JSON(await runtime.config.history("system", "", limit=limit, before=before, key=key))
 
 
 @router.post("/api/v1/system/config/rollback")
 async def rollback_system_config(body: RollbackBody, user: AdminUser, runtime: RuntimeDep) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     result = await service.rollback("system", "", body.version, actor=user.user_id, admin=True)
     return JSON(
         {
@@ -419,13 +412,13 @@ async def rollback_system_config(body: RollbackBody, user: AdminUser, runtime: R
 
 @router.put("/api/v1/system/config/{key}")
 async def put_system_setting(key: str, body: SettingValue, user: AdminUser, runtime: RuntimeDep) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     result = await service.set_values("system", "", {key: body.value}, actor=user.user_id, admin=True)
     return JSON({**await _system_view(service), "changed": result.keys})
 
 
 @router.delete("/api/v1/system/config/{key}")
 async def delete_system_setting(key: str, user: AdminUser, runtime: RuntimeDep) -> Response:
-    service = _service(runtime)
+    service = runtime.config
     result = await service.delete_values("system", "", [key], actor=user.user_id, admin=True)
     return JSON({**await _system_view(service), "changed": result.keys})

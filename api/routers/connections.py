@@ -24,10 +24,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-import nodes.data.runtime  # noqa: F401 - registers the start-up hook (key file, runtime binding)
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
 from api.responses import JSON
+from engine.current import runtime_scope
 from engine.serde import to_jsonable
 from nodes.data.connect import (
     ConnectionUnavailable,
@@ -118,7 +118,8 @@ async def _check(values: dict[str, Any], runtime: Any) -> None:
         if not str(values["database"]).startswith(("/", "~/")):
             raise ApiError(422, "invalid", "database: an absolute path to the SQLite file is required")
     try:
-        await check_reach(values, runtime.db.url, data_dir)
+        with runtime_scope(runtime):  # the reach check reads the runtime's settings and database (node code)
+            await check_reach(values, runtime.db.url, data_dir)
     except TargetRefused as exc:
         field = "database" if values["driver"] == "sqlite" else "host"
         raise ApiError(422, "invalid", f"{field}: {exc}") from None
@@ -215,20 +216,22 @@ async def delete_connection(connection_id: str, user: CurrentUser, runtime: Runt
 @router.post("/{connection_id}/test")
 async def test(connection_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
     row = await _load(runtime, user.user_id, connection_id)
-    try:
-        spec = await load_spec(runtime.db, runtime.settings.data_dir, user.user_id, str(row["connection_id"]))
-    except ConnectionUnavailable as exc:
-        return JSON({"connection_id": str(row["connection_id"]), "reachable": False, "server_version": None,
-                     "error": str(exc), "elapsed_ms": 0.0})
-    return JSON({"connection_id": spec.connection_id, **await test_connection(spec)})
+    with runtime_scope(runtime):  # node code: the reach check and the own-database refusal use the runtime
+        try:
+            spec = await load_spec(runtime.db, runtime.settings.data_dir, user.user_id, str(row["connection_id"]))
+        except ConnectionUnavailable as exc:
+            return JSON({"connection_id": str(row["connection_id"]), "reachable": False, "server_version": None,
+                         "error": str(exc), "elapsed_ms": 0.0})
+        return JSON({"connection_id": spec.connection_id, **await test_connection(spec)})
 
 
 @router.get("/{connection_id}/schema")
 async def schema(connection_id: str, user: CurrentUser, runtime: RuntimeDep, refresh: bool = False) -> Response:
     row = await _load(runtime, user.user_id, connection_id)
     try:
-        spec = await load_spec(runtime.db, runtime.settings.data_dir, user.user_id, str(row["connection_id"]))
-        body = await get_schema(runtime.db, spec, refresh=refresh)
+        with runtime_scope(runtime):  # node code: the reach check and the own-database refusal use the runtime
+            spec = await load_spec(runtime.db, runtime.settings.data_dir, user.user_id, str(row["connection_id"]))
+            body = await get_schema(runtime.db, spec, refresh=refresh)
     except (ConnectionUnavailable, SchemaUnavailable) as exc:
         raise ApiError(502, "database_unavailable", f"the database cannot be read: {exc}") from None
     return JSON(to_jsonable({"connection_id": spec.connection_id, **body}))

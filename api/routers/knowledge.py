@@ -212,11 +212,8 @@ async def search(body: SearchRequest, user: CurrentUser, runtime: RuntimeDep) ->
     query = body.query.strip()
     if not query:
         raise ApiError(422, "invalid", "query: must contain text")
-    # The caller's resolved configuration (weights, threshold); declared defaults without a config service.
-    config = getattr(runtime, "services", {}).get("config")
-    values = (
-        dict((await config.user_resolved(user.user_id, verify=False)).values) if config is not None else None
-    )
+    # The caller's resolved configuration (weights, threshold).
+    values = dict((await runtime.config.user_resolved(user.user_id, verify=False)).values)
     try:
         hits = await _kb(runtime).search(user.user_id, query, k=body.k, values=values)
     except ServiceUnavailableError as exc:

@@ -52,8 +52,7 @@ def thread_graph(runtime: Any, thread: dict[str, Any]) -> Any | None:
 @router.post("/threads")
 async def create_thread(body: ThreadCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
     thread_id = body.thread_id or str(uuid.uuid4())  # validated as a UUID by ThreadCreate
-    config_service = runtime.services.get("config")
-    config = config_service.check_session(body.config) if config_service is not None else body.config
+    config = runtime.config.check_session(body.config)
     graph = None
     if body.supersteps:
         graph_id = (body.metadata or {}).get("graph_id")

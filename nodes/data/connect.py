@@ -155,9 +155,7 @@ def _postgres_creator(spec: ConnectionSpec) -> Any:
         }
         conn = await psycopg.AsyncConnection.connect(**{k: v for k, v in params.items() if v is not None})
         try:
-            own = await own_identity()
-            if own is not None:
-                refuse_if_own(await server_identity(conn), own)
+            refuse_if_own(await server_identity(conn), await own_identity())
             await conn.rollback()
         except BaseException:
             with contextlib.suppress(Exception):

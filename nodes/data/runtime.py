@@ -1,83 +1,55 @@
-"""The process runtime as data-question nodes see it: the database pool (connections, schema cache) and the
-data directory (the secret key file). Bound by a start-up hook when a clew process starts; engines are
-disposed by a shutdown hook."""
+"""The runtime as data-question code sees it: the database pool (connections, schema cache), the data directory
+(the secret key file), the administrator's reach settings — all of the runtime executing the run
+(:mod:`engine.current`); and :class:`DataConnections`, the runtime extension that reads the key file at
+start-up and disposes the cached engines at shutdown (``nodes/extensions.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_runtime: Any = None
+from engine.current import current_runtime
 
-
-class NoRuntime(RuntimeError):
-    """Data questions need clew's database: the graph runs outside a clew process."""
-
-
-def bind(runtime: Any) -> None:
-    global _runtime
-    _runtime = runtime
-
+if TYPE_CHECKING:
+    from engine.runtime import Runtime
 
 def db() -> Any:
-    if _runtime is None:
-        raise NoRuntime("data questions run inside clew (serve or worker): no runtime is bound")
-    return _runtime.db
+    return current_runtime().db
 
 
 def data_dir() -> Path:
-    if _runtime is None:
-        raise NoRuntime("data questions run inside clew (serve or worker): no runtime is bound")
-    return Path(_runtime.settings.data_dir)
+    return Path(current_runtime().settings.data_dir)
 
 
 async def reach_settings() -> tuple[list[str], list[str]]:
-    """``(data.allowed_hosts, data.sqlite_directories)`` from the system layer (defaults without a runtime
-    or a configuration service)."""
+    """``(data.allowed_hosts, data.sqlite_directories)`` from the system layer."""
     from nodes.data.reach import DEFAULT_ALLOWED_HOSTS, DEFAULT_SQLITE_DIRECTORIES, setting_list
 
-    service = getattr(_runtime, "services", {}).get("config") if _runtime is not None else None
-    values: dict[str, Any] = {}
-    if service is not None:
-        values = (await service.system_resolved()).values
+    values = (await current_runtime().config.system_resolved()).values
     return (setting_list(values, "data.allowed_hosts", DEFAULT_ALLOWED_HOSTS),
             setting_list(values, "data.sqlite_directories", DEFAULT_SQLITE_DIRECTORIES))
 
 
-async def own_identity() -> tuple[str, str] | None:
+async def own_identity() -> tuple[str, str]:
     """clew's own database as ``(current_database(), pg_postmaster_start_time())``, read on its pool now
-    (a restart of the server changes it); None without a runtime."""
-    if _runtime is None:
-        return None
+    (a restart of the server changes it)."""
     from persistence.connections import server_identity
 
-    async with _runtime.db.connection() as conn:
+    async with current_runtime().db.connection() as conn:
         return await server_identity(conn)
 
 
-async def _on_start(runtime: Any) -> None:
-    import asyncio
+class DataConnections:
+    """Data questions' part of a process: the key file read at start-up (off the event loop, so no request
+    or node does file I/O for it), the cached engines of users' databases disposed at shutdown."""
 
-    from persistence.secret_box import box
+    async def start(self, runtime: Runtime) -> None:
+        from persistence.secret_box import box
 
-    bind(runtime)
-    # read (or create) the key file now, off the event loop, so no request or node does file I/O for it
-    await asyncio.to_thread(box, Path(runtime.settings.data_dir))
+        await asyncio.to_thread(box, Path(runtime.settings.data_dir))
 
+    async def stop(self, runtime: Runtime) -> None:
+        from nodes.data.connect import forget_all
 
-async def _on_stop(_runtime: Any) -> None:
-    from nodes.data.connect import forget_all
-
-    await forget_all()
-
-
-def _register() -> None:
-    from engine.runtime import SHUTDOWN_HOOKS, STARTUP_HOOKS
-
-    if _on_start not in STARTUP_HOOKS:
-        STARTUP_HOOKS.append(_on_start)
-    if _on_stop not in SHUTDOWN_HOOKS:
-        SHUTDOWN_HOOKS.append(_on_stop)
-
-
-_register()
+        await forget_all()

@@ -79,10 +79,9 @@ def _trackers(config: RunnableConfig | None) -> list[Any]:
 
 async def cost_summary(config: RunnableConfig | None, *, offline: bool) -> dict[str, Any]:
     """``{"usd", "input_tokens", "output_tokens", "calls", "offline", "by_model"}`` for this research."""
-    from nodes.sources import bound_runtime
+    from engine.current import runtime_or_none
 
-    runtime = bound_runtime()
-
+    runtime = runtime_or_none()
     conf = (config or {}).get("configurable") or {}
     thread_id = conf.get("thread_id")
     totals: dict[str, Any] = {
