@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from persistence.todos import TODOS_CHANNEL
+
 if TYPE_CHECKING:
     from persistence.db import Database
 
@@ -25,6 +27,12 @@ EVENTS_CHANNEL = "clew_events"  # payload: run_id
 RUNS_CHANNEL = "clew_runs"  # payload: run_id (a run became claimable)
 CANCEL_CHANNEL = "clew_cancel"  # payload: run_id
 CONFIG_CHANNEL = "clew_config"  # payload: free-form (configuration changed)
+# TODOS_CHANNEL (persistence/todos.py), payload: a user id; wakes the key todo_key(user id)
+
+
+def todo_key(user_id: str) -> str:
+    """The broker key woken when ``user_id``'s todos change."""
+    return f"todos:{user_id}"
 
 
 class Broker:
@@ -63,6 +71,8 @@ class Broker:
     async def emit(self, channel: str, payload: str) -> None:
         if channel == EVENTS_CHANNEL:
             self.wake(payload)
+        elif channel == TODOS_CHANNEL:
+            self.wake(todo_key(payload))
         for handler in self._handlers.get(channel, ()):
             result = handler(payload)
             if result is not None:
@@ -99,7 +109,7 @@ class Listener:
             try:
                 conn = await self.db.connect_dedicated()
                 async with conn:
-                    for channel in (EVENTS_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL, CONFIG_CHANNEL):
+                    for channel in (EVENTS_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL, CONFIG_CHANNEL, TODOS_CHANNEL):
                         await conn.execute(f"LISTEN {channel}")
                     self.ready.set()
                     if not first:

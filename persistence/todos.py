@@ -3,7 +3,8 @@ todo does not exist.
 
 Filing is ``INSERT … ON CONFLICT DO NOTHING`` on a deterministic id, so a node that runs again files nothing
 new; finishing is ``UPDATE … WHERE status = 'pending'`` on a row the caller locked, so a todo is completed or
-cancelled once.
+cancelled once. Both also NOTIFY ``TODOS_CHANNEL`` with the todo's user (sent at commit), so every process can
+push the user's todo list to its open streams (``GET /todos/stream``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ TODO_COLUMNS = (
 )
 
 STATUSES = ("pending", "completed", "cancelled")
+
+TODOS_CHANNEL = "clew_todos"  # NOTIFY payload: the user whose todos changed
+NOTIFY_CHANGED = "SELECT pg_notify(%s, %s)"
+
+
+async def notify_changed(conn: Conn, user_id: str) -> None:
+    """Tell every process (at commit) that ``user_id``'s todos changed."""
+    await conn.execute(NOTIFY_CHANGED, (TODOS_CHANNEL, user_id))
 
 
 async def insert(
@@ -65,6 +74,7 @@ async def insert(
     )
     row = await cur.fetchone()
     if row is not None:
+        await notify_changed(conn, user_id)
         return row, True
     cur = await conn.execute(f"SELECT {TODO_COLUMNS} FROM todos WHERE todo_id = %s", (todo_id,))
     existing = await cur.fetchone()
@@ -88,7 +98,10 @@ async def finish(conn: Conn, todo_id: str, status: str, result: Any) -> dict[str
             RETURNING {TODO_COLUMNS}""",
         (status, Jsonb(result) if result is not None else None, todo_id),
     )
-    return await cur.fetchone()
+    row = await cur.fetchone()
+    if row is not None:
+        await notify_changed(conn, str(row["user_id"]))
+    return row
 
 
 async def list_for_thread(

@@ -6,6 +6,7 @@ user's todos being invisible."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -276,3 +277,49 @@ async def test_demo_graph_rejected_plan(client: Any) -> None:
     )
     assert done["report"] == "The plan was rejected (too vague); nothing was researched."
     assert done["log"] == ["plan", "review_plan:reject", "abandon"]
+
+
+async def todo_pushes(http: httpx.AsyncClient, out: asyncio.Queue[list[dict[str, Any]]]) -> None:
+    """Read ``GET /todos/stream`` into ``out`` (one pending list per ``todos`` event)."""
+    async with http.stream("GET", "/todos/stream", timeout=None) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        event = ""
+        async for line in r.aiter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event == "todos":
+                await out.put(json.loads(line[5:]))
+
+
+async def next_push(queue: asyncio.Queue[list[dict[str, Any]]], until: Any) -> list[dict[str, Any]]:
+    while True:
+        todos = await asyncio.wait_for(queue.get(), 30)
+        if until({t["todo_id"] for t in todos}):
+            return todos
+
+
+async def test_pending_todos_are_pushed(client: Any, http: httpx.AsyncClient, bob: httpx.AsyncClient) -> None:
+    mine: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    theirs: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    readers = [asyncio.create_task(todo_pushes(http, mine)), asyncio.create_task(todo_pushes(bob, theirs))]
+    try:
+        before = {t["todo_id"] for t in await asyncio.wait_for(mine.get(), 30)}  # the list at once
+        bobs = await asyncio.wait_for(theirs.get(), 30)
+        assert all(t["status"] == "pending" for t in bobs)
+        tid, _ = await at_gate(client, 2)  # filed in a run
+        filed = [t["todo_id"] for t in (await http.get(f"/threads/{tid}/todos")).json()]
+        pushed = await next_push(mine, lambda ids: set(filed) <= ids)
+        assert {t["thread_id"] for t in pushed if t["todo_id"] in filed} == {tid}
+        assert before <= {t["todo_id"] for t in pushed}
+        r = await http.post(f"/todos/{filed[0]}/complete", json={"result": {"decision": "approve"}})
+        assert r.status_code == 200
+        await next_push(mine, lambda ids: filed[0] not in ids and filed[1] in ids)  # finished outside a run
+        r = await http.post(f"/todos/{filed[1]}/cancel")
+        assert r.status_code == 200 and r.json()["resumed_run_id"]
+        await next_push(mine, lambda ids: not ids & set(filed))
+        await client.runs.join(tid, r.json()["resumed_run_id"])
+        assert theirs.empty()  # another user's todos changed nothing for bob
+    finally:
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)

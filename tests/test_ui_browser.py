@@ -18,9 +18,7 @@ mid-run and restarted finishes the session in the page.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,15 +29,12 @@ from tests.conftest import make_key
 from tests.graphs.ui_scripted import SLOW_ANSWER
 from tests.research_support import CORPUS
 from tests.support.pg import create_database, drop_database
-from tests.support.server import ROOT, ClewProcess
+from tests.support.server import ClewProcess
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
-CHROMIUM = os.environ.get("CLEW_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-SHOTS = ROOT / "test-results" / "ui"
-TIMEOUT_MS = 60_000
-expect.set_options(timeout=TIMEOUT_MS)
+from tests.support.browser import launch, open_page, shot, start_session  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -58,41 +53,8 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClewPr
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package (.ci/run does)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with launch() as b:
         yield b
-        b.close()
-
-
-def open_page(browser: Browser, server: ClewProcess, key: str | None, *, width: int = 1200) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    if key is not None:
-        context.add_init_script(f"window.sessionStorage.setItem('clew.apiKey', {key!r});")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-    page.errors = errors  # type: ignore[attr-defined]
-    page.goto(server.url + "/")
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    assert not page.errors, page.errors  # type: ignore[attr-defined]  # no script error, no CSP violation
-
-
-def start_session(page: Page, graph: str, fields: dict[str, str]) -> None:
-    page.get_by_role("button", name="+ New session").click()
-    form = page.get_by_role("form", name="New session")
-    form.get_by_label("Mode").select_option(graph)
-    for label, value in fields.items():
-        form.get_by_label(re.compile(rf"^{re.escape(label)}( \*)?$", re.I)).fill(value)
-    form.get_by_role("button", name="Start").click()
 
 
 def ai_text(page: Page) -> str:

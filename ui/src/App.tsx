@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { hasCredentials, isUnauthorized, logout, onAuthChange } from "./api/auth";
 import { clew, type Todo } from "./api/clew";
 import { sdkClient } from "./api/sdk";
+import { followTodos, type FeedState } from "./api/todoFeed";
 import { KnowledgePanel } from "./components/KnowledgePanel";
 import { NewSessionForm } from "./components/NewSessionForm";
 import { SessionView } from "./components/SessionView";
@@ -17,6 +18,7 @@ import { TodoPanel } from "./components/TodoPanel";
 import { AppContext } from "./context";
 import { stringsFor } from "./i18n";
 import { initialInput, modeOf, titleOf, type GraphMode } from "./logic/graphs";
+import { finished, reduceTodos } from "./logic/todos";
 
 type View = "sessions" | "todos" | "knowledge" | "settings";
 const VIEWS: View[] = ["sessions", "todos", "knowledge", "settings"];
@@ -49,7 +51,8 @@ export function App() {
   const [settings, setSettings] = useState<Record<string, unknown>>({});
   const [modes, setModes] = useState<GraphMode[]>([]);
   const [threads, setThreads] = useState<Thread[]>([]);
-  const [todos, setTodos] = useState<Todo[]>([]);
+  const [todos, setTodos] = useState<readonly Todo[]>([]);
+  const [feed, setFeed] = useState<FeedState>("polling");
   const [pending, setPending] = useState<{ threadId: string; input: Record<string, unknown> | null; mode: GraphMode } | null>(null);
   const [startError, setStartError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
@@ -61,13 +64,8 @@ export function App() {
   const reloadThreads = useCallback(() => {
     client.threads.search({ limit: 100, sortBy: "updated_at", sortOrder: "desc" }).then(setThreads, () => {});
   }, [client]);
-  const reloadTodos = useCallback(() => {
-    clew.todos("pending").then(setTodos, () => {});
-  }, []);
-  const activity = useCallback(() => {
-    reloadThreads();
-    reloadTodos();
-  }, [reloadThreads, reloadTodos]);
+  const todoEvent = useCallback((event: unknown) => setTodos((l) => reduceTodos(l, event)), []);
+  const activity = reloadThreads;
 
   useEffect(() => {
     if (auth.signedOut) return;
@@ -88,7 +86,17 @@ export function App() {
     }, () => {});
   }, [auth.signedOut, client]);
 
-  // todos and the session list follow the runs: reload every 3 s while the page is visible
+  // the pending todos are pushed (polled only while their stream is down); a change may be a thread that
+  // waits for them or goes on: the session list follows
+  useEffect(() => {
+    if (auth.signedOut) return;
+    return followTodos((list) => {
+      todoEvent(list);
+      reloadThreads();
+    }, setFeed);
+  }, [auth.signedOut, auth.hasKey, todoEvent, reloadThreads]);
+
+  // the session list follows the runs: reload every 3 s while the page is visible
   useEffect(() => {
     if (auth.signedOut) return;
     const id = window.setInterval(() => {
@@ -170,14 +178,17 @@ export function App() {
                   initialInput={pending?.threadId === threadId ? pending.input : null}
                   onStarted={() => setPending((p) => (p ? { ...p, input: null } : p))}
                   threadStatus={thread?.status}
-                  onActivity={activity} />
+                  onActivity={activity} onTodo={todoEvent} />
               ) : (
                 <p className="muted">…</p>
               )}
             </section>
           </div>
         ) : view === "todos" ? (
-          <TodoPanel todos={todos} onChanged={activity} onOpen={open} />
+          <TodoPanel todos={todos} live={feed === "live"} onOpen={open} onFinished={(todo) => {
+            todoEvent(finished(todo));
+            reloadThreads();
+          }} />
         ) : view === "knowledge" ? (
           <KnowledgePanel />
         ) : (

@@ -24,6 +24,9 @@ const en = {
   stage: "Stage",
   queries: "Queries",
   currentQuery: "Current query",
+  sectionsLabel: "Sections",
+  sectionStatus: { writing: "writing", reviewing: "in review", revising: "revising", done: "done", failed: "failed" },
+  revisions: (n: number) => (n === 1 ? "1 revision" : `${n} revisions`),
   report: "Report",
   sources: "Sources",
   export: "Export",
@@ -70,7 +73,8 @@ const en = {
   sessionSettings: "Session settings",
 } as const;
 
-export type Strings = { [K in keyof typeof en]: string };
+type Widen<T> = T extends string ? string : T extends (...a: infer A) => string ? (...a: A) => string : { [K in keyof T]: Widen<T[K]> };
+export type Strings = { [K in keyof typeof en]: Widen<(typeof en)[K]> };
 
 const zh: Strings = {
   appName: "clew",
@@ -95,6 +99,9 @@ const zh: Strings = {
   stage: "阶段",
   queries: "查询",
   currentQuery: "当前查询",
+  sectionsLabel: "章节",
+  sectionStatus: { writing: "撰写中", reviewing: "审阅中", revising: "修改中", done: "完成", failed: "失败" },
+  revisions: (n: number) => `修改 ${n} 次`,
   report: "报告",
   sources: "来源",
   export: "导出",

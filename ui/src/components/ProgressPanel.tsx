@@ -1,11 +1,34 @@
-// Live progress of a research: stage, queries done of total, the current query, and each branch.
+// Live progress of a research: stage, queries done of total, the current query, each branch, and a
+// multi-agent team's sections (written / reviewed / revised / done, of how many).
 
 import { useApp } from "../context";
 import type { Progress } from "../logic/progress";
+import { finishedSections, type Sections } from "../logic/sections";
+
+function SectionList({ sections }: { sections: Sections }) {
+  const { t } = useApp();
+  const finished = finishedSections(sections);
+  return (
+    <div className="sections-progress">
+      <label>
+        {t.sectionsLabel}: <span data-testid="sections">{finished}/{sections.total}</span>{" "}
+        <progress max={sections.total} value={finished} />
+      </label>
+      <ol className="section-items">
+        {sections.items.map((s) => (
+          <li key={s.section} value={s.section} className={`section-${s.status}`} data-status={s.status}>
+            {s.title || `#${s.section}`} <small>({t.sectionStatus[s.status]}
+              {s.revision > 0 ? `, ${t.revisions(s.revision)}` : ""}{s.message ? `: ${s.message}` : ""})</small>
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
 
 export function ProgressPanel({ progress }: { progress: Progress }) {
   const { t } = useApp();
-  if (!progress.stage && progress.totalQueries === 0) return null;
+  if (!progress.stage && progress.totalQueries === 0 && progress.sections.total === 0) return null;
   return (
     <section className="progress" aria-label="progress">
       <div><strong>{t.stage}:</strong> <span data-testid="stage">{progress.stage ?? "—"}</span> {progress.message && <em>{progress.message}</em>}</div>
@@ -19,6 +42,7 @@ export function ProgressPanel({ progress }: { progress: Progress }) {
         </div>
       )}
       {progress.currentQuery && !["done", "failed", "rejected"].includes(progress.stage ?? "") && <div><strong>{t.currentQuery}:</strong> {progress.currentQuery}</div>}
+      {progress.sections.total > 0 && <SectionList sections={progress.sections} />}
       {progress.branches.length > 0 && (
         <ol className="branches">
           {progress.branches.map((b) => (

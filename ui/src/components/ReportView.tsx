@@ -5,6 +5,7 @@ import { useState } from "react";
 import { clew } from "../api/clew";
 import { useApp } from "../context";
 import { citationMarkdown, safeUrl, sourcesOf } from "../logic/citations";
+import { reportBody } from "../logic/report";
 import { Dialog } from "./Dialog";
 import { Markdown } from "./Markdown";
 
@@ -23,7 +24,7 @@ export function ReportView(props: { threadId: string; values: Record<string, unk
   return (
     <section className="report" aria-label={t.report}>
       <h2>{t.report}</h2>
-      <Markdown text={citationMarkdown(report, sources)} onCite={setOpen} />
+      <Markdown text={citationMarkdown(reportBody(report, props.values.question), sources)} onCite={setOpen} />
       {sources.length > 0 && !/^#{1,6}\s*(sources|references|来源|参考)/im.test(report) && (
         <>
           <h3>{t.sources}</h3>

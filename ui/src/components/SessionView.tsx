@@ -10,6 +10,7 @@ import { useApp } from "../context";
 import { sdkClient } from "../api/sdk";
 import { serverProblems } from "../logic/forms";
 import { emptyProgress, isTodoEvent, reduceProgress, shownProgress } from "../logic/progress";
+import { SUBGRAPH_PROGRESS } from "../logic/sections";
 import { DataResult } from "./DataResult";
 import { InterruptDialog, isTyped } from "./InterruptDialog";
 import { MessageList, textOf } from "./MessageList";
@@ -19,6 +20,14 @@ import { SessionSettings } from "./SessionSettings";
 
 export const STREAM_MODES = ["values", "messages-tuple", "custom", "updates"] as const;
 const RUN_CONFIG = { recursion_limit: 400 };
+
+/** How this page streams a run of the graph: a graph whose progress runs in subgraphs (a multi-agent team's
+ * sections) streams them too, without the token stream (the subgraphs' own model calls are not the chat). */
+export function streamOptions(graphId: string) {
+  return SUBGRAPH_PROGRESS.has(graphId)
+    ? { streamMode: ["values", "custom", "updates"] as ("values" | "custom" | "updates")[], streamSubgraphs: true, config: RUN_CONFIG }
+    : { streamMode: [...STREAM_MODES], config: RUN_CONFIG };
+}
 
 type Values = Record<string, unknown>;
 
@@ -61,6 +70,8 @@ export function SessionView(props: {
   /** the thread's status as the session list last saw it */
   threadStatus?: string;
   onActivity: () => void;
+  /** a todo filed or finished, as this session's run stream told it */
+  onTodo?: (event: unknown) => void;
 }) {
   const { t } = useApp();
   const client = useMemo(() => sdkClient(), []);
@@ -69,14 +80,21 @@ export function SessionView(props: {
   const [answering, setAnswering] = useState(false);
   const [reconnecting, setReconnecting] = useState(false);
   const [draft, setDraft] = useState("");
+  const opts = streamOptions(props.assistantId);
   const stream = useStream<Values>({
     client,
     assistantId: props.assistantId,
     threadId: props.threadId,
     reconnectOnMount: true,
-    onCustomEvent: (data) => {
+    onCustomEvent: (data, meta) => {
+      // from a subgraph only the team's events count (a section's researcher is not the research's branch)
+      const inner = (meta?.namespace?.length ?? 0) > 0;
+      if (inner && (data as { type?: unknown } | null)?.type !== "research.team") return;
       setProgress((p) => reduceProgress(p, data));
-      if (isTodoEvent(data)) props.onActivity();
+      if (isTodoEvent(data)) {
+        props.onTodo?.(data);
+        props.onActivity();
+      }
     },
     onError: (e) => setLastError(e),
     onCreated: () => {
@@ -91,7 +109,7 @@ export function SessionView(props: {
     if (started.current || !props.initialInput) return;
     started.current = true;
     props.onStarted?.();
-    void stream.submit(props.initialInput, { streamMode: [...STREAM_MODES], config: RUN_CONFIG });
+    void stream.submit(props.initialInput, opts);
   }, [props.initialInput]);
 
   // The server went away: once the SDK's own retries are spent, look for the thread's latest run (every
@@ -162,7 +180,7 @@ export function SessionView(props: {
     setAnswering(true);
     const resume = stream.interrupts.length > 1 && interrupt?.id ? { [interrupt.id]: value } : value;
     try {
-      await stream.submit(null, { command: { resume }, streamMode: [...STREAM_MODES], config: RUN_CONFIG });
+      await stream.submit(null, { ...opts, command: { resume } });
     } finally {
       setAnswering(false);
     }
@@ -174,7 +192,7 @@ export function SessionView(props: {
     if (!text) return;
     setDraft("");
     setLastError(null);
-    void stream.submit({ messages: [{ type: "human", content: text }] }, { streamMode: [...STREAM_MODES], config: RUN_CONFIG });
+    void stream.submit({ messages: [{ type: "human", content: text }] }, opts);
   };
 
   const resumeRejected = lastError != null && [409, 422].includes(statusOf(lastError) ?? 0);

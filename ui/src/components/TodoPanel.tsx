@@ -1,6 +1,6 @@
 // The user's pending todos across sessions: complete one with a result (a form from its answer schema) or
-// cancel it. Completing the last todo of a session resumes its run (the server does that); the list is
-// reloaded every few seconds and on every stream activity, so it follows the runs live.
+// cancel it. Completing the last todo of a session resumes its run (the server does that). The list is
+// pushed by the server (api/todoFeed.ts) and by the open session's stream, so it follows the runs live.
 
 import { useState } from "react";
 import { clew, type Todo } from "../api/clew";
@@ -8,19 +8,18 @@ import { useApp } from "../context";
 import { assemble, schemaFields } from "../logic/forms";
 import { FieldInput } from "./FieldInput";
 
-function TodoItem({ todo, onDone, onOpen }: { todo: Todo; onDone: () => void; onOpen: (threadId: string) => void }) {
+function TodoItem({ todo, onDone, onOpen }: { todo: Todo; onDone: (t: Todo) => void; onOpen: (threadId: string) => void }) {
   const { t } = useApp();
   const fields = schemaFields(todo.schema);
   const [raw, setRaw] = useState<Record<string, string | boolean>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const run = async (action: () => Promise<unknown>) => {
+  const run = async (action: () => Promise<Todo>) => {
     setBusy(true);
     setProblem(null);
     try {
-      await action();
-      onDone();
+      onDone(await action());
     } catch (e) {
       setProblem((e as Error).message);
     } finally {
@@ -54,14 +53,20 @@ function TodoItem({ todo, onDone, onOpen }: { todo: Todo; onDone: () => void; on
   );
 }
 
-export function TodoPanel(props: { todos: Todo[]; onChanged: () => void; onOpen: (threadId: string) => void }) {
+export function TodoPanel(props: {
+  todos: readonly Todo[];
+  /** pushed by the server (false: polled while the push is down) */
+  live: boolean;
+  onFinished: (todo: Todo) => void;
+  onOpen: (threadId: string) => void;
+}) {
   const { t } = useApp();
   return (
-    <section className="todos" aria-label={t.todos}>
+    <section className="todos" aria-label={t.todos} data-feed={props.live ? "live" : "polling"}>
       <h2>{t.todos} <span className="badge">{props.todos.length}</span></h2>
       {props.todos.length === 0 && <p className="muted">{t.noTodos}</p>}
       <ul>
-        {props.todos.map((todo) => <TodoItem key={todo.todo_id} todo={todo} onDone={props.onChanged} onOpen={props.onOpen} />)}
+        {props.todos.map((todo) => <TodoItem key={todo.todo_id} todo={todo} onDone={props.onFinished} onOpen={props.onOpen} />)}
       </ul>
     </section>
   );

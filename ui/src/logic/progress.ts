@@ -1,6 +1,8 @@
 // Reduction of a research's custom stream events (nodes/progress.py) into what the progress panel shows.
 // Events are informative only: the reducer is idempotent per event so a replayed stream (a rejoin from
-// Last-Event-ID -1) gives the same picture as the live one.
+// Last-Event-ID -1) gives the same picture as the live one. A multi-agent team's sections: logic/sections.ts.
+
+import { noSections, reduceSections, sectionsFromValues, type Sections } from "./sections";
 
 export interface BranchProgress {
   index: number;
@@ -20,6 +22,7 @@ export interface Progress {
   currentDepth: number;
   totalDepth: number;
   branches: BranchProgress[];
+  sections: Sections;
 }
 
 export const emptyProgress: Progress = {
@@ -31,6 +34,7 @@ export const emptyProgress: Progress = {
   currentDepth: 0,
   totalDepth: 0,
   branches: [],
+  sections: noSections,
 };
 
 type Obj = Record<string, unknown>;
@@ -66,6 +70,10 @@ export function reduceProgress(p: Progress, event: unknown): Progress {
       const branches = [...others, b].sort((x, y) => x.level - y.level || x.index - y.index);
       return { ...p, branches };
     }
+    case "research.team": {
+      const sections = reduceSections(p.sections, e);
+      return sections === p.sections ? p : { ...p, sections };
+    }
     default:
       return p;
   }
@@ -95,6 +103,7 @@ export function progressFromValues(values: Obj | undefined): Progress {
       sources: Array.isArray(f.docs) ? f.docs.length : 0,
       error: str(f.error),
     })),
+    sections: sectionsFromValues(values),
   };
 }
 
@@ -105,7 +114,7 @@ export function progressFromValues(values: Obj | undefined): Progress {
  * label are never shown.
  */
 export function shownProgress(events: Progress, values: Obj | undefined, running: boolean): Progress {
-  const base = events.stage || events.totalQueries ? events : progressFromValues(values);
+  const base = events.stage || events.totalQueries || events.sections.total ? events : progressFromValues(values);
   const finalStage = !running && values ? str(values.stage) : null;
   const stage = finalStage ?? base.stage;
   return { ...base, stage, message: stage === base.stage ? base.message : "", branches: base.branches.filter((b) => b.query.trim()) };
