@@ -1,7 +1,7 @@
 """The todo pipeline through the SDK and raw HTTP: filing (and its ``todo`` events), listing, completing with a
 validated result, cancelling, the gate, the automatic resume exactly once under concurrent completion,
-idempotent filing when a node runs again, the session aliases, the demo graph end to end, and another
-user's todos being invisible."""
+idempotent filing when a node runs again, the session aliases, the demo graph end to end, another user's
+todos being invisible, and the pending list pushed by ``GET /todos/stream``."""
 
 from __future__ import annotations
 

@@ -25,30 +25,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import make_key
 from tests.graphs.ui_scripted import SLOW_ANSWER
 from tests.research_support import CORPUS
-from tests.support.pg import create_database, drop_database
 from tests.support.server import ClewProcess
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
-from tests.support.browser import launch, open_page, shot, start_session  # noqa: E402
+from tests.support.browser import ensure_corpus, launch, open_page, shot, start_session  # noqa: E402
+from tests.support.browser import ui_server as serve_ui  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClewProcess, str]]:
-    url = create_database("clew_ui")
-    data = tmp_path_factory.mktemp("clew-ui")
-    proc = ClewProcess(url, data, workers=2, env={
+    with serve_ui(tmp_path_factory.mktemp("clew-ui"), "clew_ui", {
         "CLEW_AUTH": "api_key", "CLEW_LEASE_SECONDS": "3", "CLEW_MAX_ATTEMPTS": "3",
-    })
-    proc.start()
-    key = make_key(url, data, "alice")
-    yield proc, key
-    proc.stop()
-    drop_database(url)
+    }) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -311,15 +304,6 @@ def test_upload_and_find_documents(browser: Browser, ui_server: tuple[ClewProces
     page.get_by_role("button", name="Search the knowledge base").click()
     expect(page.locator(".hits li").first).to_contain_text("Brennholt")
     shot(page, "06-found")
-
-
-def ensure_corpus(server: ClewProcess, key: str) -> None:
-    with httpx.Client(base_url=server.url, headers={"x-api-key": key}, timeout=30) as http:
-        have = {d["filename"] for d in http.get("/api/v1/knowledge/documents").json()["documents"]}
-        for name, text in CORPUS.items():
-            if name not in have:
-                r = http.post("/api/v1/knowledge/upload", files={"file": (name, text.encode(), "text/markdown")})
-                assert r.status_code in (201, 202), r.text
 
 
 def test_setting_applies_to_next_run_plan_approval_and_report(

@@ -20,29 +20,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import make_key
-from tests.research_support import CORPUS
-from tests.support.pg import create_database, drop_database
 from tests.support.server import ClewProcess
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
-from tests.support.browser import launch, open_page, shot  # noqa: E402
+from tests.support.browser import ensure_corpus, launch, open_page, shot  # noqa: E402
+from tests.support.browser import ui_server as serve_ui  # noqa: E402
 
 SECRET = "tvly-never-shown-4711"
 
 
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClewProcess, str]]:
-    url = create_database("clew_ui_panels")
-    data = tmp_path_factory.mktemp("clew-ui-panels")
-    proc = ClewProcess(url, data, workers=2, env={"CLEW_AUTH": "api_key", "CLEW_ADMIN_USERS": '["alice"]'})
-    proc.start()
-    key = make_key(url, data, "alice")
-    yield proc, key
-    proc.stop()
-    drop_database(url)
+    env = {"CLEW_AUTH": "api_key", "CLEW_ADMIN_USERS": '["alice"]'}
+    with serve_ui(tmp_path_factory.mktemp("clew-ui-panels"), "clew_ui_panels", env) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -178,15 +171,6 @@ def test_todos_are_pushed_to_the_open_panel(browser: Browser, ui_server: tuple[C
         assert http.get(f"/threads/{tid}/todos", params={"status": "pending"}).json() == []
         http.delete(f"/threads/{tid}")
     assert polls == [], polls  # pushed, not polled
-
-
-def ensure_corpus(server: ClewProcess, key: str) -> None:
-    with api(server, key) as http:
-        have = {d["filename"] for d in http.get("/api/v1/knowledge/documents").json()["documents"]}
-        for name, text in CORPUS.items():
-            if name not in have:
-                r = http.post("/api/v1/knowledge/upload", files={"file": (name, text.encode(), "text/markdown")})
-                assert r.status_code in (201, 202), r.text
 
 
 # every section status the panel showed, in order, recorded in the page as it changes

@@ -14,15 +14,42 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.conftest import make_key
+from tests.research_support import CORPUS
+from tests.support.pg import create_database, drop_database
 from tests.support.server import ROOT, ClewProcess
 
 CHROMIUM = os.environ.get("CLEW_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SHOTS = ROOT / "test-results" / "ui"
 TIMEOUT_MS = 60_000
 expect.set_options(timeout=TIMEOUT_MS)
+
+
+@contextmanager
+def ui_server(data: Path, name: str, env: dict[str, str]) -> Iterator[tuple[ClewProcess, str]]:
+    """A ``clew serve`` (two worker slots) on a database of its own, and an API key of alice's."""
+    url = create_database(name)
+    proc = ClewProcess(url, data, workers=2, env=env)
+    proc.start()
+    try:
+        yield proc, make_key(url, data, "alice")
+    finally:
+        proc.stop()
+        drop_database(url)
+
+
+def ensure_corpus(server: ClewProcess, key: str) -> None:
+    """The research test corpus in alice's knowledge base (uploaded once per server)."""
+    with httpx.Client(base_url=server.url, headers={"x-api-key": key}, timeout=30) as http:
+        have = {d["filename"] for d in http.get("/api/v1/knowledge/documents").json()["documents"]}
+        for name, text in CORPUS.items():
+            if name not in have:
+                r = http.post("/api/v1/knowledge/upload", files={"file": (name, text.encode(), "text/markdown")})
+                assert r.status_code in (201, 202), r.text
 
 
 @contextmanager
