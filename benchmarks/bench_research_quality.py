@@ -72,6 +72,11 @@ def has(text: str, expected: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(expected)}(?!\w)", norm(text)) is not None
 
 
+def has_any(text: str, answers: list[str]) -> bool:
+    """Whether any of the acceptable spellings of one expected answer occurs in ``text``."""
+    return any(has(text, a) for a in answers)
+
+
 def body_of(report: str) -> str:
     """The report without its ``## Sources`` list."""
     return re.split(r"^## Sources\s*$", report, maxsplit=1, flags=re.MULTILINE)[0]
@@ -98,13 +103,14 @@ def cited_units(body: str) -> list[tuple[str, list[int]]]:
 def score(question: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     report = str(values.get("report") or "")
     body = body_of(report)
-    expected = [norm(e) for e in question["expected"]]
+    # an expected answer is a string, or a list of strings any of which answers (one of several right values)
+    expected = [[norm(a) for a in ([e] if isinstance(e, str) else e)] for e in question["expected"]]
     units = cited_units(body)
-    in_report = sum(1 for e in expected if has(body, e))
-    in_cited = sum(1 for e in expected if any(has(u, e) for u, _ in units))
+    in_report = sum(1 for e in expected if has_any(body, e))
+    in_cited = sum(1 for e in expected if any(has_any(u, e) for u, _ in units))
     summary = cited_units(summary_of(body))
-    in_summary = sum(1 for e in expected if any(has(u, e) for u, _ in summary))
-    with_fact = [u for u, _ in units if any(has(u, e) for e in expected)]
+    in_summary = sum(1 for e in expected if any(has_any(u, e) for u, _ in summary))
+    with_fact = [u for u, _ in units if any(has_any(u, e) for e in expected)]
     numbers = {n for _, ns in units for n in ns}
     by_n = {int(s["n"]): s for s in values.get("sources") or []}
     cited_files = sorted(
@@ -116,7 +122,7 @@ def score(question: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     )
     relevant = list(question["relevant"])
     relevant_cited = [r for r in relevant if r in cited_files]
-    spaced = [e.replace("_", " ") for e in expected if "_" in e]
+    spaced = [a.replace("_", " ") for e in expected for a in e if "_" in a]
     junk = [
         u
         for u, _ in units

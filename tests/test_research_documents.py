@@ -318,6 +318,25 @@ def test_passages_know_their_term_and_heading() -> None:
     ]
 
 
+def test_a_sentence_leaning_on_the_one_before_is_quoted_with_it() -> None:
+    """"This will be either …" is no answer alone: it stays joined to the sentence it continues (in its
+    paragraph only), so the values it lists are quoted with their subject."""
+    text = (
+        "ffi_prep_cif returns a libffi status code, of type ffi_status. This will be either FFI_OK if "
+        "everything worked properly; FFI_BAD_TYPEDEF if one of the ffi_type objects is incorrect.\n\n"
+        "It is a new paragraph."
+    )
+    assert [p[0] for p in passages(text)] == [
+        "ffi_prep_cif returns a libffi status code, of type ffi_status. This will be either FFI_OK if "
+        "everything worked properly; FFI_BAD_TYPEDEF if one of the ffi_type objects is incorrect.",
+        "It is a new paragraph.",
+    ]
+    summary = offline.summarize(
+        "Which status values does ffi_prep_cif report?", [SourceDoc(id="b", title="basics", text=text)], 1
+    )
+    assert "FFI_BAD_TYPEDEF" in summary.sentences[0].text
+
+
 def test_quoted_passages_get_their_subject_and_front_matter_is_never_quoted() -> None:
     groups = SourceDoc(
         id="g",

@@ -113,12 +113,37 @@ def term_name(term: str) -> str:
     return plain
 
 
+# A sentence that only makes sense after the one before it ("ffi_prep_cif returns a status code. This will
+# be either FFI_OK …; FFI_BAD_TYPEDEF …") is quoted together with it, so its answer is not lost for want of a
+# subject. Only within one paragraph, and only while the two stay a quotable length.
+_CONTINUATION = re.compile(r"^(?:this|these|it|they|such|both|either)\b(?!\s+(?:section|chapter|document|manual))",
+                           re.IGNORECASE)
+_JOINED_WORDS = 60
+
+
+def _join_continuations(sentences: list[str]) -> list[str]:
+    out: list[str] = []
+    for sentence in sentences:
+        if (
+            out
+            and _CONTINUATION.match(sentence)
+            and out[-1].endswith((".", ";"))
+            and not out[-1].lstrip().startswith(("-", "*", "•"))
+            and len(out[-1].split()) + len(sentence.split()) <= _JOINED_WORDS
+        ):
+            out[-1] = f"{out[-1]} {sentence}"
+        else:
+            out.append(sentence)
+    return out
+
+
 def passages(text: str) -> list[tuple[str, str | None, str | None]]:
     """Sentences of a structured text with what they are about: ``(sentence, term, heading)``.
 
     Understands what the knowledge base writes (:mod:`retrieval.structure`): a markdown heading line sets the
     heading of what follows (and is not itself a sentence); a definition ``term\n:   description`` gives
-    every sentence of its description that term. Other text is split with :func:`split_sentences`.
+    every sentence of its description that term. Other text is split with :func:`split_sentences`. A
+    sentence that leans on the one before it ("This will be either …") stays joined to it.
     """
     out: list[tuple[str, str | None, str | None]] = []
     heading: str | None = None
@@ -135,9 +160,9 @@ def passages(text: str) -> list[tuple[str, str | None, str | None]]:
         m = _DEFINITION.match(rest)
         if m:
             term = term_name(m.group("term"))
-            for sentence in split_sentences(m.group("body")):
+            for sentence in _join_continuations(split_sentences(m.group("body"))):
                 out.append((sentence, term, heading))
             continue
-        for sentence in split_sentences(rest):
+        for sentence in _join_continuations(split_sentences(rest)):
             out.append((sentence, None, heading))
     return out
