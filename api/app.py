@@ -15,7 +15,7 @@ from pathlib import Path
 import structlog
 from fastapi import FastAPI
 
-from api import errors, operations
+from api import errors, operations, tracing
 from api.limits import RequestLimits
 from api.routers import assistants, runs, store, system, threads
 from config_schema.settings import RuntimeSettings
@@ -58,6 +58,7 @@ def create_app(
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     operations.install(app, settings)  # browser safety, request ids, accounts, /ready, /metrics
     errors.install(app)
+    tracing.install(app, settings)  # OpenTelemetry request spans when CLEW_OTEL_ENABLED (api/tracing.py)
     for module in (system, assistants, threads, runs, store):
         app.include_router(module.router)
     for name in OPTIONAL_ROUTERS:

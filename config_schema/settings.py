@@ -62,6 +62,13 @@ class RuntimeSettings(BaseSettings):
     # observability (engine/metrics.py): the port `clew worker` serves /metrics on (0: none)
     metrics_port: int = 0
     metrics_public: bool = False  # with auth on, /metrics needs an admin unless this is set
+    # OpenTelemetry traces (engine/tracing.py), off by default; the OTLP exporter reads the standard
+    # OTEL_EXPORTER_OTLP_* variables (endpoint, headers), the SDK OTEL_TRACES_SAMPLER and OTEL_BSP_*
+    otel_enabled: bool = False
+    otel_service_name: str | None = None  # else OTEL_SERVICE_NAME, else "clew"
+    otel_exporter: Literal["otlp", "console"] = "otlp"  # otlp: OTLP over HTTP/protobuf
+    otel_db_spans: bool = True  # a span per database call inside a request or run (psycopg instrumentation)
+    otel_node_spans: bool = True  # a span per LangGraph node task (LangChain callbacks)
 
     # run engine
     # concurrent run slots per process: 10, as langgraph dev's jobs per worker. A run mostly waits (on its

@@ -16,6 +16,8 @@ import sys
 
 import structlog
 
+from engine.tracing import add_trace_ids
+
 
 def configure(fmt: str = "auto", level: str = "INFO") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -23,6 +25,7 @@ def configure(fmt: str = "auto", level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,  # trace_id / span_id when OpenTelemetry tracing is on (engine/tracing.py)
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()

@@ -5,7 +5,8 @@ each in a typed field.
 workers only. :meth:`Runtime.start` is the whole start-up, in this order (:meth:`Runtime.stop` undoes it in
 reverse):
 
-1. the database pool, then schema setup under an advisory lock (concurrent starts are safe), the graphs and
+1. OpenTelemetry tracing when ``CLEW_OTEL_ENABLED`` (``engine/tracing.py``; first, as it instruments the
+   pool's connections), the database pool, then schema setup under an advisory lock (concurrent starts are safe), the graphs and
    their system assistants;
 2. the LISTEN connection (``listener``), which wakes workers, stream readers and the configuration cache;
 3. ``config``: the configuration service (layers, cache, change notifications);
@@ -38,6 +39,7 @@ from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL, Broker, Listener
 from engine.events import EventLog
 from engine.graphs import GraphRegistry, load_config
 from engine.operations import Operations
+from engine.tracing import setup as setup_tracing
 from engine.worker import Worker
 from persistence.checkpointer import PooledSaver
 from persistence.db import Database
@@ -151,6 +153,7 @@ class Runtime:
     ) -> Runtime:
         """Build and start a process's runtime, in the order of this module's docstring."""
         _dump_tasks_on_signal()
+        setup_tracing(settings)  # OpenTelemetry when CLEW_OTEL_ENABLED (before the pool: it traces connections)
         db = await Database.open(settings, url=url)
         graphs = load_config(config_path) if config_path else GraphRegistry({})
         runtime = cls(settings, db, graphs, kind=kind)

@@ -24,6 +24,7 @@ import psycopg
 import structlog
 
 from engine.executor import Execution, StopReason, execute
+from engine.tracing import run_span
 from persistence.runs_sql import CLAIM_RUN, RENEW_LEASES
 
 if TYPE_CHECKING:
@@ -127,7 +128,8 @@ class Worker:
 
         async def _go() -> None:
             try:
-                await execute(self.runtime, execution)
+                with run_span(self.runtime, execution.run):  # OpenTelemetry (engine/tracing.py); off: no-op
+                    await execute(self.runtime, execution)
             except asyncio.CancelledError:
                 pass
             except Exception:
