@@ -1,9 +1,9 @@
 """Scale: N concurrent standard research runs on one ``clew serve`` (issue 18; ``compare_peer.py --scale N``).
 
-A scripted OpenAI-compatible model (``tests/openai_stub.py``) answers every call after ``--model-delay``
+A scripted OpenAI-compatible model (``tests/support/openai_stub.py``) answers every call after ``--model-delay``
 seconds (0.2): the strategic model plans three queries, the fast model extracts a cited learning, the smart
 model writes a short cited report. Research reads the local knowledge base, into which the test corpus
-(``tests/research_support.CORPUS``) is uploaded first. All N runs are started at once through the
+(``tests/support/research.CORPUS``) is uploaded first. All N runs are started at once through the
 ``langgraph-sdk`` (``runs.wait`` on a new thread each); reported: how many ended ``success``, errors, wall time,
 runs/s, p50/p99 latency, peak RSS of the clew process, peak Postgres connections to its database (sampled every
 0.25 s from ``pg_stat_activity`` through the test helper's connection).
@@ -24,9 +24,9 @@ import httpx
 import psutil
 from langgraph_sdk import get_client
 
-from tests.openai_stub import OpenAIStub, Reply
-from tests.research_support import CORPUS, QUESTION
+from tests.support.openai_stub import OpenAIStub, Reply
 from tests.support.pg import create_database, drop_database
+from tests.support.research import CORPUS, QUESTION
 from tests.support.server import ROOT, ClewProcess
 
 REPLIES = {

@@ -1,7 +1,9 @@
 """Shared fixtures: a scratch database and a real clew server (subprocess, real uvicorn) with two users.
 
 ``client`` speaks as alice and ``other_client`` as bob, both through the official langgraph-sdk, so every
-API test also checks what the SDK sends and parses.
+API test also checks what the SDK sends and parses. The helpers themselves live in ``tests/support/``; its
+fixture modules are listed in ``pytest_plugins`` below (the configuration cluster and databases, the
+knowledge bases).
 """
 
 from __future__ import annotations
@@ -10,17 +12,17 @@ import os
 
 os.environ.setdefault("LANGGRAPH_STRICT_MSGPACK", "true")
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from langgraph_sdk import get_client
 
+from tests.support.keys import make_key
 from tests.support.pg import create_database, drop_database
-from tests.support.server import ROOT, ClewProcess
+from tests.support.server import ClewProcess
+
+pytest_plugins = ["tests.support.config", "tests.support.knowledge"]
 
 
 @pytest.fixture(scope="session")
@@ -35,13 +37,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("clew-data")
 
 
-def make_key(db_url: str, data_dir: Path, user: str) -> str:
-    env = {**os.environ, "DATABASE_URL": db_url, "CLEW_DATA_DIR": str(data_dir)}
-    out = subprocess.run([sys.executable, "-m", "cli.main", "keys", "create", user], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="session")
 def server(db_url: str, data_dir: Path) -> Iterator[ClewProcess]:
     # one allowed browser origin: the CORS preflight test of the protocol routes uses it
@@ -54,7 +49,7 @@ def server(db_url: str, data_dir: Path) -> Iterator[ClewProcess]:
 
 @pytest.fixture(scope="session")
 def keys(server: ClewProcess, db_url: str, data_dir: Path) -> dict[str, str]:
-    return {u: make_key(db_url, data_dir, u) for u in ("alice", "bob")}
+    return {u: make_key(db_url, u) for u in ("alice", "bob")}
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import httpx
 import psycopg
 from langgraph_sdk import get_client
 
-from tests.conftest import make_key
+from tests.support.keys import make_key
 
 
 async def test_budget_refuses_new_runs_and_stops_running_ones(
     server: Any, keys: dict[str, str], db_url: str, data_dir: Path
 ) -> None:
-    carol = make_key(db_url, data_dir, "carol")
+    carol = make_key(db_url, "carol")
     client = get_client(url=server.url, api_key=carol)
     admin = httpx.AsyncClient(base_url=server.url, headers={"x-api-key": keys["alice"]})
     try:

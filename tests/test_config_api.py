@@ -13,9 +13,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from tests.config_support import Cluster
-
-pytest_plugins = ["tests.config_support"]
+    from tests.support.config import Cluster
 
 ECHO_KEYS = [
     "research.depth",

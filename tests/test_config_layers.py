@@ -26,8 +26,6 @@ from domain.errors import InvalidInput
 from engine.broker import CONFIG_CHANNEL, Broker, Listener
 from persistence.db import Database
 
-pytest_plugins = ["tests.config_support"]
-
 
 def uid() -> str:
     return f"u_{uuid.uuid4().hex[:8]}"

@@ -11,9 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.config_support import Cluster
-
-pytest_plugins = ["tests.config_support"]
+    from tests.support.config import Cluster
 
 
 async def test_change_through_one_process_is_seen_by_a_run_in_another(cluster: Cluster) -> None:

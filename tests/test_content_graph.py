@@ -16,9 +16,8 @@ from graphs.content_pipeline import graph
 from nodes.content.actions import DECLARED
 from nodes.content.review import flesch_kincaid_grade, review_article
 from retrieval.knowledge import KnowledgeBase
-from tests.research_support import fill_kb, open_db
-from tests.retrieval_helpers import make_kb
-from tests.support.pg import drop_database
+from tests.support.knowledge import knowledge_base
+from tests.support.research import fill_kb
 from tests.support.runtime import node_runtime
 
 LOCAL = {"research.source_mode": "local", "research.sub_queries": 2}
@@ -26,15 +25,9 @@ LOCAL = {"research.source_mode": "local", "research.sub_queries": 2}
 
 @pytest.fixture(scope="module")
 async def content_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
-    db, url = await open_db("clew_content_graph")
-    kb = await make_kb(db, tmp_path_factory.mktemp("content-kb"))
-    await fill_kb(kb, "alice")
-    try:
+    async with knowledge_base("clew_content_graph", tmp_path_factory.mktemp("content-kb")) as kb:
+        await fill_kb(kb, "alice")
         yield kb
-    finally:
-        await kb.close()
-        await db.close()
-        drop_database(url)
 
 
 @pytest.fixture(autouse=True)

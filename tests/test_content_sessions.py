@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +21,11 @@ import psycopg
 import pytest
 from pypdf import PdfReader
 
-from tests.openai_stub import OpenAIStub, Reply
-from tests.research_support import WebStub
+from tests.support.keys import make_key
+from tests.support.openai_stub import OpenAIStub, Reply
 from tests.support.pg import create_database, drop_database
-from tests.support.server import ROOT, ClewProcess
+from tests.support.research import WebStub
+from tests.support.server import ClewProcess
 
 pytestmark = pytest.mark.slow
 
@@ -83,16 +81,9 @@ def server(content_db: str, data: Path, web: WebStub, llm: OpenAIStub) -> Iterat
     proc.stop()
 
 
-def _key(db_url: str, data: Path, user: str) -> str:
-    env = {**os.environ, "DATABASE_URL": db_url, "CLEW_DATA_DIR": str(data)}
-    out = subprocess.run([sys.executable, "-m", "cli.main", "keys", "create", user], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module")
 def keys(server: ClewProcess, content_db: str, data: Path) -> dict[str, str]:
-    return {u: _key(content_db, data, u) for u in ("alice", "bob")}
+    return {u: make_key(content_db, u) for u in ("alice", "bob")}
 
 
 @pytest.fixture
@@ -379,7 +370,7 @@ async def test_worker_killed_while_writing_continues_where_it_was(
     first = await asyncio.to_thread(ClewProcess(crash_db, tmp_path, kind="worker", workers=2, env=env).start)
     second: ClewProcess | None = None
     try:
-        key = await asyncio.to_thread(_key, crash_db, tmp_path, "carol")
+        key = await asyncio.to_thread(make_key, crash_db, "carol")
         async with httpx.AsyncClient(base_url=api.url, headers={"x-api-key": key}, timeout=60) as http:
             sid = await create(http, articleId="art-crash", initialStage="research",
                                context={"topic": "Orvane winter survey", "sourceMode": "web"})

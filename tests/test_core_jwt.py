@@ -88,9 +88,9 @@ async def test_rs256(rs_server: ClewProcess, rsa_keys: tuple[str, str]) -> None:
 
 
 async def test_api_keys_work_alongside_jwt(hs_server: ClewProcess, db_url: str, data_dir: Path) -> None:
-    from tests.conftest import make_key
+    from tests.support.keys import make_key
 
-    key = make_key(db_url, data_dir, "gina")
+    key = make_key(db_url, "gina")
     async with httpx.AsyncClient(base_url=hs_server.url) as http:
         assert (await http.post("/threads", json={}, headers={"x-api-key": key})).status_code == 200
         assert (await http.post("/threads", json={}, headers={"x-api-key": "clew_wrong"})).status_code == 401

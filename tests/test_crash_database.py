@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from langgraph_sdk import get_client
 
+from tests.support.core import retrying
 from tests.support.server import ClewProcess
 
 pytestmark = pytest.mark.slow
@@ -32,17 +32,6 @@ def _stop(server: Any) -> None:
     from pgserver._commands import pg_ctl
 
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
-
-
-async def _retrying(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            return await fn(*args, **kwargs)
-        except (httpx.HTTPError, Exception):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
 
 
 async def test_postgres_restarts_during_100_runs(tmp_path: Path) -> None:
@@ -62,7 +51,7 @@ async def test_postgres_restarts_during_100_runs(tmp_path: Path) -> None:
         unfinished_at_restart = []
         for _ in range(5):
             await asyncio.sleep(1.0)
-            pending = await _retrying(client.threads.count, status="busy")
+            pending = await retrying(client.threads.count, status="busy")
             unfinished_at_restart.append(pending)
             await asyncio.to_thread(_restart, server)
         # every restart hit runs in flight
@@ -73,19 +62,19 @@ async def test_postgres_restarts_during_100_runs(tmp_path: Path) -> None:
             for tid, rid in runs:
                 if statuses.get(rid) in ("success", "error"):
                     continue
-                run = await _retrying(client.runs.get, tid, rid)
+                run = await retrying(client.runs.get, tid, rid)
                 statuses[rid] = run["status"]
             if all(s in ("success", "error") for s in statuses.values()) and len(statuses) == 100:
                 break
             await asyncio.sleep(1.0)
         assert list(statuses.values()).count("success") == 100, statuses
-        attempts = [(await _retrying(client.runs.get, tid, rid))["attempt"] for tid, rid in runs]
+        attempts = [(await retrying(client.runs.get, tid, rid))["attempt"] for tid, rid in runs]
         print("busy threads at each restart:", unfinished_at_restart, "runs retried:", sum(a > 1 for a in attempts))
         for tid, _ in runs:
-            state = await _retrying(client.threads.get_state, tid)
+            state = await retrying(client.threads.get_state, tid)
             assert state["values"]["count"] == 3
             assert state["values"]["log"] == ["n1", "n2", "n3"]
-            thread = await _retrying(client.threads.get, tid)
+            thread = await retrying(client.threads.get, tid)
             assert thread["status"] == "idle"
     finally:
         await client.http.client.aclose()

@@ -36,6 +36,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from tests.graphs.faults import NODES, counts, lines
+from tests.support.core import eventually, retrying
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ClewProcess
 
@@ -50,17 +51,6 @@ def _pg_ctl(server: Any, *args: str) -> None:
     from pgserver._commands import pg_ctl
 
     pg_ctl(["-w", "-m", "fast", *args], pgdata=server.pgdata, user=server.system_user, timeout=60)
-
-
-async def _retrying(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            return await fn(*args, **kwargs)
-        except (httpx.HTTPError, Exception):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.3)
 
 
 async def test_postgres_restarts_never_rerun_a_finished_node(tmp_path: Path) -> None:
@@ -82,7 +72,7 @@ async def test_postgres_restarts_never_rerun_a_finished_node(tmp_path: Path) -> 
         async with httpx.AsyncClient(base_url=api.url, timeout=30) as raw:
             for _ in range(RESTARTS):
                 await asyncio.sleep(0.8)
-                in_flight.append(await _retrying(client.threads.count, status="busy"))
+                in_flight.append(await retrying(client.threads.count, status="busy"))
                 await asyncio.to_thread(_pg_ctl, server, "restart")
                 # the first requests after a restart meet pooled connections that died with it: 503, never 500
                 after_restart += await asyncio.gather(*(raw.post("/threads/search", json={}) for _ in range(4)))
@@ -96,7 +86,7 @@ async def test_postgres_restarts_never_rerun_a_finished_node(tmp_path: Path) -> 
         ):
             for tid, rid in runs:
                 if statuses.get(rid) not in ("success", "error"):
-                    statuses[rid] = (await _retrying(client.runs.get, tid, rid))["status"]
+                    statuses[rid] = (await retrying(client.runs.get, tid, rid))["status"]
             await asyncio.sleep(0.5)
         assert list(statuses.values()).count("success") == len(runs), statuses
         seen = counts(log_path)
@@ -107,7 +97,7 @@ async def test_postgres_restarts_never_rerun_a_finished_node(tmp_path: Path) -> 
         }
         assert not wrong, f"(starts, ends) per node that did not run exactly once: {wrong}"
         for tid, _ in runs:
-            state = await _retrying(client.threads.get_state, tid)
+            state = await retrying(client.threads.get_state, tid)
             assert state["values"]["done"] == NODES
     finally:
         await client.http.client.aclose()
@@ -160,14 +150,6 @@ async def client(api: ClewProcess) -> Any:
     await c.http.client.aclose()
 
 
-async def _until(pred: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def _started(log_path: str, tid: str, node: str, pid: int | None = None) -> bool:
     return any(e == "start" and t == tid and n == node and (pid is None or p == pid)
                for e, t, n, p, _ in lines(log_path))
@@ -183,7 +165,7 @@ async def test_stalled_worker_starts_no_step_after_losing_its_run(client: Any, s
     w1 = spawn()
     tid = (await client.threads.create())["thread_id"]
     run = await client.runs.create(tid, "five", input={"log_path": log_path, "delay": 1.0})
-    await _until(lambda: _started(log_path, tid, "n2", _pid(w1)), "n2 to start")
+    await eventually(lambda: _started(log_path, tid, "n2", _pid(w1)), what="n2 to start", every=0.02)
     w1.signal(signal.SIGSTOP)  # stalled in the middle of n2, past its lease
     w2 = spawn()
     await client.runs.join(tid, run["run_id"])
@@ -212,7 +194,7 @@ async def test_sigterm_finishes_the_step_then_hands_back(
     w1 = spawn()
     tid = (await client.threads.create())["thread_id"]
     run = await client.runs.create(tid, "five", input={"log_path": log_path, "delay": 1.5})
-    await _until(lambda: _started(log_path, tid, "n2", _pid(w1)), "n2 to start")
+    await eventually(lambda: _started(log_path, tid, "n2", _pid(w1)), what="n2 to start", every=0.02)
     signalled = time.time()
     w1.signal(signal.SIGTERM)
     assert w1.proc is not None
@@ -243,7 +225,7 @@ async def test_cancel_while_the_worker_is_dead_is_not_lost(
     tid = (await client.threads.create())["thread_id"]
     run = await client.runs.create(tid, "five", input={"log_path": log_path, "delay": 1.0},
                                    stream_mode=["updates"])
-    await _until(lambda: _started(log_path, tid, "n2", _pid(w1)), "n2 to start")
+    await eventually(lambda: _started(log_path, tid, "n2", _pid(w1)), what="n2 to start", every=0.02)
     w1.kill()
     if wait:  # no worker alive: the API applies the cancel itself once the dead worker's lease lapsed
         async with httpx.AsyncClient(base_url=api.url, timeout=60) as http:

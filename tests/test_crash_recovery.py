@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from tests.graphs.crashy import COUNTER_DDL
+from tests.support.core import eventually
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ClewProcess
 
@@ -76,15 +76,6 @@ def counters(db: str, thread_id: str) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
-async def wait_for(pred: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("condition not met")
-
-
 EXPECTED_RESULTS = ["X", "Y"]
 INPUT = {"items": ["x", "y"], "delay": 1.0}
 
@@ -95,7 +86,7 @@ async def test_sigkill_mid_node_resumes_from_checkpoint(client: Any, crash_db: s
     thread = await client.threads.create()
     tid = thread["thread_id"]
     run = await client.runs.create(tid, "crashy", input=INPUT)
-    await wait_for(lambda: target in counters(crash_db, tid))
+    await eventually(lambda: target in counters(crash_db, tid), timeout=30)
     w1.kill()  # SIGKILL in the middle of `target`
     w2 = spawn()
     await client.runs.join(tid, run["run_id"])
@@ -122,7 +113,7 @@ async def test_sigstop_past_lease_is_fenced(client: Any, crash_db: str, spawn: A
     tid = thread["thread_id"]
     run = await client.runs.create(tid, "crashy", input={"items": ["x"], "delay": 1.5},
                                    stream_mode=["values", "updates"])
-    await wait_for(lambda: "b" in counters(crash_db, tid))
+    await eventually(lambda: "b" in counters(crash_db, tid), timeout=30)
     w1.signal(signal.SIGSTOP)  # stalled while `b` sleeps
     pid1 = str(w1.proc.pid) if w1.proc else ""
     w2 = spawn()
@@ -180,7 +171,7 @@ async def test_sse_client_through_worker_crash(client: Any, crash_db: str, spawn
             events.append((part.event, part.data))
 
     follower = asyncio.create_task(follow())
-    await wait_for(lambda: "b" in counters(crash_db, tid))
+    await eventually(lambda: "b" in counters(crash_db, tid), timeout=30)
     w1.kill()
     spawn()
     await asyncio.wait_for(follower, timeout=60)
@@ -196,7 +187,7 @@ async def test_sigterm_hands_run_back_at_step_boundary(client: Any, crash_db: st
     thread = await client.threads.create()
     tid = thread["thread_id"]
     run = await client.runs.create(tid, "crashy", input={"items": ["x"], "delay": 1.0})
-    await wait_for(lambda: "a" in counters(crash_db, tid))
+    await eventually(lambda: "a" in counters(crash_db, tid), timeout=30)
     w1.signal(signal.SIGTERM)
     assert w1.proc is not None
     w1.proc.wait(20)  # graceful: exits after handing the run back at the next super-step boundary
@@ -219,7 +210,7 @@ async def test_single_serve_restart_recovers_its_own_orphans(crash_db: str, tmp_
         thread = await c.threads.create()
         tid = thread["thread_id"]
         run = await c.runs.create(tid, "crashy", input={"items": ["x"], "delay": 1.0})
-        await wait_for(lambda: "b" in counters(crash_db, tid))
+        await eventually(lambda: "b" in counters(crash_db, tid), timeout=30)
         serve.kill()
         serve.start()  # same port, new process: it finds the orphan once the lease lapses
         await c.runs.join(tid, run["run_id"])

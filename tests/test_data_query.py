@@ -1,5 +1,5 @@
 """Data questions end to end against a real ``clew serve``: real PostgreSQL, MariaDB and SQLite targets, a
-scripted OpenAI-compatible model (tests/openai_stub.py), the design's routes (``/api/v1/connections``,
+scripted OpenAI-compatible model (tests/support/openai_stub.py), the design's routes (``/api/v1/connections``,
 ``/api/v1/chat/*``, ``/api/v1/conversations``) and the Agent Server routes underneath.
 
 Shown here: question → SQL → approval → rows → chart spec → answer; a follow-up that sees the earlier turn;
@@ -11,9 +11,6 @@ scoping; CSV export; and a password that appears in no table, run event, checkpo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,8 +20,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.data_support import Target, checksum, mysql_target, postgres_target, sqlite_target
-from tests.openai_stub import OpenAIStub, Reply
+from tests.support.data import Target, checksum, mysql_target, postgres_target, sqlite_target
+from tests.support.keys import make_key
+from tests.support.openai_stub import OpenAIStub, Reply
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ROOT, ClewProcess
 
@@ -80,16 +78,9 @@ def server(dq_db: str, data: Path, stub: OpenAIStub) -> Iterator[ClewProcess]:
     proc.stop()
 
 
-def _key(db_url: str, data: Path, user: str) -> str:
-    env = {**os.environ, "DATABASE_URL": db_url, "CLEW_DATA_DIR": str(data)}
-    out = subprocess.run([sys.executable, "-m", "cli.main", "keys", "create", user], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module")
 def keys(server: ClewProcess, dq_db: str, data: Path) -> dict[str, str]:
-    return {u: _key(dq_db, data, u) for u in ("alice", "bob", "carol")}
+    return {u: make_key(dq_db, u) for u in ("alice", "bob", "carol")}
 
 
 @pytest.fixture

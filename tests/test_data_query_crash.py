@@ -5,20 +5,18 @@ after the lease and finishes the turn from the last checkpoint; nodes that finis
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from tests.data_support import Target, postgres_target
-from tests.openai_stub import OpenAIStub, Reply
+from tests.support.core import eventually
+from tests.support.data import Target, postgres_target
+from tests.support.openai_stub import OpenAIStub, Reply
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ROOT, ClewProcess
 
@@ -72,15 +70,6 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-async def _wait(pred: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("condition not met")
-
-
 async def test_sigkill_while_writing_sql(api: ClewProcess, db: str, stub: OpenAIStub, target: Target,
                                          tmp_path: Path) -> None:
     async with httpx.AsyncClient(base_url=api.url, timeout=60) as http:
@@ -98,7 +87,7 @@ async def test_sigkill_while_writing_sql(api: ClewProcess, db: str, stub: OpenAI
         run = await sdk.runs.create(tid, "data_query", context={"data.approval": "never"}, stream_mode=["custom"],
                                     input={"question": "How many customers live in Paris?", "connection_id": connection_id})
         calls = len(stub.requests)
-        await _wait(lambda: len(stub.requests) > calls)  # w1 is waiting for the model inside generate_sql
+        await eventually(lambda: len(stub.requests) > calls)  # w1 is waiting for the model inside generate_sql
         w1.kill()
         stub.script(MODEL, Reply(content=json.dumps({"sql": "SELECT COUNT(*) AS n FROM customers WHERE city = 'Paris'"})),
                     Reply(content="Two customers live in Paris."))

@@ -23,7 +23,7 @@ import pytest
 
 from nodes.data.execution import QueryFailed, execute_readonly
 from nodes.data.sql_safety import Refused, validate
-from tests.data_support import Target, checksum, mysql_target, postgres_target, sqlite_target
+from tests.support.data import Target, checksum, mysql_target, postgres_target, sqlite_target
 
 ALLOWED = {"customers", "orders"}  # audit_log exists but is not allow-listed
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from tests.conftest import make_key
+from tests.support.keys import make_key
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ClewProcess
 
@@ -39,7 +38,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Clew
     data = tmp_path_factory.mktemp("fuzz")
     proc = ClewProcess(db, data, workers=2, env={"CLEW_AUTH": "api_key", "CLEW_ADMIN_USERS": '["admin"]',
                                                  "CLEW_RUN_TIMEOUT_SECONDS": "20"}).start()
-    key = make_key(db, Path(data), "alice")
+    key = make_key(db, "alice")
     yield proc, key
     proc.stop()
     drop_database(db)

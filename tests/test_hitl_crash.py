@@ -5,7 +5,6 @@ from the gate when they are completed."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.core import eventually
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ClewProcess
 
@@ -26,15 +26,6 @@ def fresh_db() -> Iterator[str]:
     url = create_database("clew_hitl_crash")
     yield url
     drop_database(url)
-
-
-async def wait_for(fn: Any, what: str, seconds: float = 60.0) -> Any:
-    for _ in range(int(seconds / 0.05)):
-        value = await fn()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def todo_events(
@@ -73,7 +64,7 @@ async def test_todo_filing_idempotent_across_worker_crash(fresh_db: str, tmp_pat
                 rows = (await http.get(f"/threads/{tid}/todos")).json()
                 return rows if len(rows) == 2 else []
 
-            before = await wait_for(filed, "two filed todos")
+            before = await eventually(filed, what="two filed todos")
             assert len(await todo_events(http, tid, run_id, until=2)) == 2  # announced and persisted
         first.kill()  # SIGKILL mid-node: the node is sleeping after filing
 
@@ -83,7 +74,7 @@ async def test_todo_filing_idempotent_across_worker_crash(fresh_db: str, tmp_pat
             async def parked() -> bool:
                 return (await http.get(f"/threads/{tid}")).json()["status"] == "interrupted"
 
-            await wait_for(parked, "the retried run to stop at the gate")
+            await eventually(parked, what="the retried run to stop at the gate")
             run = (await http.get(f"/threads/{tid}/runs/{run_id}")).json()
             assert run["status"] == "interrupted" and run["attempt"] == 2  # the node really ran again
             after = (await http.get(f"/threads/{tid}/todos")).json()
@@ -139,7 +130,7 @@ async def test_gate_stranded_by_a_crash_is_resumed_at_start_up(fresh_db: str, tm
             async def idle() -> bool:
                 return (await http.get(f"/threads/{tid}")).json()["status"] == "idle"
 
-            await wait_for(idle, "the stranded gate to be resumed")
+            await eventually(idle, what="the stranded gate to be resumed")
             runs = (await http.get(f"/threads/{tid}/runs")).json()
             assert len(runs) == 2 and runs[0]["metadata"]["resumed_by"] == "todos"
             state = (await http.get(f"/threads/{tid}/state")).json()

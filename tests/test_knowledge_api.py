@@ -18,9 +18,7 @@ from api.routers import knowledge as knowledge_router
 from config_schema.settings import RuntimeSettings
 from persistence.db import Database
 from retrieval.knowledge import KnowledgeBase
-from tests.retrieval_helpers import filler, make_docx, make_kb, make_pdf
-
-pytest_plugins = ["tests.retrieval_support"]
+from tests.support.knowledge import filler, make_docx, make_kb, make_pdf
 
 
 def _app(db: Database, kb: KnowledgeBase | None) -> FastAPI:

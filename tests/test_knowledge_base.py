@@ -13,9 +13,7 @@ from retrieval.extract import CorruptFileError, EmptyDocumentError
 from retrieval.knowledge import KnowledgeBase
 from retrieval.knowledge.errors import DocumentNotFoundError, FileTooLargeError, ServiceUnavailableError
 from retrieval.knowledge.filetypes import UnsupportedFileTypeError
-from tests.retrieval_helpers import filler, make_docx, make_kb, make_pdf
-
-pytest_plugins = ["tests.retrieval_support"]
+from tests.support.knowledge import filler, make_docx, make_kb, make_pdf
 
 
 async def _row_count(db: Database, user_id: str) -> int:

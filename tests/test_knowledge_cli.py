@@ -22,9 +22,7 @@ from cli.ingest import ingest_paths
 from config_schema.settings import RuntimeSettings
 from persistence.db import Database
 from retrieval.knowledge import KnowledgeBase
-from tests.retrieval_helpers import make_kb, make_pdf
-
-pytest_plugins = ["tests.retrieval_support"]
+from tests.support.knowledge import make_kb, make_pdf
 
 
 def _free_port() -> int:

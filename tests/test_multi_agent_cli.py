@@ -14,8 +14,8 @@ from rich.console import Console
 from cli import research as cli_research
 from nodes.editorial import OUTLINE_SCHEMA
 from nodes.interrupts import answer_errors, approval_schema
-from tests.research_support import QUESTION, write_corpus
 from tests.support.pg import create_database, drop_database
+from tests.support.research import QUESTION, write_corpus
 from tests.test_research_cli import REPORT, THREAD, _env, clew
 
 OUTLINE = {"title": "Velmora", "sections": [{"title": "Keepers", "brief": "who kept the light"}]}

@@ -21,10 +21,9 @@ from nodes.interrupts import answer_errors
 from providers.offline import OFFLINE_NOTICE
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase
-from tests.multi_agent_support import ACCEPT, FRAMING, TeamStub, cited_draft, models, outline_json
-from tests.research_support import QUESTION, fill_kb, open_db
-from tests.retrieval_helpers import make_kb
-from tests.support.pg import drop_database
+from tests.support.knowledge import knowledge_base
+from tests.support.multi_agent import ACCEPT, FRAMING, TeamStub, cited_draft, models, outline_json
+from tests.support.research import QUESTION, fill_kb
 from tests.support.runtime import node_runtime
 
 LOCAL = {"research.source_mode": "local"}
@@ -33,15 +32,9 @@ NO_REVIEW = {**LOCAL, "research.human_review": False}
 
 @pytest.fixture(scope="module")
 async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
-    db, url = await open_db("clew_multi_agent")
-    kb = await make_kb(db, tmp_path_factory.mktemp("multi-agent-kb"))
-    await fill_kb(kb, "alice")
-    try:
+    async with knowledge_base("clew_multi_agent", tmp_path_factory.mktemp("multi-agent-kb")) as kb:
+        await fill_kb(kb, "alice")
         yield kb
-    finally:
-        await kb.close()
-        await db.close()
-        drop_database(url)
 
 
 @pytest.fixture(autouse=True)

@@ -21,9 +21,10 @@ import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from tests.multi_agent_support import ACCEPT, FRAMING, TeamStub, cited_draft, models_env, outline_json
-from tests.research_support import QUESTION, WebStub
+from tests.support.core import eventually
+from tests.support.multi_agent import ACCEPT, FRAMING, TeamStub, cited_draft, models_env, outline_json
 from tests.support.pg import create_database, drop_database
+from tests.support.research import QUESTION, WebStub
 from tests.support.server import ClewProcess
 
 pytestmark = pytest.mark.slow
@@ -103,17 +104,6 @@ def section_writes(db: str, thread_id: str) -> int:
     return int(row[0]) if row else 0
 
 
-async def wait_for(pred: Any, what: str, seconds: float = 60.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        value = pred()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_sigkill_while_sections_run_keeps_the_finished_section(
     api: ClewProcess, db: str, stub: TeamStub, spawn: Any
 ) -> None:
@@ -143,8 +133,8 @@ async def test_sigkill_while_sections_run_keeps_the_finished_section(
         start = r.json()
         assert start["graph_id"] == "multi_agent_research" and start["mode"] == "multi_agent"
         tid, run_id = start["thread_id"], start["run_id"]
-        await wait_for(held.is_set, "the second section to be held")
-        await wait_for(lambda: section_writes(db, tid) >= 2, "the first section's result to be saved")
+        await eventually(held.is_set, what="the second section to be held")
+        await eventually(lambda: section_writes(db, tid) >= 2, what="the first section's result to be saved")
         assert stub.calls("reviewer", "Keepers") == 1 and stub.calls("reviewer", "Lamp") == 0
         w1.kill()  # SIGKILL while the second section is being researched
         before = {

@@ -21,6 +21,7 @@ from langgraph_sdk.errors import RateLimitError
 
 from api.rate_limits import classify
 from tests.support.core import db_rows
+from tests.support.keys import make_key
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ClewProcess
 
@@ -53,10 +54,7 @@ def pair(limits_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
 
 @pytest.fixture(scope="module")
 def user_keys(limits_db: str, pair: Any) -> dict[str, str]:
-    from tests.conftest import make_key
-
-    data = pair[0].data_dir
-    return {u: make_key(limits_db, data, u) for u in ("ann", "ben", "cat", "dan")}
+    return {u: make_key(limits_db, u) for u in ("ann", "ben", "cat", "dan")}
 
 
 def _c(server: ClewProcess, key: str) -> httpx.AsyncClient:
@@ -120,11 +118,9 @@ def burst_pair(limits_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 async def test_queued_runs_cap_is_exact_under_a_burst(burst_pair: Any, limits_db: str) -> None:
     """N concurrent run creations by one user, spread over two processes and over N threads (no thread lock
     serializes them), with the cap at K: exactly K runs are queued, the other N - K are 429 with Retry-After."""
-    from tests.conftest import make_key
-
     n, cap = 24, 5
     a, b = burst_pair
-    key = make_key(limits_db, a.data_dir, "eve")
+    key = make_key(limits_db, "eve")
     clients = [get_client(url=a.url, api_key=key), get_client(url=b.url, api_key=key)]
     threads = [(await clients[i % 2].threads.create())["thread_id"] for i in range(n)]
 

@@ -19,7 +19,7 @@ from providers.ratelimit import limits_for, provider_key
 from providers.resilient import ResilientChatModel
 from providers.retry import backoff_delay, is_retryable, retry_after
 from providers.usage import UsageTracker
-from tests.openai_stub import OpenAIStub, Reply
+from tests.support.openai_stub import OpenAIStub, Reply
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from providers.models import get_model
 from providers.structured import StructuredOutputError, extract_json, parse_as, structured
-from tests.openai_stub import OpenAIStub, Reply
+from tests.support.openai_stub import OpenAIStub, Reply
 
 
 class Plan(BaseModel):

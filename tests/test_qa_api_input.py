@@ -32,7 +32,7 @@ import httpx
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.conftest import make_key
+from tests.support.keys import make_key
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ROOT, ClewProcess
 
@@ -43,8 +43,8 @@ def qa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClewPr
     data = tmp_path_factory.mktemp("clew-qa-api")
     proc = ClewProcess(url, data, config=ROOT / "langgraph.json", workers=1, env={"CLEW_AUTH": "api_key"})
     proc.start()
-    alice = make_key(url, data, "alice")
-    bob = make_key(url, data, "bob")
+    alice = make_key(url, "alice")
+    bob = make_key(url, "bob")
     yield proc, alice, bob
     proc.stop()
     drop_database(url)

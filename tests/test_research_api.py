@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,9 +17,10 @@ import pytest
 from langgraph_sdk import get_client
 from pypdf import PdfReader
 
-from tests.research_support import QUESTION, WebStub
+from tests.support.keys import make_key
 from tests.support.pg import create_database, drop_database
-from tests.support.server import ROOT, ClewProcess
+from tests.support.research import QUESTION, WebStub
+from tests.support.server import ClewProcess
 
 pytestmark = pytest.mark.slow
 
@@ -63,22 +61,9 @@ def server(research_db: str, data: Path, web: WebStub) -> Iterator[ClewProcess]:
     proc.stop()
 
 
-def _key(db_url: str, data: Path, user: str) -> str:
-    env = {**os.environ, "DATABASE_URL": db_url, "CLEW_DATA_DIR": str(data)}
-    out = subprocess.run(
-        [sys.executable, "-m", "cli.main", "keys", "create", user],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module")
 def keys(server: ClewProcess, research_db: str, data: Path) -> dict[str, str]:
-    return {u: _key(research_db, data, u) for u in ("alice", "bob")}
+    return {u: make_key(research_db, u) for u in ("alice", "bob")}
 
 
 @pytest.fixture
@@ -226,7 +211,7 @@ async def test_research_killed_half_way_resumes_to_the_same_report(
 ) -> None:
     research_db, data = crash_db, tmp_path
     proc = ClewProcess(research_db, data, env=_env(web)).start()
-    key = _key(research_db, data, "carol")
+    key = make_key(research_db, "carol")
     client = httpx.AsyncClient(base_url=proc.url, headers={"x-api-key": key}, timeout=60)
     second: ClewProcess | None = None
     try:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.research_support import QUESTION, WebStub, write_corpus
 from tests.support.pg import create_database, drop_database
+from tests.support.research import QUESTION, WebStub, write_corpus
 from tests.support.server import ROOT
 
 pytestmark = pytest.mark.slow

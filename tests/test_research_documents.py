@@ -33,9 +33,7 @@ from reports.export import render_report
 from retrieval.extract import extract_docx, extract_html, extract_pdf
 from retrieval.knowledge import KnowledgeBase
 from retrieval.knowledge.chunking import split_text
-from tests.research_support import open_db
-from tests.retrieval_helpers import make_kb
-from tests.support.pg import drop_database
+from tests.support.knowledge import knowledge_base
 
 RUNNING_HEADER = "Widget Toolkit Reference Manual"
 FILLER = " ".join(
@@ -209,16 +207,10 @@ def test_docx_headings_lists_and_tables() -> None:
 async def located_kb(
     tmp_path_factory: pytest.TempPathFactory, manual_pdf: bytes
 ) -> AsyncIterator[KnowledgeBase]:
-    db, url = await open_db("clew_documents")
-    kb = await make_kb(db, tmp_path_factory.mktemp("documents-kb"))
-    await kb.ingest_file("ann", "widget-manual.pdf", manual_pdf, background=False)
-    await kb.ingest_file("ann", "groups.html", GROUPS_HTML, background=False)
-    try:
+    async with knowledge_base("clew_documents", tmp_path_factory.mktemp("documents-kb")) as kb:
+        await kb.ingest_file("ann", "widget-manual.pdf", manual_pdf, background=False)
+        await kb.ingest_file("ann", "groups.html", GROUPS_HTML, background=False)
         yield kb
-    finally:
-        await kb.close()
-        await db.close()
-        drop_database(url)
 
 
 async def test_chunks_carry_heading_path_and_pages_into_the_store(located_kb: KnowledgeBase) -> None:

@@ -20,25 +20,18 @@ from nodes.research.review import review_citations
 from nodes.research.state import ResearchFailed
 from providers.offline import OFFLINE_NOTICE
 from retrieval.knowledge import KnowledgeBase
-from tests.openai_stub import OpenAIStub, Reply
-from tests.research_support import QUESTION, NetworkGuard, WebStub, fill_kb, open_db
-from tests.retrieval_helpers import make_kb
-from tests.support.pg import drop_database
+from tests.support.knowledge import knowledge_base
+from tests.support.openai_stub import OpenAIStub, Reply
+from tests.support.research import QUESTION, NetworkGuard, WebStub, fill_kb
 from tests.support.runtime import node_runtime
 
 
 @pytest.fixture(scope="module")
 async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
     """A knowledge base holding the corpus for user ``alice`` (``nobody`` has no documents)."""
-    db, url = await open_db("clew_research")
-    kb = await make_kb(db, tmp_path_factory.mktemp("research-kb"))
-    await fill_kb(kb, "alice")
-    try:
+    async with knowledge_base("clew_research", tmp_path_factory.mktemp("research-kb")) as kb:
+        await fill_kb(kb, "alice")
         yield kb
-    finally:
-        await kb.close()
-        await db.close()
-        drop_database(url)
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from aiohttp import web
 from retrieval.web import BlockedUrlError, FetchError, PageFetcher, search_web
 from retrieval.web.search import configured_retrievers
 from retrieval.web.ssrf import AllowList, refusal_reason
-from tests.retrieval_helpers import make_pdf
+from tests.support.knowledge import make_pdf
 
 ARTICLE = """<!doctype html><html><head><title>Tardigrades</title></head><body>
 <nav><a href="/">Home</a> | <a href="/about">About us</a></nav>

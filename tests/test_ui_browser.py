@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.graphs.ui_scripted import SLOW_ANSWER
-from tests.research_support import CORPUS
+from tests.support.research import CORPUS
 from tests.support.server import ClewProcess
 
 pytest.importorskip("playwright")

@@ -13,10 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.research_support import WebStub
+from tests.support.keys import make_key
 from tests.support.pg import create_database, drop_database
+from tests.support.research import WebStub
 from tests.support.server import ClewProcess
-from tests.test_content_sessions import _key, events, settled, stage_changes
+from tests.test_content_sessions import events, settled, stage_changes
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +57,7 @@ def server(db: str, data: Path, web: WebStub) -> Iterator[ClewProcess]:
 
 @pytest.fixture(scope="module")
 async def alice(server: ClewProcess, db: str, data: Path) -> AsyncIterator[httpx.AsyncClient]:
-    key = _key(db, data, "alice")
+    key = make_key(db, "alice")
     async with httpx.AsyncClient(base_url=server.url, headers={"x-api-key": key}, timeout=60) as c:
         yield c
 

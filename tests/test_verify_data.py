@@ -22,11 +22,12 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.data_support import Target, postgres_target
-from tests.openai_stub import OpenAIStub, Reply
+from tests.support.data import Target, postgres_target
+from tests.support.keys import make_key
+from tests.support.openai_stub import OpenAIStub, Reply
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ROOT, ClewProcess
-from tests.test_data_query import _key, first, names, sql_reply, sse
+from tests.test_data_query import first, names, sql_reply, sse
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +87,7 @@ def server(db: str, tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub) 
 
 @pytest.fixture(scope="module")
 async def alice(server: ClewProcess, db: str) -> AsyncIterator[httpx.AsyncClient]:
-    key = _key(db, server.data_dir, "alice")
+    key = make_key(db, "alice")
     async with httpx.AsyncClient(base_url=server.url, headers={"x-api-key": key}, timeout=60) as c:
         yield c
 
@@ -176,7 +177,7 @@ def test_deny_list_is_one_module_with_a_reason_per_entry() -> None:
 async def test_without_an_allow_list_system_catalogs_stay_refused(alice: httpx.AsyncClient, conn_id: str,
                                                                   target: Target) -> None:
     """No allow-list means "the introspected tables", never the database's catalogs (docs/data-questions.md)."""
-    from tests.data_support import checksum
+    from tests.support.data import checksum
 
     before = checksum(target)
     for sql in ("SELECT * FROM pg_catalog.pg_authid", "SELECT table_name FROM information_schema.tables",

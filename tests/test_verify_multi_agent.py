@@ -37,9 +37,9 @@ from providers.offline.keyphrases import keyphrases
 from providers.types import SourceDoc
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase
-from tests.research_support import QUESTION, WebStub, fill_kb, open_db
-from tests.retrieval_helpers import make_kb
+from tests.support.knowledge import knowledge_base
 from tests.support.pg import create_database, drop_database
+from tests.support.research import QUESTION, WebStub, fill_kb
 from tests.support.runtime import node_runtime
 from tests.support.server import ClewProcess
 
@@ -142,15 +142,9 @@ async def test_the_writer_renumbers_the_sections_into_one_source_list() -> None:
 
 @pytest.fixture(scope="module")
 async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
-    db, url = await open_db("clew_verify_multi")
-    kb = await make_kb(db, tmp_path_factory.mktemp("verify-multi-kb"))
-    await fill_kb(kb, "alice")
-    try:
+    async with knowledge_base("clew_verify_multi", tmp_path_factory.mktemp("verify-multi-kb")) as kb:
+        await fill_kb(kb, "alice")
         yield kb
-    finally:
-        await kb.close()
-        await db.close()
-        drop_database(url)
 
 
 async def run_offline(question: str, sections: int) -> dict[str, Any]:

@@ -18,10 +18,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import make_key
-from tests.research_support import CORPUS
-from tests.support.pg import create_database, drop_database
-from tests.support.server import ROOT, ClewProcess
+from tests.support.keys import make_key
+from tests.support.research import CORPUS
+from tests.support.server import ROOT, ClewProcess, clew_server
 
 CHROMIUM = os.environ.get("CLEW_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SHOTS = ROOT / "test-results" / "ui"
@@ -32,14 +31,8 @@ expect.set_options(timeout=TIMEOUT_MS)
 @contextmanager
 def ui_server(data: Path, name: str, env: dict[str, str]) -> Iterator[tuple[ClewProcess, str]]:
     """A ``clew serve`` (two worker slots) on a database of its own, and an API key of alice's."""
-    url = create_database(name)
-    proc = ClewProcess(url, data, workers=2, env=env)
-    proc.start()
-    try:
-        yield proc, make_key(url, data, "alice")
-    finally:
-        proc.stop()
-        drop_database(url)
+    with clew_server(data, name, workers=2, env=env) as proc:
+        yield proc, make_key(proc.db_url, "alice")
 
 
 def ensure_corpus(server: ClewProcess, key: str) -> None:

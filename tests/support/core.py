@@ -1,12 +1,14 @@
-"""Helpers for the runtime-core tests: waiting on run progress, raw HTTP, direct database reads.
+"""Waiting and reading helpers of the tests: the one poller (:func:`eventually`), run progress, raw HTTP,
+SSE, direct database reads.
 
-Waiting is done by polling the API (or the database) with a generous deadline: the deadline only turns a
-hang into a readable failure, no test asserts how long anything took.
+Waiting is done by polling the API (or the database, a log, a stub) with a generous deadline: the deadline
+only turns a hang into a readable failure, no test asserts how long anything took.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,18 +21,35 @@ T = TypeVar("T")
 TERMINAL = {"success", "error", "timeout", "interrupted"}
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60.0, every: float = 0.05,
-                     what: str = "condition") -> T:
-    """Call ``probe`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+async def eventually(probe: Callable[[], Awaitable[T | None] | T | None], *, timeout: float = 60.0,
+                     every: float = 0.05, what: str = "condition") -> T:
+    """Call ``probe`` (plain or async) until it returns something truthy, and return that; fail with ``what``
+    after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        value = await probe()
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(every)
+
+
+async def retrying(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """``await fn(*args, **kwargs)``, retried while it raises (a database or server restarting), for up to
+    120 seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while True:
+        try:
+            return await fn(*args, **kwargs)
+        except Exception:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
 
 
 async def wait_count(client: Any, thread_id: str, at_least: int) -> dict[str, Any]:

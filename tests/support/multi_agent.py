@@ -1,6 +1,6 @@
 """Scripted models for multi-agent research tests: a local OpenAI-compatible stub answering by role.
 
-:class:`TeamStub` is :class:`tests.openai_stub.OpenAIStub` that tells the roles apart by their system prompts
+:class:`TeamStub` is :class:`tests.support.openai_stub.OpenAIStub` that tells the roles apart by their system prompts
 (editor, researcher, reviewer, reviser, writer) and the section by the ``Section:`` line of the prompt, answers
 each request through ``handlers[role](body)`` (a string, a :class:`Reply`, or a coroutine of one -- a handler
 may wait, e.g. to hold one section while the worker is killed), and logs ``(role, section)`` per call so tests
@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.openai_stub import OpenAIStub, Reply
+from tests.support.openai_stub import OpenAIStub, Reply
 
 ROLES = {
     "You are the editor": "editor",

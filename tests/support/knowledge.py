@@ -1,13 +1,40 @@
-"""Helpers of the retrieval and knowledge tests: knowledge bases on embedded Qdrant and generated files."""
+"""Knowledge bases for tests: on embedded Qdrant over a scratch database, and generated files to upload.
+
+- fixtures ``knowledge_db`` (one scratch database per session) and ``kb`` (a fresh knowledge base per test),
+  loaded by ``pytest_plugins = ["tests.support.knowledge"]`` from ``test_knowledge_*.py``;
+- :func:`knowledge_base`: a scratch database with a knowledge base on it, for a module's own fixture;
+- :func:`make_kb`, :func:`filler`, :func:`make_pdf`, :func:`make_docx`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from qdrant_client import AsyncQdrantClient
 
 from persistence.db import Database
 from retrieval.knowledge import KnowledgeBase
+from tests.support.pg import scratch_database
+
+
+@pytest.fixture(scope="session")
+async def knowledge_db() -> AsyncIterator[Database]:
+    """A scratch database (migrations applied) shared by the session's knowledge tests."""
+    async with scratch_database("clew_test_kb") as db:
+        yield db
+
+
+@pytest.fixture
+async def kb(knowledge_db: Database, tmp_path: Path) -> AsyncIterator[KnowledgeBase]:
+    """A sparse-only knowledge base on a fresh embedded Qdrant."""
+    base = await make_kb(knowledge_db, tmp_path)
+    try:
+        yield base
+    finally:
+        await base.close()
 
 
 async def make_kb(db: Database, path: Path, **kwargs: object) -> KnowledgeBase:
@@ -15,6 +42,17 @@ async def make_kb(db: Database, path: Path, **kwargs: object) -> KnowledgeBase:
     kb = KnowledgeBase(db, AsyncQdrantClient(path=str(path / "qdrant")), spool_dir=path / "uploads", **kwargs)  # type: ignore[arg-type]
     await kb.start()
     return kb
+
+
+@asynccontextmanager
+async def knowledge_base(prefix: str, path: Path) -> AsyncIterator[KnowledgeBase]:
+    """A started knowledge base on its own scratch database (Qdrant in ``path``); closed and dropped after."""
+    async with scratch_database(prefix) as db:
+        kb = await make_kb(db, path)
+        try:
+            yield kb
+        finally:
+            await kb.close()
 
 
 # -- test files -----------------------------------------------------------------------------------------

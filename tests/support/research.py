@@ -1,7 +1,7 @@
 """Shared pieces of the research tests: a made-up corpus, a knowledge base on it, a web stub, a network guard.
 
 - :data:`CORPUS`: short documents about invented subjects (so no fact could come from anywhere else);
-- :func:`open_db` / :func:`fill_kb`: a scratch database, and the corpus in a knowledge base;
+- :func:`fill_kb`: the corpus in a knowledge base (see ``tests.support.knowledge.knowledge_base``);
 - :class:`WebStub`: a SearxNG-compatible search endpoint and the pages it points at, served on 127.0.0.1
   from a thread; page fetches can be held at a gate (crash tests kill a server while a branch waits);
 - :class:`NetworkGuard`: refuses every socket connection and name lookup that is not to the loopback
@@ -21,10 +21,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from config_schema.settings import RuntimeSettings
-from persistence.db import Database
 from retrieval.knowledge import KnowledgeBase
-from tests.support.pg import create_database
 
 CORPUS: dict[str, str] = {
     "velmora-lighthouse.md": """# The Velmora lighthouse
@@ -59,12 +56,6 @@ Engineers from the harbour board inspect the automated Velmora lamp twice a year
 }
 
 QUESTION = "What is the history of the Velmora lighthouse?"
-
-
-async def open_db(prefix: str) -> tuple[Database, str]:
-    url = create_database(prefix)
-    db = await Database.open(RuntimeSettings(auth="none", pool_min_size=1, pool_max_size=6), url=url)
-    return db, url
 
 
 async def fill_kb(kb: KnowledgeBase, user_id: str, corpus: dict[str, str] | None = None) -> None:

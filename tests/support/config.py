@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from api.auth import hash_key, new_key
-from config_schema.settings import RuntimeSettings
 from persistence.db import Database
-from tests.support.pg import create_database, drop_database
+from tests.support.keys import make_key
+from tests.support.pg import create_database, drop_database, scratch_database
 from tests.support.server import ClewProcess
 
 SYSTEM_TOML = """
@@ -39,13 +37,8 @@ SYSTEM_ENV = {"CLEW_SETTING__RESEARCH__BREADTH": "6", "CLEW_SETTING__AGENT_BEHAV
 
 @pytest.fixture(scope="module")
 async def config_db() -> AsyncIterator[Database]:
-    url = create_database("clew_cfg")
-    db = await Database.open(RuntimeSettings(pool_min_size=1, pool_max_size=8), url=url)
-    try:
+    async with scratch_database("clew_cfg", pool_max_size=8) as db:
         yield db
-    finally:
-        await db.close()
-        drop_database(url)
 
 
 def graphs_file(directory: Path) -> Path:
@@ -63,17 +56,6 @@ def graphs_file(directory: Path) -> Path:
         )
     )
     return path
-
-
-def make_keys(db_url: str, users: list[str]) -> dict[str, str]:
-    """API keys for ``users``, written straight to the database (what ``clew keys create`` does, minus a
-    process start per key)."""
-    keys = {u: new_key() for u in users}
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        for user, key in keys.items():
-            conn.execute("INSERT INTO users (user_id) VALUES (%s) ON CONFLICT DO NOTHING", (user,))
-            conn.execute("INSERT INTO api_keys (user_id, key_hash) VALUES (%s, %s)", (user, hash_key(key)))
-    return keys
 
 
 @dataclass
@@ -114,7 +96,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             procs.append(ClewProcess(url, data, config=graphs, workers=2, env=env).start(wait=False))
         for p in procs:
             p.wait_ready()
-        c = Cluster(url, procs[0], procs[1], make_keys(url, ["alice", "bob", "carol", "dave"]))
+        c = Cluster(url, procs[0], procs[1], {u: make_key(url, u) for u in ("alice", "bob", "carol", "dave")})
         yield c
         procs.extend(c.extra)
     finally:
