@@ -25,7 +25,7 @@ from tests.support.keys import make_key
 from tests.support.openai_stub import OpenAIStub, Reply
 from tests.support.pg import create_database, drop_database
 from tests.support.research import WebStub
-from tests.support.server import ClewProcess
+from tests.support.server import ClewProcess, clew_server
 
 pytestmark = pytest.mark.slow
 
@@ -63,27 +63,19 @@ async def llm() -> AsyncIterator[OpenAIStub]:
 
 
 @pytest.fixture(scope="module")
-def content_db() -> Iterator[str]:
-    url = create_database("clew_content_sessions")
-    yield url
-    drop_database(url)
+def server(tmp_path_factory: pytest.TempPathFactory, web: WebStub, llm: OpenAIStub) -> Iterator[ClewProcess]:
+    with clew_server(tmp_path_factory.mktemp("content-data"), "clew_content_sessions", env=_env(web, llm)) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("content-data")
+def content_db(server: ClewProcess) -> str:
+    return server.db_url
 
 
 @pytest.fixture(scope="module")
-def server(content_db: str, data: Path, web: WebStub, llm: OpenAIStub) -> Iterator[ClewProcess]:
-    proc = ClewProcess(content_db, data, env=_env(web, llm)).start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def keys(server: ClewProcess, content_db: str, data: Path) -> dict[str, str]:
-    return {u: make_key(content_db, u) for u in ("alice", "bob")}
+def keys(server: ClewProcess) -> dict[str, str]:
+    return {u: make_key(server.db_url, u) for u in ("alice", "bob")}
 
 
 @pytest.fixture

@@ -23,8 +23,7 @@ import pytest
 from tests.support.data import Target, checksum, mysql_target, postgres_target, sqlite_target
 from tests.support.keys import make_key
 from tests.support.openai_stub import OpenAIStub, Reply
-from tests.support.pg import create_database, drop_database
-from tests.support.server import ROOT, ClewProcess
+from tests.support.server import ROOT, ClewProcess, clew_server
 
 pytestmark = pytest.mark.slow
 
@@ -53,19 +52,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Targ
 
 
 @pytest.fixture(scope="module")
-def dq_db() -> Iterator[str]:
-    url = create_database("clew_dq_api")
-    yield url
-    drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("dq-data")
-
-
-@pytest.fixture(scope="module")
-def server(dq_db: str, data: Path, stub: OpenAIStub) -> Iterator[ClewProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub) -> Iterator[ClewProcess]:
     env = {
         "CLEW_AUTH": "api_key",
         "CLEW_SETTING__LLM__PROVIDER": "openai",
@@ -73,14 +60,18 @@ def server(dq_db: str, data: Path, stub: OpenAIStub) -> Iterator[ClewProcess]:
         "CLEW_SETTING__LLM__DEFAULT_MODEL": MODEL,
         "CLEW_SETTING__LLM__MAX_RETRIES": "0",
     }
-    proc = ClewProcess(dq_db, data, config=ROOT / "langgraph.json", env=env).start()
-    yield proc
-    proc.stop()
+    with clew_server(tmp_path_factory.mktemp("dq-data"), "clew_dq_api", config=ROOT / "langgraph.json", env=env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-def keys(server: ClewProcess, dq_db: str, data: Path) -> dict[str, str]:
-    return {u: make_key(dq_db, u) for u in ("alice", "bob", "carol")}
+def data(server: ClewProcess) -> Path:
+    return server.data_dir
+
+
+@pytest.fixture(scope="module")
+def keys(server: ClewProcess) -> dict[str, str]:
+    return {u: make_key(server.db_url, u) for u in ("alice", "bob", "carol")}
 
 
 @pytest.fixture

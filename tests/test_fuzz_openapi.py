@@ -23,8 +23,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.support.keys import make_key
-from tests.support.pg import create_database, drop_database
-from tests.support.server import ClewProcess
+from tests.support.server import ClewProcess, clew_server
 
 EXAMPLES = int(os.environ.get("CLEW_FUZZ_EXAMPLES", "12"))
 
@@ -34,14 +33,9 @@ SKIP_PATHS = ("/threads/{thread_id}/stream",)
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClewProcess, str]]:
-    db = create_database("clew_fuzz")
-    data = tmp_path_factory.mktemp("fuzz")
-    proc = ClewProcess(db, data, workers=2, env={"CLEW_AUTH": "api_key", "CLEW_ADMIN_USERS": '["admin"]',
-                                                 "CLEW_RUN_TIMEOUT_SECONDS": "20"}).start()
-    key = make_key(db, "alice")
-    yield proc, key
-    proc.stop()
-    drop_database(db)
+    env = {"CLEW_AUTH": "api_key", "CLEW_ADMIN_USERS": '["admin"]', "CLEW_RUN_TIMEOUT_SECONDS": "20"}
+    with clew_server(tmp_path_factory.mktemp("fuzz"), "clew_fuzz", workers=2, env=env) as proc:
+        yield proc, make_key(proc.db_url, "alice")
 
 
 def fuzz_schema(server: ClewProcess) -> Any:

@@ -33,21 +33,14 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.support.keys import make_key
-from tests.support.pg import create_database, drop_database
-from tests.support.server import ROOT, ClewProcess
+from tests.support.server import ROOT, ClewProcess, clew_server
 
 
 @pytest.fixture(scope="module")
 def qa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClewProcess, str, str]]:
-    url = create_database("clew_qa_api")
-    data = tmp_path_factory.mktemp("clew-qa-api")
-    proc = ClewProcess(url, data, config=ROOT / "langgraph.json", workers=1, env={"CLEW_AUTH": "api_key"})
-    proc.start()
-    alice = make_key(url, "alice")
-    bob = make_key(url, "bob")
-    yield proc, alice, bob
-    proc.stop()
-    drop_database(url)
+    with clew_server(tmp_path_factory.mktemp("clew-qa-api"), "clew_qa_api", config=ROOT / "langgraph.json",
+                     workers=1, env={"CLEW_AUTH": "api_key"}) as proc:
+        yield proc, make_key(proc.db_url, "alice"), make_key(proc.db_url, "bob")
 
 
 @pytest.fixture

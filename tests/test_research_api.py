@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from tests.support.keys import make_key
 from tests.support.pg import create_database, drop_database
 from tests.support.research import QUESTION, WebStub
-from tests.support.server import ClewProcess
+from tests.support.server import ClewProcess, clew_server
 
 pytestmark = pytest.mark.slow
 
@@ -38,32 +38,19 @@ def web() -> Iterator[WebStub]:
         yield stub
 
 
-@pytest.fixture(scope="module")
-def research_db() -> Iterator[str]:
-    url = create_database("clew_research_api")
-    yield url
-    drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("research-data")
-
-
 def _env(web: WebStub) -> dict[str, str]:
     return {**BASE_ENV, **web.env()}
 
 
 @pytest.fixture(scope="module")
-def server(research_db: str, data: Path, web: WebStub) -> Iterator[ClewProcess]:
-    proc = ClewProcess(research_db, data, env=_env(web)).start()
-    yield proc
-    proc.stop()
+def server(tmp_path_factory: pytest.TempPathFactory, web: WebStub) -> Iterator[ClewProcess]:
+    with clew_server(tmp_path_factory.mktemp("research-data"), "clew_research_api", env=_env(web)) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-def keys(server: ClewProcess, research_db: str, data: Path) -> dict[str, str]:
-    return {u: make_key(research_db, u) for u in ("alice", "bob")}
+def keys(server: ClewProcess) -> dict[str, str]:
+    return {u: make_key(server.db_url, u) for u in ("alice", "bob")}
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ offline engine did the work; the final article exports.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.keys import make_key
-from tests.support.pg import create_database, drop_database
 from tests.support.research import WebStub
-from tests.support.server import ClewProcess
+from tests.support.server import ClewProcess, clew_server
 from tests.test_content_sessions import events, settled, stage_changes
 
 pytestmark = pytest.mark.slow
@@ -29,19 +27,7 @@ def web() -> Iterator[WebStub]:
 
 
 @pytest.fixture(scope="module")
-def db() -> Iterator[str]:
-    url = create_database("clew_verify_content")
-    yield url
-    drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("verify-content")
-
-
-@pytest.fixture(scope="module")
-def server(db: str, data: Path, web: WebStub) -> Iterator[ClewProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, web: WebStub) -> Iterator[ClewProcess]:
     env = {
         "CLEW_AUTH": "api_key",
         "CLEW_SETTING__RESEARCH__CONCURRENCY": "1",
@@ -50,14 +36,13 @@ def server(db: str, data: Path, web: WebStub) -> Iterator[ClewProcess]:
         "CLEW_SETTING__LLM__DEFAULT_MODEL": "",  # no model at all
         **web.env(),
     }
-    proc = ClewProcess(db, data, env=env).start()
-    yield proc
-    proc.stop()
+    with clew_server(tmp_path_factory.mktemp("verify-content"), "clew_verify_content", env=env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-async def alice(server: ClewProcess, db: str, data: Path) -> AsyncIterator[httpx.AsyncClient]:
-    key = make_key(db, "alice")
+async def alice(server: ClewProcess) -> AsyncIterator[httpx.AsyncClient]:
+    key = make_key(server.db_url, "alice")
     async with httpx.AsyncClient(base_url=server.url, headers={"x-api-key": key}, timeout=60) as c:
         yield c
 

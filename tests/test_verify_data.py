@@ -25,8 +25,7 @@ import pytest
 from tests.support.data import Target, postgres_target
 from tests.support.keys import make_key
 from tests.support.openai_stub import OpenAIStub, Reply
-from tests.support.pg import create_database, drop_database
-from tests.support.server import ROOT, ClewProcess
+from tests.support.server import ROOT, ClewProcess, clew_server
 from tests.test_data_query import first, names, sql_reply, sse
 
 pytestmark = pytest.mark.slow
@@ -65,14 +64,7 @@ def target() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="module")
-def db() -> Iterator[str]:
-    url = create_database("clew_verify_data")
-    yield url
-    drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def server(db: str, tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub) -> Iterator[ClewProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub) -> Iterator[ClewProcess]:
     env = {
         "CLEW_AUTH": "api_key",
         "CLEW_SETTING__LLM__PROVIDER": "openai",
@@ -80,14 +72,14 @@ def server(db: str, tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub) 
         "CLEW_SETTING__LLM__DEFAULT_MODEL": MODEL,
         "CLEW_SETTING__LLM__MAX_RETRIES": "0",
     }
-    proc = ClewProcess(db, tmp_path_factory.mktemp("verify-data"), config=ROOT / "langgraph.json", env=env).start()
-    yield proc
-    proc.stop()
+    with clew_server(tmp_path_factory.mktemp("verify-data"), "clew_verify_data", config=ROOT / "langgraph.json",
+                     env=env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
-async def alice(server: ClewProcess, db: str) -> AsyncIterator[httpx.AsyncClient]:
-    key = make_key(db, "alice")
+async def alice(server: ClewProcess) -> AsyncIterator[httpx.AsyncClient]:
+    key = make_key(server.db_url, "alice")
     async with httpx.AsyncClient(base_url=server.url, headers={"x-api-key": key}, timeout=60) as c:
         yield c
 

@@ -1,7 +1,8 @@
 """Real clew processes for tests: ``clew serve`` / ``clew worker`` started as subprocesses.
 
 Crash tests need real processes (SIGKILL, SIGSTOP), and API tests need a real uvicorn server, so every
-server-based test goes through this class.
+server-based test goes through :class:`ClewProcess`; :func:`clew_server` is the usual module fixture's body
+(a scratch database and one server on it, started once per module).
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from tests.support.pg import create_database, drop_database
 
 TESTS = Path(__file__).resolve().parent.parent
 ROOT = TESTS.parent
@@ -156,3 +162,18 @@ class ClewProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+
+@contextmanager
+def clew_server(data_dir: Path, prefix: str = "clew_test", **options: Any) -> Iterator[ClewProcess]:
+    """A started ``clew serve`` on its own scratch database (``proc.db_url``, ``proc.data_dir``); stopped and
+    the database dropped afterwards. ``options`` are :class:`ClewProcess`'s (``env``, ``config``, ``workers``)."""
+    url = create_database(prefix)
+    try:
+        proc = ClewProcess(url, data_dir, **options).start()
+        try:
+            yield proc
+        finally:
+            proc.stop()
+    finally:
+        drop_database(url)
