@@ -16,8 +16,7 @@ from graphs.content_pipeline import graph
 from nodes.content.actions import DECLARED
 from nodes.content.review import flesch_kincaid_grade, review_article
 from retrieval.knowledge import KnowledgeBase
-from tests.support.knowledge import knowledge_base
-from tests.support.research import fill_kb
+from tests.support.research import corpus_kb
 from tests.support.runtime import node_runtime
 
 LOCAL = {"research.source_mode": "local", "research.sub_queries": 2}
@@ -25,8 +24,7 @@ LOCAL = {"research.source_mode": "local", "research.sub_queries": 2}
 
 @pytest.fixture(scope="module")
 async def content_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
-    async with knowledge_base("clew_content_graph", tmp_path_factory.mktemp("content-kb")) as kb:
-        await fill_kb(kb, "alice")
+    async with corpus_kb("clew_content_graph", tmp_path_factory.mktemp("content-kb")) as kb:
         yield kb
 
 

@@ -42,10 +42,7 @@ def _env(web: WebStub, stub: OpenAIStub) -> dict[str, str]:
         "CLEW_SETTING__RESEARCH__CONCURRENCY": "1",
         "CLEW_SETTING__RESEARCH__SUB_QUERIES": "2",
         "CLEW_SETTING__CONTENT__OUTLINE_SECTIONS": "1",
-        "CLEW_SETTING__LLM__PROVIDER": "openai",
-        "CLEW_SETTING__LLM__BASE_URL": stub.base_url,
-        "CLEW_SETTING__LLM__SMART_MODEL": WRITER,
-        "CLEW_SETTING__LLM__MAX_RETRIES": "0",
+        **stub.env(smart_model=WRITER),
         **web.env(),
     }
 

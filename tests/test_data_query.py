@@ -53,13 +53,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Targ
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub) -> Iterator[ClewProcess]:
-    env = {
-        "CLEW_AUTH": "api_key",
-        "CLEW_SETTING__LLM__PROVIDER": "openai",
-        "CLEW_SETTING__LLM__BASE_URL": stub.base_url,
-        "CLEW_SETTING__LLM__DEFAULT_MODEL": MODEL,
-        "CLEW_SETTING__LLM__MAX_RETRIES": "0",
-    }
+    env = {"CLEW_AUTH": "api_key", **stub.env(default_model=MODEL)}
     with clew_server(tmp_path_factory.mktemp("dq-data"), "clew_dq_api", config=ROOT / "langgraph.json", env=env) as proc:
         yield proc
 

@@ -49,10 +49,7 @@ def _env(stub: OpenAIStub) -> dict[str, str]:
         "CLEW_LEASE_SECONDS": "10",  # generous: the shared test machine can be very slow
         "CLEW_MAX_ATTEMPTS": "6",
         "CLEW_SECRET_KEY": "crash-test pass phrase",
-        "CLEW_SETTING__LLM__PROVIDER": "openai",
-        "CLEW_SETTING__LLM__BASE_URL": stub.base_url,
-        "CLEW_SETTING__LLM__DEFAULT_MODEL": MODEL,
-        "CLEW_SETTING__LLM__MAX_RETRIES": "0",
+        **stub.env(default_model=MODEL),
         "CLEW_SETTING__LLM__TIMEOUT_SECONDS": "120",
     }
 

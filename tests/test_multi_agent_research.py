@@ -21,9 +21,8 @@ from nodes.interrupts import answer_errors
 from providers.offline import OFFLINE_NOTICE
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase
-from tests.support.knowledge import knowledge_base
 from tests.support.multi_agent import ACCEPT, FRAMING, TeamStub, cited_draft, models, outline_json
-from tests.support.research import QUESTION, fill_kb
+from tests.support.research import QUESTION, corpus_kb
 from tests.support.runtime import node_runtime
 
 LOCAL = {"research.source_mode": "local"}
@@ -32,8 +31,7 @@ NO_REVIEW = {**LOCAL, "research.human_review": False}
 
 @pytest.fixture(scope="module")
 async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
-    async with knowledge_base("clew_multi_agent", tmp_path_factory.mktemp("multi-agent-kb")) as kb:
-        await fill_kb(kb, "alice")
+    async with corpus_kb("clew_multi_agent", tmp_path_factory.mktemp("multi-agent-kb")) as kb:
         yield kb
 
 

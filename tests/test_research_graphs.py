@@ -20,17 +20,15 @@ from nodes.research.review import review_citations
 from nodes.research.state import ResearchFailed
 from providers.offline import OFFLINE_NOTICE
 from retrieval.knowledge import KnowledgeBase
-from tests.support.knowledge import knowledge_base
 from tests.support.openai_stub import OpenAIStub, Reply
-from tests.support.research import QUESTION, NetworkGuard, WebStub, fill_kb
+from tests.support.research import QUESTION, NetworkGuard, WebStub, corpus_kb
 from tests.support.runtime import node_runtime
 
 
 @pytest.fixture(scope="module")
 async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
     """A knowledge base holding the corpus for user ``alice`` (``nobody`` has no documents)."""
-    async with knowledge_base("clew_research", tmp_path_factory.mktemp("research-kb")) as kb:
-        await fill_kb(kb, "alice")
+    async with corpus_kb("clew_research", tmp_path_factory.mktemp("research-kb")) as kb:
         yield kb
 
 

@@ -37,9 +37,8 @@ from providers.offline.keyphrases import keyphrases
 from providers.types import SourceDoc
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase
-from tests.support.knowledge import knowledge_base
 from tests.support.pg import create_database, drop_database
-from tests.support.research import QUESTION, WebStub, fill_kb
+from tests.support.research import QUESTION, WebStub, corpus_kb
 from tests.support.runtime import node_runtime
 from tests.support.server import ClewProcess
 
@@ -142,8 +141,7 @@ async def test_the_writer_renumbers_the_sections_into_one_source_list() -> None:
 
 @pytest.fixture(scope="module")
 async def research_kb(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KnowledgeBase]:
-    async with knowledge_base("clew_verify_multi", tmp_path_factory.mktemp("verify-multi-kb")) as kb:
-        await fill_kb(kb, "alice")
+    async with corpus_kb("clew_verify_multi", tmp_path_factory.mktemp("verify-multi-kb")) as kb:
         yield kb
 
 

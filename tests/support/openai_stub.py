@@ -62,6 +62,16 @@ class OpenAIStub:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def env(self, **models: str) -> dict[str, str]:
+        """Server environment making this stub the model provider (system layer settings), without retries;
+        ``models`` name the models by role (``default_model="m"``, ``smart_model="w"``)."""
+        return {
+            "CLEW_SETTING__LLM__PROVIDER": "openai",
+            "CLEW_SETTING__LLM__BASE_URL": self.base_url,
+            **{f"CLEW_SETTING__LLM__{role.upper()}": name for role, name in models.items()},
+            "CLEW_SETTING__LLM__MAX_RETRIES": "0",
+        }
+
     # -- server -------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> OpenAIStub:

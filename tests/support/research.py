@@ -1,7 +1,7 @@
 """Shared pieces of the research tests: a made-up corpus, a knowledge base on it, a web stub, a network guard.
 
 - :data:`CORPUS`: short documents about invented subjects (so no fact could come from anywhere else);
-- :func:`fill_kb`: the corpus in a knowledge base (see ``tests.support.knowledge.knowledge_base``);
+- :func:`fill_kb` / :func:`corpus_kb`: the corpus in a knowledge base (a scratch one of its own);
 - :class:`WebStub`: a SearxNG-compatible search endpoint and the pages it points at, served on 127.0.0.1
   from a thread; page fetches can be held at a gate (crash tests kill a server while a branch waits);
 - :class:`NetworkGuard`: refuses every socket connection and name lookup that is not to the loopback
@@ -14,6 +14,8 @@ import json
 import re
 import socket
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from retrieval.knowledge import KnowledgeBase
+from tests.support.knowledge import knowledge_base
 
 CORPUS: dict[str, str] = {
     "velmora-lighthouse.md": """# The Velmora lighthouse
@@ -61,6 +64,14 @@ QUESTION = "What is the history of the Velmora lighthouse?"
 async def fill_kb(kb: KnowledgeBase, user_id: str, corpus: dict[str, str] | None = None) -> None:
     for name, text in (corpus or CORPUS).items():
         await kb.ingest_file(user_id, name, text.encode(), background=False)
+
+
+@asynccontextmanager
+async def corpus_kb(prefix: str, path: Path, user_id: str = "alice") -> AsyncIterator[KnowledgeBase]:
+    """A knowledge base on its own scratch database holding :data:`CORPUS` for ``user_id``."""
+    async with knowledge_base(prefix, path) as kb:
+        await fill_kb(kb, user_id)
+        yield kb
 
 
 # --- network guard -------------------------------------------------------------------------------------
