@@ -9,7 +9,9 @@
 - ``knowledge``: knowledge bases on embedded Qdrant (``knowledge_db`` / ``kb`` fixtures) and test files;
 - ``research``: the invented corpus, the SearxNG-like web stub, the network guard;
 - ``openai_stub`` / ``multi_agent``: a scripted OpenAI-compatible model, and its per-role variant;
-- ``data``: target databases (PostgreSQL, MariaDB, SQLite) for data-question tests.
+- ``data``: target databases (PostgreSQL, MariaDB, SQLite) for data-question tests;
+- ``browser``: Chromium through Playwright against a real server (the UI tests);
+- ``providers`` / ``thread_memory``: test-only code moved out of ``providers/`` and ``retrieval/``.
 
 Fixture modules (``config``, ``knowledge``) are loaded by ``pytest_plugins`` in ``tests/conftest.py``.
 """
