@@ -1,9 +1,9 @@
 """SSE delivery of a run's persisted events.
 
-A reader subscribes to the run's wake-ups first, then reads ``run_events`` after the last id it sent, so an
-event committed between the read and the wait still wakes it: no gap, no duplicate, no sleep-polling. The
-stream ends after the ``end`` event, or when the run is gone (rolled back). ``Last-Event-ID`` resumes after
-that id (``-1`` or nothing: from the start), in any API process, since events live in Postgres.
+A run's stream is the event log's reader (``engine.event_reader.follow_run``: subscribe to the run's wake-ups,
+then read ``run_events`` after the last id sent; no gap, no duplicate, no sleep-polling) as SSE. The stream
+ends after the ``end`` event, or when the run is gone (rolled back). ``Last-Event-ID`` resumes after that id
+(``-1`` or nothing: from the start), in any API process, since events live in Postgres.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from engine import metrics
 from engine.broker import RUNS_CHANNEL
+from engine.event_reader import RECHECK_SECONDS, follow_run
 from persistence import runs as runs_repo
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
 HEARTBEAT_SECONDS = 5.0
-RECHECK_SECONDS = 5.0
 
 
 def parse_last_event_id(value: str | None) -> int:
@@ -51,36 +51,16 @@ async def run_events(
 ) -> AsyncIterator[ServerSentEvent]:
     """The run's events after ``after``; with ``user_id``, also a ``config_updated`` event (not persisted,
     no id) whenever that user's configuration changes while the stream is open."""
-    last = after
-    first = True
-    with runtime.broker.subscribe(run_id) as woken, _config_watch(runtime, user_id, woken) as config:
-        while True:
-            woken.clear()
-            async with runtime.db.connection() as conn:
-                rows = await runs_repo.read_events(conn, run_id, last)
-                if first and not rows and await runs_repo.has_ended(conn, run_id):
-                    # joined at or after its `end` (a run writes `end` with its final status): nothing follows
-                    return
-            first = False
+    woken = asyncio.Event()
+    with _config_watch(runtime, user_id, woken) as config:
+        async for rows in follow_run(runtime.db, runtime.broker, run_id, after, woken=woken):
             for row in rows:
-                last = int(row["seq"])
-                yield ServerSentEvent(data=row["data"], event=row["event"], id=str(last))
+                yield ServerSentEvent(data=row["data"], event=row["event"], id=str(row["seq"]))
                 if row["event"] == "end":
                     return
             if config is not None:
                 for change in config.drain():
                     yield ServerSentEvent(data=json.dumps(change, default=str), event="config_updated")
-            if rows:
-                continue
-            try:
-                await asyncio.wait_for(woken.wait(), timeout=RECHECK_SECONDS)
-            except TimeoutError:
-                # belt and braces: a run deleted (rolled back) without a final event still ends the stream
-                async with runtime.db.connection() as conn:
-                    run = await runs_repo.get_any(conn, run_id)
-                if run is None:
-                    yield ServerSentEvent(data="null", event="end", id=str(last + 1))
-                    return
 
 
 # --- the thread's stream: every run of the thread, in order, replayed and live -------------------------------

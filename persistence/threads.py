@@ -10,6 +10,12 @@ from persistence.db import Conn
 
 THREAD_COLUMNS = "thread_id, user_id, metadata, status, config, state_values, interrupts, error, created_at, updated_at"
 
+# A user's threads of some graphs (by the graph id runs stamp on them), most recently updated first.
+LIST_BY_GRAPHS = (
+    f"SELECT {THREAD_COLUMNS} FROM threads WHERE user_id = %s AND metadata->>'graph_id' = ANY(%s) "
+    "ORDER BY updated_at DESC LIMIT %s"
+)
+
 
 async def get(conn: Conn, user_id: str, thread_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
     lock = " FOR UPDATE" if for_update else ""
@@ -127,3 +133,9 @@ async def count(conn: Conn, user_id: str, *, metadata: dict[str, Any] | None, st
     cur = await conn.execute(f"SELECT count(*) AS n FROM threads WHERE {where}", params)
     row = await cur.fetchone()
     return int(row["n"]) if row else 0
+
+
+async def list_by_graphs(conn: Conn, user_id: str, graph_ids: list[str], *, limit: int) -> list[dict[str, Any]]:
+    """The user's threads that ran one of ``graph_ids``, most recently updated first (``clew threads``)."""
+    cur = await conn.execute(LIST_BY_GRAPHS, (user_id, graph_ids, limit))
+    return await cur.fetchall()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from cli import research as cli_research
+from cli.research import interrupts as cli_research
 from nodes.editorial import OUTLINE_SCHEMA
 from nodes.interrupts import answer_errors, approval_schema
 from tests.support.pg import create_database, drop_database
@@ -69,7 +69,7 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_outline_review_on_a_terminal(answers: list[str], typed: list[str], expected: dict[str, Any]) -> None:
     answers.extend(typed)
     value = payload()
-    answer = cli_research._ask_terminal(value, Console(record=True))
+    answer = cli_research.ask_terminal(value, Console(record=True))
     assert answer == expected
     assert answer_errors(value["schema"], answer) == []
     assert answers == []
