@@ -20,16 +20,9 @@ from typing import Any
 import httpx
 from langchain_core.embeddings import Embeddings
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import Progress
 
-from cli.output import terminal
+from cli.output import progress_display, terminal
 from config_schema.settings import RuntimeSettings
 from retrieval.knowledge.filetypes import supported_extensions
 
@@ -76,15 +69,7 @@ async def server_answers(client: httpx.AsyncClient, server_url: str) -> bool:
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
+    return progress_display(console, label="[bold]{task.description}", bar_width=40)
 
 
 async def _via_server(

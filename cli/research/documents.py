@@ -12,8 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from cli.output import CliError
-from cli.research.progress import progress_display
+from cli.output import CliError, progress_display
 
 
 async def ingest_docs(runtime: Any, user_id: str, root: Path, console: Console) -> int:

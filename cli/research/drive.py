@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from rich.console import Console
 
-from cli.output import CliError
+from cli.output import CliError, progress_display
 from cli.research.interrupts import answer_interrupts
-from cli.research.progress import RunView, progress_display
+from cli.research.progress import RunView
 from cli.research.report import print_summary, write_report
 from engine.event_reader import follow_run
 from engine.research import research_state, result_of, resume_research

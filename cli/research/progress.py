@@ -1,8 +1,7 @@
 """The live progress of a research on the terminal: a line per stage, per research branch and per section.
 
 :class:`RunView` turns the research graphs' custom events (``research.stage``, ``research.branch``,
-``research.progress``, ``research.team``) into rich progress lines; :func:`progress_display` is the rich
-display they, and the ``--docs`` ingestion, are drawn in.
+``research.progress``, ``research.team``) into rich progress lines, drawn in :func:`cli.output.progress_display`.
 """
 
 from __future__ import annotations
@@ -10,15 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import Progress
 
 STAGE_LABELS = {
     "planning": "Planning",
@@ -27,18 +18,6 @@ STAGE_LABELS = {
     "writing": "Writing the report",
     "reviewing": "Checking citations",
 }
-
-
-def progress_display(console: Console) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(bar_width=24),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 class RunView:
@@ -70,6 +49,13 @@ class RunView:
             label = STAGE_LABELS.get(name, name.capitalize())
             self.progress.update(self.stages[name], description=f"{label}: {message}")
 
+    def _settle(self, task: Any, event: Mapping[str, Any], name: str, done: str, failed: str) -> None:
+        """Tick a branch or section line off when its event says it is ``done`` or ``failed``."""
+        status = event.get("status")
+        if status in ("done", "failed"):
+            mark, note = ("[green]✓[/]", done) if status == "done" else ("[red]✗[/]", failed)
+            self.progress.update(task, completed=1, description=f"  {mark} {name} [dim]({note})[/]")
+
     def branch(self, event: Mapping[str, Any]) -> None:
         index = int(event.get("index", 0))
         query = str(event.get("query", ""))
@@ -77,19 +63,8 @@ class RunView:
         label = f"  [dim]L{level}[/] {query[:70]}"
         if index not in self.branches:
             self.branches[index] = self.progress.add_task(label, total=1)
-        status = event.get("status")
-        if status == "done":
-            self.progress.update(
-                self.branches[index],
-                completed=1,
-                description=f"  [green]✓[/] {query[:70]} [dim]({event.get('sources', 0)} passages)[/]",
-            )
-        elif status == "failed":
-            self.progress.update(
-                self.branches[index],
-                completed=1,
-                description=f"  [red]✗[/] {query[:70]} [dim]({event.get('error')})[/]",
-            )
+        passages = f"{event.get('sources', 0)} passages"
+        self._settle(self.branches[index], event, query[:70], passages, str(event.get("error")))
 
     def overall_progress(self, event: Mapping[str, Any]) -> None:
         total = int(event.get("total_queries") or 0)
@@ -106,21 +81,10 @@ class RunView:
         label = f"  §{n}/{total} {title}"
         if n not in self.sections:
             self.sections[n] = self.progress.add_task(label, total=1)
-        status = event.get("status")
-        if status == "done":
-            rounds = int(event.get("revision") or 0)
-            verdict = "accepted" if event.get("accepted") else "not accepted"
-            self.progress.update(
-                self.sections[n],
-                completed=1,
-                description=f"  [green]✓[/] §{n}/{total} {title} [dim]({verdict}, {rounds} revision(s))[/]",
-            )
-        elif status == "failed":
-            self.progress.update(
-                self.sections[n],
-                completed=1,
-                description=f"  [red]✗[/] §{n}/{total} {title} [dim]({event.get('message')})[/]",
-            )
+        rounds = int(event.get("revision") or 0)
+        verdict = "accepted" if event.get("accepted") else "not accepted"
+        self._settle(self.sections[n], event, f"§{n}/{total} {title}", f"{verdict}, {rounds} revision(s)",
+                     str(event.get("message")))
 
     def handle(self, event: str, data: Any) -> str | None:
         """Update from one stored event; returns an error message for an ``error`` event."""
