@@ -320,8 +320,9 @@ async def test_two_sections_are_researched_at_the_same_time(team_stub: TeamStub)
 
 
 def test_offline_reviewer_checks_and_reviser_fixes() -> None:
+    from nodes.multi_agent.drafts import local_sources
+    from nodes.multi_agent.section_team import mechanical_review, offline_revision
     from nodes.research.state import Finding
-    from nodes.section_team import local_sources, mechanical_review, offline_revision
     from providers.types import SourceDoc
 
     docs = [

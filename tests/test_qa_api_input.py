@@ -139,7 +139,7 @@ def test_session_keywords_are_bounded(alice: httpx.Client) -> None:
 
 
 def test_multi_agent_writer_drops_a_sentence_an_earlier_section_quotes() -> None:
-    from nodes.editorial import _without_repeats
+    from nodes.multi_agent.writer import _without_repeats
 
     shared = "It is one graph whose stages are nodes and whose decisions are interrupts"
     first = f"{shared} [2]. stage is the role: browser, editor or writer [1]."

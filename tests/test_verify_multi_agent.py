@@ -29,9 +29,10 @@ from langgraph.runtime import Runtime
 from langgraph_sdk import get_client
 
 import graphs.multi_agent_research as multi
-from nodes.editorial import _key, writer
+from nodes.multi_agent.drafts import local_sources, sentences_of
+from nodes.multi_agent.section_team import mechanical_review, reviser
+from nodes.multi_agent.writer import _key, writer
 from nodes.research.state import Finding, NumberedSource
-from nodes.section_team import local_sources, mechanical_review, reviser, sentences_of
 from providers.offline import OFFLINE_NOTICE
 from providers.offline.keyphrases import keyphrases
 from providers.types import SourceDoc

@@ -64,10 +64,7 @@ class ResearchState(TypedDict, total=False):
 
 
 class ResearchInput(TypedDict, total=False):
-    """What a research run takes: a question (or a chat message) and optionally its source mode.
-
-    The multi-agent research takes the same input.
-    """
+    """What a research run takes: a question (or a chat message) and optionally its source mode."""
 
     question: str
     messages: Annotated[list[AnyMessage], add_messages]

@@ -1,8 +1,8 @@
 """One section of a multi-agent research: researcher -> reviewer -> (reviser -> reviewer)* as a subgraph.
 
-The root graph (``graphs/multi_agent_research.py``) sends one ``Send`` per planned section to a node that runs
-:data:`SECTION_GRAPH` for it; the finished section goes back to the root as a pending write, so a section
-that finished before a crash is never researched again.
+``graphs/multi_agent_research.py`` builds the subgraph from these roles and the root graph sends one ``Send``
+per planned section to a node that runs it (:mod:`nodes.multi_agent.sections`); the finished section goes back
+to the root as a pending write, so a section that finished before a crash is never researched again.
 
 - **researcher**: researches the section's query (its title, with the question's main phrase when the title
   lacks it) in the run's source mode through :func:`nodes.research.branch.research_query` (retrieve, compress,
@@ -26,41 +26,42 @@ reviews, offline, error}``.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import END
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
-from typing_extensions import TypedDict
 
 from config_schema.access import setting
-from engine.context import AUTH_USER_ID
+from nodes.multi_agent.drafts import (
+    MARK,
+    catalogue,
+    cite_marks,
+    clean_body,
+    local_sources,
+    offline_draft,
+    section_query,
+    sentences_of,
+    with_marks,
+)
+from nodes.multi_agent.events import team
+from nodes.multi_agent.state import SectionState
 from nodes.research.branch import research_query
-from nodes.research.state import Finding, NumberedSource
-from nodes.research.write import by_document, reply_text, retrieved_docs, strip_sources_section
-from nodes.team_events import team
+from nodes.research.state import Finding
+from nodes.research.write import by_document, reply_text
+from nodes.run_context import context_values, run_user
 from providers import offline
 from providers.models import get_model
 from providers.offline.keyphrases import keyphrases
-from providers.offline.sentences import split_sentences
 from providers.offline.tokens import terms
 from providers.structured import StructuredOutputError, structured
-from providers.types import CitedSentence, SourceDoc
 from reports.citations import find_citations, renumber_citations
 
 log = structlog.get_logger("clew.research.section")
-
-SENTENCES_PER_SECTION = 5
-MARK = re.compile(r"\[\s*\d{1,3}(?:\s*[-\u2013,;]\s*\d{1,3})*\s*\](?!\()")
-_LEADING_MARKS = re.compile(r"^((?:\[\s*\d{1,3}(?:\s*[-\u2013,;]\s*\d{1,3})*\s*\](?!\()\s*)+)")
-_CITED_END = re.compile(r"(\[\s*\d{1,3}(?:\s*[-\u2013,;]\s*\d{1,3})*\s*\][.!?])\s+(?=\S)")
-"""A citation and the full stop after it end a sentence, whatever the next one starts with (the sentence
-splitter wants a capital letter next, and quoted sentences may start with a lower-case name: "clew serves")."""
 
 RESEARCHER_PROMPT = (
     "You are the researcher of one section of a research report written by a team. Write the section's body "
@@ -79,35 +80,11 @@ REVISER_PROMPT = (
 )
 
 
-class SectionState(TypedDict, total=False):
-    """State of one section's team (the ``Send`` argument plus what the roles add)."""
-
-    index: int
-    total: int
-    title: str
-    brief: str
-    question: str
-    source_mode: str
-    budget_words: int
-    finding: dict[str, Any]
-    draft: str
-    sources: list[dict[str, Any]]
-    reviews: list[dict[str, Any]]
-    revision: int
-    accepted: bool
-    offline: bool
-
-
 class SectionReview(BaseModel):
     """What the reviewing model returns."""
 
     accept: bool = Field(description="true when the draft needs no change")
     notes: list[str] = Field(default_factory=list, description="what the reviser must change")
-
-
-def _values(runtime: Runtime[Any] | None) -> Mapping[str, Any] | None:
-    ctx = getattr(runtime, "context", None) if runtime is not None else None
-    return ctx if isinstance(ctx, Mapping) else None
 
 
 def _where(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,90 +95,10 @@ def _where(state: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def section_query(title: str, question: str) -> str:
-    """The search query of a section: its title, with the question's main phrase when the title lacks it."""
-    title = " ".join(title.split())
-    main = keyphrases(question, top=1)
-    if not main:
-        return title or question
-    phrase = main[0].phrase
-    if set(terms(phrase)) & set(terms(title)):
-        return title
-    return f"{phrase} {title}".strip()
-
-
-def local_sources(finding: Finding) -> tuple[list[SourceDoc], list[NumberedSource]]:
-    """The section's documents (one per document, chunks joined) and their local numbering ``[1]..[k]``."""
-    docs = retrieved_docs([finding])
-    return docs, [NumberedSource.of(n, d) for n, d in enumerate(docs, start=1)]
-
-
-def _marks(ids: Sequence[str], number: Mapping[str, int]) -> str:
-    return "".join(f"[{number[i]}]" for i in ids if i in number)
-
-
-def with_marks(text: str, marks: str) -> str:
-    """``text`` with its citation marks before the final punctuation: ``"It was built [1]."``."""
-    t = text.rstrip()
-    if t and t[-1] in ".!?。！？":
-        return f"{t[:-1].rstrip()} {marks}{t[-1]}"
-    return f"{t} {marks}"
-
-
-def _at_cited_ends(sentence: str) -> list[str]:
-    out, start = [], 0
-    for m in _CITED_END.finditer(sentence):
-        out.append(sentence[start : m.end(1)])
-        start = m.end()
-    out.append(sentence[start:])
-    return [p.strip() for p in out if p.strip()]
-
-
-def sentences_of(text: str) -> list[str]:
-    """The sentences of a draft, a citation written after the full stop (``"It was. [1] Then"``) kept with
-    the sentence it follows, and a cited full stop (``"[1]. "``) always ending one."""
-    out: list[str] = []
-    for sentence in (part for split in split_sentences(text) for part in _at_cited_ends(split)):
-        lead = _LEADING_MARKS.match(sentence)
-        if lead and out:
-            out[-1] = f"{out[-1]} {lead.group(1).strip()}"
-            sentence = sentence[lead.end() :].strip()
-        if sentence:
-            out.append(sentence)
-    return out
-
-
-def offline_draft(learnings: Sequence[CitedSentence], number: Mapping[str, int]) -> str:
-    """The offline engine's section: the learnings (quoted sentences), each with its local citations."""
-    parts = []
-    for s in learnings[:SENTENCES_PER_SECTION]:
-        marks = _marks(s.source_ids, number)
-        if marks:
-            parts.append(with_marks(s.text, marks))
-    return " ".join(parts)
-
-
-def clean_body(text: str) -> str:
-    """A model's section body: no leading heading, no sources section of its own."""
-    body = strip_sources_section(text.strip())
-    lines = body.split("\n")
-    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):
-        lines.pop(0)
-    return "\n".join(lines).strip()
-
-
-def _catalogue(sources: Sequence[Mapping[str, Any]]) -> str:
-    return "\n".join(
-        f"[{s['n']}] {s.get('title') or s.get('url') or s['id']}: {str(s.get('excerpt') or '')[:400]}"
-        for s in sources
-    )
-
-
 async def researcher(state: SectionState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
-    values = _values(runtime)
+    values = context_values(runtime)
     where = _where(state)
     team("researcher", "started", revision=0, **where)
-    user_id = str((config.get("configurable") or {}).get(AUTH_USER_ID) or "local")
     question = str(state.get("question") or state["title"])
     finding = await research_query(
         query=section_query(str(state["title"]), question),
@@ -209,7 +106,7 @@ async def researcher(state: SectionState, config: RunnableConfig, runtime: Runti
         index=where["section"],
         level=2,
         source_mode=str(state.get("source_mode") or "local"),
-        user_id=user_id,
+        user_id=run_user(config),
         values=values,
         budget_words=int(state.get("budget_words") or 300),
         follow_ups=0,
@@ -231,7 +128,9 @@ async def researcher(state: SectionState, config: RunnableConfig, runtime: Runti
     draft = ""
     if model is not None:
         lines = [
-            f"- {s.text} {_marks(s.source_ids, number)}" for s in learnings if _marks(s.source_ids, number)
+            f"- {s.text} {cite_marks(s.source_ids, number)}"
+            for s in learnings
+            if cite_marks(s.source_ids, number)
         ]
         sources = [s.model_dump() for s in numbered]
         prompt = [
@@ -239,7 +138,7 @@ async def researcher(state: SectionState, config: RunnableConfig, runtime: Runti
             HumanMessage(
                 content=(
                     f"Report question: {question}\nSection: {state['title']}\nBrief: {state.get('brief', '')}"
-                    f"\n\nLearnings:\n" + "\n".join(lines) + "\n\nSources:\n" + _catalogue(sources)
+                    f"\n\nLearnings:\n" + "\n".join(lines) + "\n\nSources:\n" + catalogue(sources)
                 )
             ),
         ]
@@ -302,7 +201,7 @@ def mechanical_review(
 
 
 async def reviewer(state: SectionState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
-    values = _values(runtime)
+    values = context_values(runtime)
     where = _where(state)
     revision = int(state.get("revision") or 0)
     team("reviewer", "started", revision=revision, **where)
@@ -320,7 +219,7 @@ async def reviewer(state: SectionState, config: RunnableConfig, runtime: Runtime
             HumanMessage(
                 content=(
                     f"Section: {state.get('title')}\nBrief: {state.get('brief', '')}\n\nDraft:\n{draft}\n\n"
-                    f"Sources:\n{_catalogue(sources)}"
+                    f"Sources:\n{catalogue(sources)}"
                     + (
                         "\n\nProblems found by the automatic checks:\n"
                         + "\n".join(f"- {p}" for p in problems)
@@ -352,7 +251,7 @@ def route_after_review(state: SectionState, runtime: Runtime[Any]) -> str:
     """Done when accepted or when ``research.max_section_revisions`` rewrites were made; else rewrite."""
     if state.get("accepted"):
         return END
-    limit = int(setting(_values(runtime), "research.max_section_revisions"))
+    limit = int(setting(context_values(runtime), "research.max_section_revisions"))
     return "reviser" if int(state.get("revision") or 0) < limit else END
 
 
@@ -379,16 +278,16 @@ def offline_revision(
         summary = offline.summarize(" ".join([title, *absent]), docs, 3)
         have = {s.lower() for s in kept}
         extra = [
-            with_marks(s.text, _marks(s.source_ids, number))
+            with_marks(s.text, cite_marks(s.source_ids, number))
             for s in summary.sentences
-            if _marks(s.source_ids, number) and s.text.lower() not in have and s.text not in text
+            if cite_marks(s.source_ids, number) and s.text.lower() not in have and s.text not in text
         ]
         text = " ".join([*kept, *extra[:2]])
     return text
 
 
 async def reviser(state: SectionState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
-    values = _values(runtime)
+    values = context_values(runtime)
     where = _where(state)
     revision = int(state.get("revision") or 0) + 1
     team("reviser", "started", revision=revision, **where)
@@ -406,7 +305,7 @@ async def reviser(state: SectionState, config: RunnableConfig, runtime: Runtime[
                     f"Section: {state.get('title')}\nBrief: {state.get('brief', '')}\n\nDraft:\n{draft}\n\n"
                     "Reviewer's notes:\n"
                     + "\n".join(f"- {n}" for n in notes)
-                    + f"\n\nSources:\n{_catalogue(sources)}"
+                    + f"\n\nSources:\n{catalogue(sources)}"
                 )
             ),
         ]
@@ -442,19 +341,3 @@ def section_result(state: Mapping[str, Any]) -> dict[str, Any]:
         "offline": bool(state.get("offline", True)),
         "error": finding.get("error"),
     }
-
-
-def build_section_graph() -> Any:
-    """The section team as an uncompiled graph."""
-    builder = StateGraph(SectionState)
-    builder.add_node("researcher", researcher)
-    builder.add_node("reviewer", reviewer)
-    builder.add_node("reviser", reviser)
-    builder.add_edge(START, "researcher")
-    builder.add_conditional_edges("researcher", route_after_research, ["reviewer", END])
-    builder.add_conditional_edges("reviewer", route_after_review, ["reviser", END])
-    builder.add_edge("reviser", "reviewer")
-    return builder
-
-
-SECTION_GRAPH = build_section_graph().compile(name="section_team")
