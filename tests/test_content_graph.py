@@ -122,10 +122,10 @@ def test_banned_words_and_reading_level() -> None:
 
 
 def test_doc_lists_the_declared_actions() -> None:
-    from nodes.content.docs import DOC, regenerated
+    from tests.support.content_docs import DOC, regenerated
 
     text = DOC.read_text(encoding="utf-8")
-    assert regenerated(text) == text, "docs/content-pipeline.md is stale: uv run python -m nodes.content.docs"
+    assert regenerated(text) == text, "docs/content-pipeline.md is stale: uv run python -m tests.support.content_docs"
     for point in DECLARED:
         for action in point.actions:
             assert f"| `{point.point}` | `{action.id}` |" in text

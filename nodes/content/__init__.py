@@ -1,5 +1,6 @@
-"""Node code of the content pipeline (``graphs/content_pipeline.py``): actions, events, topics, writing,
-styling and review, each in its own module; :func:`chat_model` is how its nodes get a model."""
+"""Node code of the content pipeline (``graphs/content_pipeline.py``): its state, the actions of its human
+decisions, its events, and one module per stage (topics, research, writing, styling, review) holding the
+stage's work and its nodes; :func:`chat_model` is how its nodes get a model."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ payload lists the actions it accepts::
 and the answer is ``{"action": id, "parameters": {...}}``. The session API reads ``availableActions`` from
 the pending interrupt (:func:`actions_of`) -- there is no other table of what a stage allows -- and the resume
 is validated against the same schema by ``engine.service.create_run``. :data:`DECLARED` lists every action of
-every decision point in graph order; ``docs/content-pipeline.md`` renders its table from it
-(:func:`render_table`).
+every decision point in graph order; the actions table of ``docs/content-pipeline.md`` is rendered from it
+(``tests/support/content_docs.py``).
 """
 
 from __future__ import annotations
@@ -68,15 +68,22 @@ def _obj(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[str, 
     return schema
 
 
-_TEXT = {"type": "string", "minLength": 1, "maxLength": 2000}
-_SOURCE = _obj(
-    {
-        "title": {"type": "string", "minLength": 1, "maxLength": 300},
-        "url": {"type": "string", "maxLength": 2000},
-        "text": {"type": "string", "minLength": 1, "maxLength": 20000},
-    },
-    ["title", "text"],
-)
+def _string(max_length: int, min_length: int = 1) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_length}
+    if min_length:
+        schema["minLength"] = min_length
+    return schema
+
+
+def _array(items: dict[str, Any], max_items: int, min_items: int = 1) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": items, "maxItems": max_items}
+    if min_items:
+        schema["minItems"] = min_items
+    return schema
+
+
+_TEXT = _string(2000)
+_SOURCE = _obj({"title": _string(300), "url": _string(2000, min_length=0), "text": _string(20000)}, ["title", "text"])
 
 CHOOSE_TOPIC = DecisionPoint(
     point="choose_topic",
@@ -93,18 +100,13 @@ CHOOSE_TOPIC = DecisionPoint(
         Action(
             id="custom_topic",
             label="Use my own topic",
-            parameters=_obj({"topic": _TEXT, "angle": {"type": "string", "maxLength": 500}}, ["topic"]),
+            parameters=_obj({"topic": _TEXT, "angle": _string(500, min_length=0)}, ["topic"]),
             description="enter a topic (and optionally its angle) instead",
         ),
         Action(
             id="discover_topics",
             label="Find other topics",
-            parameters=_obj(
-                {
-                    "category": {"type": "string", "maxLength": 200},
-                    "keywords": {"type": "array", "items": _TEXT, "maxItems": 20},
-                }
-            ),
+            parameters=_obj({"category": _string(200, min_length=0), "keywords": _array(_TEXT, 20, min_items=0)}),
             description="discover again, optionally for another category or keywords",
         ),
     ),
@@ -118,19 +120,13 @@ REVIEW_RESEARCH = DecisionPoint(
         Action(
             id="add_sources",
             label="Add sources",
-            parameters=_obj({"sources": {"type": "array", "items": _SOURCE, "minItems": 1, "maxItems": 20}},
-                            ["sources"]),
+            parameters=_obj({"sources": _array(_SOURCE, 20)}, ["sources"]),
             description="add the editor's own sources (title, text, optional URL) to the research",
         ),
         Action(
             id="research_deeper",
             label="Research deeper",
-            parameters=_obj(
-                {
-                    "queries": {"type": "array", "items": _TEXT, "minItems": 1, "maxItems": 10},
-                    "focus": _TEXT,
-                }
-            ),
+            parameters=_obj({"queries": _array(_TEXT, 10), "focus": _TEXT}),
             description="research more queries (given, or planned from a focus / the open follow-ups)",
         ),
     ),
@@ -144,13 +140,7 @@ APPROVE_OUTLINE = DecisionPoint(
         Action(
             id="edit_outline",
             label="Edit the outline",
-            parameters=_obj(
-                {
-                    "title": {"type": "string", "minLength": 1, "maxLength": 300},
-                    "sections": {"type": "array", "items": _TEXT, "minItems": 1, "maxItems": 12},
-                },
-                ["sections"],
-            ),
+            parameters=_obj({"title": _string(300), "sections": _array(_TEXT, 12)}, ["sections"]),
             description="replace the section headings (and optionally the title), then draft",
         ),
     ),
@@ -168,10 +158,10 @@ APPROVE_STYLE = DecisionPoint(
             parameters=_obj(
                 {
                     "preset": {"type": "string"},
-                    "tone": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "tone": _string(100),
                     "length_words": {"type": "integer", "minimum": 50, "maximum": 10000},
                     "format": {"enum": ["article", "newsletter", "social_thread"]},
-                    "platform": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "platform": _string(100),
                 }
             ),
             description="apply another preset, or override its tone / length / format / platform",
@@ -255,22 +245,3 @@ def actions_of(value: Any) -> list[dict[str, Any]]:
     if not is_content_interrupt(value):
         return []
     return list((value.get("data") or {}).get("actions") or [])
-
-
-def render_table() -> str:
-    """The markdown table of every decision point's actions, as ``docs/content-pipeline.md`` shows it."""
-    import json
-
-    lines = [
-        "| stage | decision point | action | kind | label | parameters (JSON schema) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for point in DECLARED:
-        for a in point.actions:
-            props = a.parameters.get("properties") or {}
-            params = json.dumps(a.parameters, sort_keys=True) if props else "none"
-            lines.append(
-                f"| {point.stage} | `{point.point}` | `{a.id}` | {a.kind} | {a.label} | `{params}` |"
-            )
-    notes = [f"- `{p.point}`: {p.note}" for p in DECLARED if p.note]
-    return "\n".join(lines) + ("\n\n" + "\n".join(notes) if notes else "") + "\n"

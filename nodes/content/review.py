@@ -10,16 +10,34 @@
   syllables from pyphen's hyphenation dictionaries) is at most ``content.max_reading_grade`` (English only:
   a mostly-CJK article is not graded, and the check says so);
 - ``banned_words``: none of ``content.banned_words`` occurs (whole words, case-insensitive).
+
+The review stage's nodes: :func:`auto_review` (the checks), :func:`review_verdict` (the human publishes or
+requests changes, back to writing) and :func:`finalize` (the final article).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from langchain_core.messages import AIMessage
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from config_schema.access import setting
+from nodes.content import events
+from nodes.content.actions import (
+    REVIEW_VERDICT,
+    ask_action,
+)
+from nodes.content.state import ContentState, decision_of, engine_flags, say
 from nodes.research.write import strip_sources_section
+from nodes.run_context import context_values
+from providers.models import has_model
 from providers.offline.sentences import split_sentences
 from providers.offline.tokens import is_cjk, word_count
 from reports.citations import check_citations, find_citations
@@ -149,4 +167,70 @@ def review_article(
         "uncited": uncited,
         "banned": banned_found,
         "citations": citations.model_dump(),
+    }
+
+
+# --- the review stage's nodes --------------------------------------------------------------------------------
+
+
+async def auto_review(state: ContentState, runtime: Runtime[Any]) -> dict[str, Any]:
+    values = context_values(runtime)
+    offline = not has_model(values, "smart")
+    rounds = int(state.get("review_round") or 0) + 1
+    events.stage_change("review", "checking citations, length, reading level and banned words", offline=offline)
+    preset = state.get("preset") or {}
+    result = await asyncio.to_thread(
+        lambda: review_article(
+            str(state.get("styled") or ""),
+            state.get("sources") or [],
+            length_words=int(preset.get("length_words") or 800),
+            banned=list(setting(values, "content.banned_words") or []),
+            max_grade=float(setting(values, "content.max_reading_grade")),
+        )
+    )
+    result["round"] = rounds
+    events.emit(events.REVIEW_COMPLETED, {k: result[k] for k in ("round", "passed", "checks", "words", "grade")})
+    failed = [c["id"] for c in result["checks"] if not c["passed"]]
+    text = "all automatic checks passed" if not failed else "checks that failed: " + ", ".join(failed)
+    return {
+        "content_stage": "review",
+        "content_status": "waiting",
+        "review": result,
+        "engine": engine_flags(state, "review", offline),
+        "messages": [say("review", text, offline)],
+    }
+
+
+def review_verdict(state: ContentState, runtime: Runtime[Any]) -> Command[Any]:
+    used = int(state.get("review_round") or 0)
+    limit = int(setting(context_values(runtime), "content.max_review_rounds"))
+    offered = [REVIEW_VERDICT.action("approve")]
+    if used < limit:
+        offered.append(REVIEW_VERDICT.action("request_changes"))
+    choice = ask_action(
+        REVIEW_VERDICT,
+        "Publish the article, or request changes (back to writing)."
+        if used < limit else f"Publish the article ({used} of {limit} review rounds used).",
+        offered,
+        data={"review": state.get("review"), "rounds_used": used, "max_rounds": limit},
+    )
+    decision = decision_of("review", choice)
+    if choice.action == "request_changes":
+        notes = [*(state.get("review_notes") or []), {"round": used + 1, "notes": choice.parameters["notes"]}]
+        return Command(update={"review_round": used + 1, "review_notes": notes, "decisions": [decision]},
+                       goto="write_draft")
+    return Command(update={"decisions": [decision]}, goto="finalize")
+
+
+async def finalize(state: ContentState) -> dict[str, Any]:
+    article = str(state.get("styled") or state.get("draft") or "")
+    offline = all((state.get("engine") or {}).values()) if state.get("engine") else True
+    events.stage_change("done", "the article is final", offline=offline, status="done")
+    return {
+        "content_stage": "done",
+        "content_status": "done",
+        "final_article": article,
+        "status": "done",
+        "finished_at": time.time(),
+        "messages": [AIMessage(content=article)],
     }

@@ -6,21 +6,31 @@ citations). With a ``smart`` model the model restyles the draft, keeping its ``[
 engine restyles by arrangement only: it keeps the draft's cited sentences, trims them to the length, and
 lays them out in the format. Framing lines that carry no claim are set in italics (``_..._``), which the
 review's "every claim cited" check skips. The sources list is always rebuilt from the stored sources.
+
+The styling stage's nodes: :func:`style` and :func:`approve_style` (the human approves or restyles).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from config_schema.access import setting
 from config_schema.categories.content import DEFAULT_PRESETS, FORMATS
-from nodes.content.writing import sources_section
+from nodes.content import chat_model, events
+from nodes.content.actions import APPROVE_STYLE, ask_action, narrowed
+from nodes.content.state import ContentState, decision_of, engine_flags, say
+from nodes.content.writing import numbered_docs, sources_section, words
+from nodes.research.state import findings_of
 from nodes.research.write import strip_sources_section
+from nodes.run_context import context_values
 from providers.offline.sentences import split_sentences
 from providers.offline.tokens import word_count
 from providers.types import SourceDoc
@@ -157,3 +167,42 @@ async def model_style(
         title, _ = _sections(draft)
         body = f"# {title}\n\n{body}"
     return body + "\n\n" + sources_section(docs, body) + "\n"
+
+
+# --- the styling stage's nodes -------------------------------------------------------------------------------
+
+
+async def style(state: ContentState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
+    values = context_values(runtime)
+    model = await chat_model(values, "smart")
+    choice = state.get("preset_choice") or {}
+    preset, notes = resolve_preset(values, choice.get("preset"), choice)
+    offline = model is None
+    events.stage_change("styling", f"styling for {preset['platform']} ({preset['name']}, {preset['format']})",
+                        offline=offline)
+    docs = numbered_docs(findings_of(state.get("findings")), state.get("sources") or [])
+    draft = str(state.get("draft") or "")
+    if model is not None:
+        styled = await model_style(model, draft, preset, docs, config)
+    else:
+        styled = await asyncio.to_thread(offline_style, draft, preset, docs)
+    events.step("styling", "styled", f"{words(styled)} words as {preset['format']}", words=words(styled))
+    return {
+        "content_stage": "styling",
+        "content_status": "waiting",
+        "preset": preset,
+        "styled": styled,
+        "notes": [*(state.get("notes") or []), *notes],
+        "engine": engine_flags(state, "styling", offline),
+        "messages": [say("styling", f"Styled ({preset['name']}):\n\n{styled}", offline)],
+    }
+
+
+def approve_style(state: ContentState, runtime: Runtime[Any]) -> Command[Any]:
+    restyle = narrowed(APPROVE_STYLE.action("restyle"), preset={"enum": sorted(presets(context_values(runtime)))})
+    choice = ask_action(APPROVE_STYLE, "Approve the styled article or restyle it.",
+                        [APPROVE_STYLE.action("approve_style"), restyle], data={"preset": state.get("preset")})
+    decision = decision_of("styling", choice)
+    if choice.action == "restyle":
+        return Command(update={"preset_choice": dict(choice.parameters), "decisions": [decision]}, goto="style")
+    return Command(update={"decisions": [decision]}, goto="auto_review")

@@ -6,6 +6,9 @@ output); without one, the offline engine ranks the sources' recurring key phrase
 (:func:`providers.offline.keyphrases.phrases`) and gives each the quoted sentence that best explains it as its angle.
 Either way each topic is ``{id, title, angle, score, sources}``, ranked best first; ``score`` is the share of
 retrieved documents that mention the topic (0..1) and ``sources`` how many do.
+
+The topic stage's nodes: :func:`route_start` (the first stage), :func:`discover_topics` and
+:func:`choose_topic` (the human selects a topic, enters their own, or asks for others).
 """
 
 from __future__ import annotations
@@ -17,12 +20,24 @@ from typing import Any
 import structlog
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+from langgraph.types import Command
 from pydantic import BaseModel, Field
 
+from config_schema.access import setting
+from nodes.content import chat_model, events
+from nodes.content.actions import (
+    CHOOSE_TOPIC,
+    ask_action,
+    narrowed,
+)
+from nodes.content.state import INITIAL_STAGES, ContentState, decision_of, engine_flags, say, source_mode_of
 from nodes.research.state import ResearchFailed
 from nodes.research.write import heading
+from nodes.run_context import context_values, run_user
 from nodes.sources import SourceUnavailable, gather
 from providers import offline
+from providers.models import has_model
 from providers.offline.keyphrases import phrases
 from providers.offline.tokens import terms
 from providers.structured import StructuredOutputError, structured
@@ -133,7 +148,6 @@ async def discover(
         raise ResearchFailed(f"topic discovery found no sources: {exc}") from exc
     if not docs:
         raise ResearchFailed(f"topic discovery found no sources for {query!r} (source mode {source_mode})")
-    from nodes.content import chat_model
 
     model = await chat_model(values, "strategic")
     if model is not None:
@@ -147,3 +161,76 @@ async def discover(
     for i, t in enumerate(topics, start=1):
         t["id"] = f"t{i}"
     return topics, notes, True
+
+
+# --- the topic stage's nodes ---------------------------------------------------------------------------------
+
+
+def route_start(state: ContentState) -> str:
+    """The first stage: ``initial_stage`` when given; otherwise a given ``topic`` is the chosen one (the run
+    starts at research, as a session started with ``initialStage: research`` does), else topic discovery."""
+    stage = state.get("initial_stage") or ("research" if str(state.get("topic") or "").strip() else "topic")
+    if stage not in INITIAL_STAGES:
+        raise ResearchFailed(f"unknown initial stage {stage!r}: expected one of {', '.join(INITIAL_STAGES)}")
+    if stage == "research":
+        if not str(state.get("topic") or "").strip():
+            raise ResearchFailed("a session starting at the research stage needs a topic")
+        return "start_research"
+    return "discover_topics"
+
+
+async def discover_topics(state: ContentState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
+    values = context_values(runtime)
+    offline = not has_model(values, "strategic")
+    category = str(state.get("category") or "")
+    keywords = list(state.get("keywords") or [])
+    events.stage_change("topic", f"discovering topics for {' '.join([category, *keywords]).strip()!r}",
+                        offline=offline)
+    rounds = int(state.get("discovery_round") or 0) + 1
+    seen = [t["title"] for t in state.get("topics") or []]
+    topics, notes, offline = await discover(
+        category=category,
+        keywords=keywords,
+        source_mode=source_mode_of(state, values),
+        user_id=run_user(config),
+        values=values,
+        n=int(setting(values, "content.topic_count")),
+        avoid=seen,
+        config=config,
+    )
+    events.emit(events.TOPICS_DISCOVERED, {"topics": topics, "round": rounds, "offline": offline})
+    listing = "\n".join(f"{t['id']}. {t['title']} -- {t['angle']}" for t in topics)
+    return {
+        "content_stage": "topic",
+        "content_status": "waiting",
+        "topics": topics,
+        "discovery_round": rounds,
+        "notes": [*(state.get("notes") or []), *notes],
+        "engine": engine_flags(state, "topic", offline),
+        "messages": [say("topic", f"{len(topics)} candidate topics:\n{listing}", offline)],
+    }
+
+
+def choose_topic(state: ContentState) -> Command[Any]:
+    topics = list(state.get("topics") or [])
+    select, custom, again = CHOOSE_TOPIC.actions
+    offered = [custom, again]
+    if topics:  # only topics just discovered can be selected
+        offered.insert(0, narrowed(select, topicId={"enum": [t["id"] for t in topics]}))
+    choice = ask_action(CHOOSE_TOPIC, "Choose a topic, enter your own, or look for others.", offered,
+                        data={"topics": topics})
+    decision = decision_of("topic", choice)
+    p = choice.parameters
+    if choice.action == "discover_topics":
+        update: dict[str, Any] = {"decisions": [decision]}
+        if p.get("category") is not None:
+            update["category"] = p["category"]
+        if p.get("keywords") is not None:
+            update["keywords"] = list(p["keywords"])
+        return Command(update=update, goto="discover_topics")
+    if choice.action == "select_topic":
+        chosen = next(t for t in topics if t["id"] == p["topicId"])
+        topic, angle = chosen["title"], chosen.get("angle") or ""
+    else:
+        topic, angle = " ".join(str(p["topic"]).split()), str(p.get("angle") or "")
+    return Command(update={"topic": topic, "angle": angle, "decisions": [decision]}, goto="start_research")

@@ -10,20 +10,34 @@ really retrieved.
   revision, the previous text and the reviewer's notes); offline, the evidence sentences that best match the
   heading are quoted with their citations -- in a revision, the notes' words join the heading's and the
   sentences the previous draft used give way to others where there are others.
+
+The writing stage's nodes: :func:`outline`, :func:`approve_outline` (the human approves or edits it),
+:func:`write_draft` (opens a drafting round), one ``draft_section`` ``Send`` per outlined section
+(:func:`route_sections`, :func:`draft_section`: the sections finished before a crash are not written again)
+and :func:`assemble_draft`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+from langgraph.types import Command, Send
 from pydantic import BaseModel, Field
 
-from nodes.research.state import Finding
+from config_schema.access import setting
+from nodes.content import chat_model, events
+from nodes.content.actions import APPROVE_OUTLINE, ask_action
+from nodes.content.state import ContentState, decision_of, engine_flags, say
+from nodes.research.state import Finding, findings_of
 from nodes.research.write import by_document, heading, retrieved_docs, strip_sources_section
+from nodes.run_context import context_values
 from providers import offline
+from providers.models import has_model
 from providers.offline.keyphrases import phrases
 from providers.offline.sentences import split_sentences
 from providers.offline.tokens import terms, word_count
@@ -210,3 +224,125 @@ def assemble(title: str, sections: Sequence[tuple[str, str]], docs: Sequence[tup
 
 def words(markdown: str) -> int:
     return int(word_count(markdown))
+
+
+# --- the writing stage's nodes -------------------------------------------------------------------------------
+
+
+async def outline(state: ContentState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
+    values = context_values(runtime)
+    model = await chat_model(values, "strategic")
+    offline = not has_model(values, "smart")
+    events.stage_change("writing", "outlining the article", offline=offline)
+    findings = findings_of(state.get("findings"))
+    result, notes = await outline_for(
+        model,
+        str(state.get("topic") or ""),
+        str(state.get("angle") or ""),
+        [q["query"] for q in state.get("queries") or []],
+        findings,
+        state.get("sources") or [],
+        int(setting(values, "content.outline_sections")),
+        config,
+    )
+    events.step("writing", "outline", f"{len(result.sections)} sections", sections=result.sections)
+    return {
+        "content_stage": "writing",
+        "content_status": "waiting",
+        "outline": result.model_dump(),
+        "notes": [*(state.get("notes") or []), *notes],
+        "engine": engine_flags(state, "writing", offline),
+        "messages": [say("writing", f"Outline of {result.title!r}: " + "; ".join(result.sections), offline)],
+    }
+
+
+def approve_outline(state: ContentState) -> Command[Any]:
+    choice = ask_action(APPROVE_OUTLINE, "Approve the outline or edit it.", data={"outline": state.get("outline")})
+    decision = decision_of("writing", choice)
+    if choice.action == "edit_outline":
+        current = Outline.model_validate(state.get("outline") or {"title": state.get("topic") or "Article",
+                                                                   "sections": ["Overview"]})
+        edited = Outline(title=choice.parameters.get("title") or current.title,
+                         sections=[" ".join(s.split()) for s in choice.parameters["sections"]])
+        return Command(update={"outline": edited.model_dump(), "decisions": [decision]}, goto="write_draft")
+    return Command(update={"decisions": [decision]}, goto="write_draft")
+
+
+async def write_draft(state: ContentState, runtime: Runtime[Any]) -> dict[str, Any]:
+    """Open a drafting round (the first, or a revision after the review asked for changes)."""
+    rounds = int(state.get("draft_round") or 0) + 1
+    offline = not has_model(context_values(runtime), "smart")
+    notes = state.get("review_notes") or []
+    if rounds > 1:
+        events.stage_change("writing", f"revising the draft (round {rounds}): {notes[-1]['notes'] if notes else ''}",
+                            offline=offline)
+    sections = (state.get("outline") or {}).get("sections") or []
+    events.step("writing", "draft", f"drafting {len(sections)} sections (round {rounds})", total=len(sections))
+    return {"content_stage": "writing", "content_status": "processing", "draft_round": rounds}
+
+
+def route_sections(state: ContentState) -> list[Send]:
+    outline_ = state.get("outline") or {}
+    rounds = int(state.get("draft_round") or 1)
+    notes = state.get("review_notes") or []
+    previous = {d["index"]: d["text"] for d in state.get("section_drafts") or [] if d["round"] == rounds - 1}
+    base = {
+        "round": rounds,
+        "topic": state.get("topic") or "",
+        "angle": state.get("angle") or "",
+        "title": outline_.get("title") or state.get("topic") or "",
+        "sections": list(outline_.get("sections") or []),
+        "notes": notes[-1]["notes"] if notes and rounds > 1 else "",
+    }
+    # each branch gets the numbered evidence only (not every finding): Send arguments live in the checkpoint
+    findings = findings_of(state.get("findings"))
+    sources = state.get("sources") or []
+    base["lines"] = evidence(findings, sources)
+    base["docs"] = [{"n": n, "doc": d.model_dump()} for n, d in numbered_docs(findings, sources)]
+    return [
+        Send("draft_section", {**base, "index": i, "heading": h, "previous": previous.get(i, "")})
+        for i, h in enumerate(base["sections"])
+    ]
+
+
+async def draft_section(arg: dict[str, Any], config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
+    """One section of the draft (a ``Send`` branch)."""
+    values = context_values(runtime)
+    model = await chat_model(values, "smart")
+    index, heading_ = int(arg["index"]), str(arg["heading"])
+    if model is not None:
+        text = await model_section(
+            model, topic=arg["topic"], angle=arg["angle"], title=arg["title"], section=heading_,
+            lines=arg["lines"], notes=arg["notes"], previous=arg["previous"], config=config,
+        )
+    else:
+        docs = [(int(d["n"]), SourceDoc.model_validate(d["doc"])) for d in arg["docs"]]
+
+        def offline_text() -> str:
+            # earlier sections' choices are recomputed (deterministic) so sections do not repeat each other
+            used: list[str] = []
+            text = ""
+            for i, h in enumerate(arg["sections"][: index + 1]):
+                text, chosen = offline_section(arg["topic"], h, docs, notes=arg["notes"],
+                                               previous=arg["previous"] if i == index else "", used_elsewhere=used)
+                used.extend(chosen)
+            return text
+
+        text = await asyncio.to_thread(offline_text)
+    events.emit(
+        events.DRAFT_UPDATED,
+        {"round": arg["round"], "section": index, "heading": heading_, "words": words(text), "complete": False,
+         "offline": model is None},
+    )
+    return {"section_drafts": [{"round": arg["round"], "index": index, "heading": heading_, "text": text}]}
+
+
+async def assemble_draft(state: ContentState) -> dict[str, Any]:
+    rounds = int(state.get("draft_round") or 1)
+    parts = sorted((d for d in state.get("section_drafts") or [] if d["round"] == rounds), key=lambda d: d["index"])
+    title = (state.get("outline") or {}).get("title") or str(state.get("topic") or "")
+    docs = numbered_docs(findings_of(state.get("findings")), state.get("sources") or [])
+    draft = assemble(title, [(d["heading"], d["text"]) for d in parts], docs)
+    offline = bool((state.get("engine") or {}).get("writing", True))
+    events.emit(events.DRAFT_UPDATED, {"round": rounds, "words": words(draft), "complete": True, "offline": offline})
+    return {"draft": draft, "messages": [say("writing", f"Draft (round {rounds}):\n\n{draft}", offline)]}

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from langchain_core.messages import AnyMessage
-from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
+
+from nodes.research.state import ReportState
 
 SECTION_NODE = "section_team"
 MAX_TITLE_CHARS = 200
@@ -80,41 +80,18 @@ def extend_or_reset(
     return [*(left or []), *items]
 
 
-class EditorialState(TypedDict, total=False):
+class EditorialState(ReportState, total=False):
     """State of a multi-agent research thread (plain JSON, served as the thread's values)."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
-    question: str
-    mode: str
-    source_mode: str
-    stage: str
-    status: str
-    queries: list[dict[str, Any]]
     findings: Annotated[list[dict[str, Any]], extend_or_reset]
     outline: dict[str, Any]
     outline_history: list[dict[str, Any]]
     plan_revisions: int
     plan_feedback: str | None
-    plan_decision: str
     plan_note: str | None
     sections: Annotated[list[dict[str, Any]], extend_or_reset]
     total_sections: int
-    total_queries: int
-    level: int
-    depth: int
-    concurrency: int
-    budget_words: int
-    report: str
-    sources: list[dict[str, Any]]
-    quality: dict[str, Any]
-    cost: dict[str, Any]
-    offline: bool
     exports: dict[str, str]
-    notes: list[str]
-    error: str | None
-    started_at: float
-    finished_at: float
-    duration: float
 
 
 class SectionState(TypedDict, total=False):

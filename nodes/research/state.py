@@ -32,8 +32,9 @@ SOURCE_MODES: tuple[str, ...] = ("web", "local", "hybrid")
 EXCERPT_CHARS = 600
 
 
-class ResearchState(TypedDict, total=False):
-    """State of a research thread (all plain JSON, served as the thread's values)."""
+class ReportState(TypedDict, total=False):
+    """The keys every research mode's state has, which the research API's progress and result routes read
+    (``findings`` too, whose reducer each mode chooses)."""
 
     messages: Annotated[list[AnyMessage], add_messages]
     question: str
@@ -42,14 +43,11 @@ class ResearchState(TypedDict, total=False):
     stage: str
     status: str
     queries: list[dict[str, Any]]
-    findings: Annotated[list[dict[str, Any]], operator.add]
     level: int
     depth: int
-    levels: list[int]
     total_queries: int
     concurrency: int
     budget_words: int
-    follow_ups: int
     plan_decision: str
     report: str
     sources: list[dict[str, Any]]
@@ -61,6 +59,14 @@ class ResearchState(TypedDict, total=False):
     started_at: float
     finished_at: float
     duration: float
+
+
+class ResearchState(ReportState, total=False):
+    """State of a standard or deep research thread (all plain JSON, served as the thread's values)."""
+
+    findings: Annotated[list[dict[str, Any]], operator.add]
+    levels: list[int]
+    follow_ups: int
 
 
 class ResearchInput(TypedDict, total=False):
