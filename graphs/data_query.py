@@ -15,7 +15,8 @@ with the SQL for approval or an edit (``data.approval``: always | never | on_ris
 the SQL here); ``execute`` runs it in a read-only transaction with a timeout; a database error (or a
 validator refusal of model SQL) goes to ``repair`` at most ``data.max_repairs`` times; then the result, a
 Vega-Lite chart, a short answer and ``done``. Stage events: ``analyzing``, ``generating_sql``,
-``executing``, ``result``, ``visualization``, ``done``, ``error`` (see :mod:`nodes.data.flow`).
+``executing``, ``result``, ``visualization``, ``done``, ``error`` (see :mod:`nodes.data.flow`; the nodes
+are in :mod:`nodes.data.analyzing`, :mod:`nodes.data.generating` and :mod:`nodes.data.answering`).
 See docs/data-questions.md.
 """
 
@@ -25,24 +26,17 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from nodes.data.flow import (
-    DataQueryInput,
-    DataQueryState,
+from nodes.data.analyzing import analyze, select_tables
+from nodes.data.answering import after_execute, answer, execute, finish, show_result, visualize
+from nodes.data.flow import DataQueryInput, DataQueryState
+from nodes.data.generating import (
     after_approve,
     after_check,
-    after_execute,
     after_repair,
-    analyze,
-    answer,
     approve,
     check,
-    execute,
-    finish,
     generate_sql,
     repair,
-    select_tables,
-    show_result,
-    visualize,
 )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes.data.flow import looks_like_sql
+from nodes.data.analyzing import looks_like_sql
 from nodes.data.results import chart_for, column_types, json_value, to_csv
 from nodes.data.schema import rank_tables
 from nodes.data.sql_safety import Refused, validate

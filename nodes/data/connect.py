@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 # The three drivers' dialects are imported with this module (at process start, with the graph), so the first
 # question of a process does not stall the event loop importing them.
 import sqlalchemy.dialects.mysql.aiomysql  # noqa: F401
 import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 import sqlalchemy.dialects.sqlite.aiosqlite  # noqa: F401
+import structlog
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
