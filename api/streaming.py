@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from engine import metrics
-from engine.broker import RUNS_CHANNEL
 from engine.event_reader import RECHECK_SECONDS, follow_run
 from persistence import runs as runs_repo
+from persistence.channels import RUNS_CHANNEL
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime

@@ -47,8 +47,10 @@ from config_schema.resolver import (
     readable,
 )
 from domain.errors import ClewError, Forbidden, InvalidInput, NotFound
-from engine.broker import CONFIG_CHANNEL, Broker
+from engine.broker import Broker
+from persistence import channels
 from persistence import config_repo as repo
+from persistence.channels import CONFIG_CHANNEL
 from persistence.config_repo import HistoryEntry, StoredValue
 
 if TYPE_CHECKING:
@@ -57,7 +59,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("clew.config")
 
-_MIGRATION_LOCK = 0x636C6563  # advisory lock of definition migrations ("clec")
 MIGRATION_ACTOR = "clew:migration"
 _SEEN_MAX = 1024
 
@@ -191,7 +192,7 @@ class ConfigService:
         """Apply pending definition migrations to every stored layer, once; return the changes made."""
         changed = 0
         async with self.db.transaction() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            await channels.xact_lock(conn, channels.CONFIG_MIGRATION_LOCK)
             stored = await repo.get_schema_version(conn, for_update=True)
             if stored > self.schema_version:
                 log.warning(
@@ -220,7 +221,7 @@ class ConfigService:
                         conn, thread_id, config, current, desired, MIGRATION_ACTOR, "migrate"
                     )
                     changed += len(result.changes)
-                await conn.execute("SELECT pg_notify(%s, '')", (CONFIG_CHANNEL,))
+                await channels.notify(conn, CONFIG_CHANNEL, "")
                 log.info(
                     "definition migrations applied",
                     from_version=stored,
@@ -619,7 +620,7 @@ class ConfigService:
         if len(text.encode()) > 7900:  # NOTIFY payloads stop at 8000 bytes: name no keys
             payload["keys"] = []
             text = json.dumps(payload, separators=(",", ":"))
-        await conn.execute("SELECT pg_notify(%s, %s)", (CONFIG_CHANNEL, text))
+        await channels.notify(conn, CONFIG_CHANNEL, text)
         return payload
 
     async def _on_notify(self, text: str) -> None:

@@ -16,18 +16,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from persistence.todos import TODOS_CHANNEL
+from persistence import channels
+from persistence.channels import CONFIG_CHANNEL, EVENTS_CHANNEL, RUNS_CHANNEL, TODOS_CHANNEL
 
 if TYPE_CHECKING:
     from persistence.db import Database
 
 log = structlog.get_logger("clew.broker")
 
-EVENTS_CHANNEL = "clew_events"  # payload: run_id
-RUNS_CHANNEL = "clew_runs"  # payload: run_id (a run became claimable)
-CANCEL_CHANNEL = "clew_cancel"  # payload: run_id
-CONFIG_CHANNEL = "clew_config"  # payload: free-form (configuration changed)
-# TODOS_CHANNEL (persistence/todos.py), payload: a user id; wakes the key todo_key(user id)
+# TODOS_CHANNEL (persistence/channels.py), payload: a user id; wakes the key todo_key(user id)
 
 
 def todo_key(user_id: str) -> str:
@@ -109,8 +106,8 @@ class Listener:
             try:
                 conn = await self.db.connect_dedicated()
                 async with conn:
-                    for channel in (EVENTS_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL, CONFIG_CHANNEL, TODOS_CHANNEL):
-                        await conn.execute(f"LISTEN {channel}")
+                    for channel in channels.LISTENED:
+                        await channels.listen(conn, channel)
                     self.ready.set()
                     if not first:
                         # we may have missed notifications while disconnected

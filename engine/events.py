@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from engine import metrics
-from engine.broker import EVENTS_CHANNEL, Broker
+from engine.broker import Broker
 from engine.serde import dumps
+from persistence.channels import EVENTS_CHANNEL
 from persistence.checkpointer import FencedOut
 from persistence.db import retrying
 from persistence.runs_sql import INSERT_EVENTS_BATCH, INSERT_RUN_EVENTS

@@ -27,13 +27,13 @@ from psycopg.types.json import Jsonb
 from domain.errors import ClewError
 from engine import metrics
 from engine.accounting import check_run_budget, run_callbacks
-from engine.broker import EVENTS_CHANNEL
 from engine.context import AUTH_USER_ID, fit_to_graph, fresh_secrets
 from engine.current import runtime_scope
 from engine.events import EventWriter, write_events
 from engine.serde import to_jsonable
 from engine.user_store import UserStore
 from persistence import runs as runs_repo
+from persistence.channels import EVENTS_CHANNEL, RUNS_CHANNEL
 from persistence.checkpointer import FencedOut, FencedSaver
 from persistence.db import is_transient, retrying
 from persistence.runs_sql import (
@@ -578,7 +578,7 @@ async def _hand_back(runtime: Runtime, execution: Execution, writer: EventWriter
         await writer.flush()
     await writer.close()
     await retrying(lambda: runtime.db.execute(RELEASE_RUN, (execution.run_id, execution.token)), what="hand-back")
-    await runtime.db.notify("clew_runs", execution.run_id)
+    await runtime.db.notify(RUNS_CHANNEL, execution.run_id)
     bound.info("run handed back")
 
 

@@ -31,28 +31,25 @@ from typing import Literal, Protocol
 
 import structlog
 from langgraph.store.postgres.aio import AsyncPostgresStore
-from psycopg.types.json import Jsonb
 
 from config_schema.service import ConfigService
 from config_schema.settings import RuntimeSettings
-from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL, Broker, Listener
+from engine.broker import Broker, Listener
 from engine.events import EventLog
 from engine.graphs import GraphRegistry, load_config
 from engine.operations import Operations
 from engine.tracing import setup as setup_tracing
 from engine.worker import Worker
+from persistence import assistants as assistants_repo
+from persistence import channels
+from persistence import threads as threads_repo
+from persistence.channels import CANCEL_CHANNEL, RUNS_CHANNEL
 from persistence.checkpointer import PooledSaver
 from persistence.db import Database
 from retrieval.knowledge import KnowledgeBase, close_knowledge_base
 from retrieval.knowledge.process import open_process_knowledge
 
 log = structlog.get_logger("clew.runtime")
-
-_SETUP_LOCK = 0x636C6578
-_LOCK_HOLDER = (
-    "SELECT a.pid, a.application_name, a.state, a.backend_start::text AS since FROM pg_locks l "
-    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid::bigint = %s AND l.granted"
-)
 
 RunHook = Callable[..., Awaitable[None]]
 ProcessKind = Literal["serve", "worker", "tool"]
@@ -180,29 +177,19 @@ class Runtime:
             # LangGraph's own migrations build indexes CONCURRENTLY, which waits for every open transaction:
             # so hold a session-level lock taken by polling (a waiter holds no snapshot), not a transaction.
             waited = 0
-            while True:
-                cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_SETUP_LOCK,))
-                row = await cur.fetchone()
-                if row and row["ok"]:
-                    break
+            while not await channels.try_lock(conn, channels.SETUP_LOCK):
                 waited += 1
                 if waited % 50 == 0:  # every 5 s: say who holds it, or a stuck start is a silent one
-                    cur = await conn.execute(_LOCK_HOLDER, (_SETUP_LOCK,))
-                    log.warning("waiting for the schema setup lock", holders=await cur.fetchall())
+                    holders = await channels.lock_holders(conn, channels.SETUP_LOCK)
+                    log.warning("waiting for the schema setup lock", holders=holders)
                 await asyncio.sleep(0.1)
             try:
                 await self.saver.setup()
                 await self.store.setup()
             finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+                await channels.unlock(conn, channels.SETUP_LOCK)
             for spec in self.graphs.specs.values():
-                await conn.execute(
-                    """INSERT INTO assistants (assistant_id, user_id, graph_id, name, description, metadata)
-                       VALUES (%s, NULL, %s, %s, %s, %s)
-                       ON CONFLICT (assistant_id) DO UPDATE SET graph_id = EXCLUDED.graph_id""",
-                    (spec.assistant_id, spec.graph_id, spec.graph_id, spec.description,
-                     Jsonb({"created_by": "system"})),
-                )
+                await assistants_repo.upsert_system(conn, spec.assistant_id, spec.graph_id, spec.description)
 
     def wake_workers(self) -> None:
         if self.worker is not None:
@@ -214,7 +201,8 @@ class Runtime:
 
     async def refresh_thread_status(self, thread_id: str) -> None:
         """Set an idle thread's status from its graph state (interrupted if a checkpoint waits on one)."""
-        row = await self.db.fetchone("SELECT metadata, status FROM threads WHERE thread_id = %s", (thread_id,))
+        async with self.db.connection() as conn:
+            row = await threads_repo.metadata_and_status(conn, thread_id)
         if row is None or row["status"] == "busy":
             return
         spec = self.graphs.get((row["metadata"] or {}).get("graph_id", ""))
@@ -224,10 +212,8 @@ class Runtime:
             state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
             if state.interrupts or state.next:  # waiting on an interrupt, or stopped by a static one
                 status = "interrupted"
-        await self.db.execute(
-            "UPDATE threads SET status = %s, updated_at = now() WHERE thread_id = %s AND status <> 'busy'",
-            (status, thread_id),
-        )
+        async with self.db.connection() as conn:
+            await threads_repo.set_status_at_rest(conn, thread_id, status)
 
     async def stop(self) -> None:
         """Stop what :meth:`start` started, in reverse order (a failing step does not keep the rest running)."""

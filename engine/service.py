@@ -18,14 +18,15 @@ import structlog
 from api.schemas import RunCreate
 from domain.errors import Conflict, InvalidInput, NotFound
 from engine.accounting import check_run_budget
-from engine.broker import CANCEL_CHANNEL, RUNS_CHANNEL
 from engine.context import without_secrets
 from engine.graphs import system_assistant_id
 from engine.queue_cap import check_queued_runs
 from nodes.interrupts import check_resume
 from persistence import assistants as assistants_repo
+from persistence import channels
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
+from persistence.channels import CANCEL_CHANNEL, EVENTS_CHANNEL, RUNS_CHANNEL
 from persistence.runs_sql import LOCK_THREAD, SETTLE_THREAD, TAKE_OVER_CANCELLED
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ async def _create_run_once(
                             await runs_repo.delete(conn, old_id)
                         else:
                             await runs_repo.finish_unclaimed(conn, old_id, "interrupted")
-                        await conn.execute("SELECT pg_notify('clew_events', %s)", (old_id,))
+                        await channels.notify(conn, EVENTS_CHANNEL, old_id)
                     else:
                         await runs_repo.mark_cancel(conn, old_id, strategy)
                         cancels.append(old_id)
@@ -215,7 +216,7 @@ async def _create_run_once(
             channel=RUNS_CHANNEL,
         )
         for old_id in cancels:
-            await conn.execute("SELECT pg_notify(%s, %s)", (CANCEL_CHANNEL, old_id))
+            await channels.notify(conn, CANCEL_CHANNEL, old_id)
     for old_id in cancels:
         if runtime.worker is not None:
             runtime.worker.cancel_run(old_id)
@@ -245,10 +246,10 @@ async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, 
             else:
                 await runs_repo.finish_unclaimed(conn, run_id, "interrupted")
             await conn.execute(SETTLE_THREAD, {"thread_id": thread_id, "status": "idle", "error": None, "values": None, "interrupts": None})
-            await conn.execute("SELECT pg_notify('clew_events', %s)", (run_id,))
+            await channels.notify(conn, EVENTS_CHANNEL, run_id)
         else:
             await runs_repo.mark_cancel(conn, run_id, action)
-            await conn.execute("SELECT pg_notify(%s, %s)", (CANCEL_CHANNEL, run_id))
+            await channels.notify(conn, CANCEL_CHANNEL, run_id)
             notify = True
     if notify and runtime.worker is not None:
         runtime.worker.cancel_run(run_id)

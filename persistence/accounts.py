@@ -9,17 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from persistence import channels
 from persistence.db import Conn
-
-# serialises "is this the first account?" between concurrent registrations
-_FIRST_ACCOUNT_LOCK = 0x636C6561
 
 KEY_USER = """
 SELECT k.user_id, u.role FROM api_keys k JOIN users u ON u.user_id = k.user_id
 WHERE k.key_hash = %s AND k.revoked_at IS NULL AND u.disabled_at IS NULL
 """
 USER_BY_ID = "SELECT user_id, role, email, password_hash, created_at, disabled_at FROM users WHERE user_id = %s"
-LOCK_FIRST_ACCOUNT = "SELECT pg_advisory_xact_lock(%s)"
 ANY_ACCOUNT = "SELECT EXISTS (SELECT 1 FROM users WHERE password_hash IS NOT NULL) AS any"
 INSERT_ACCOUNT = """
 INSERT INTO users (user_id, password_hash, role, email) VALUES (%s, %s, %s, %s)
@@ -77,7 +74,7 @@ async def create_account(conn: Conn, user_id: str, password_hash: str | None, em
                          *, role: str | None = None) -> dict[str, Any] | None:
     """Insert a new account (inside the caller's transaction). ``role`` None: admin when it is the first
     account with a password, else user. Returns None when ``user_id`` is taken."""
-    await conn.execute(LOCK_FIRST_ACCOUNT, (_FIRST_ACCOUNT_LOCK,))
+    await channels.xact_lock(conn, channels.FIRST_ACCOUNT_LOCK)  # serialises "is this the first account?"
     if role is None:
         cur = await conn.execute(ANY_ACCOUNT)
         row = await cur.fetchone()

@@ -11,6 +11,19 @@ from persistence.db import Conn
 COLUMNS = "assistant_id, user_id, graph_id, name, description, config, context, metadata, version, created_at, updated_at"
 VISIBLE = "(user_id = %s OR user_id IS NULL)"
 
+# a graph's system assistant (no owner), created at start-up or pointed at the graph again
+UPSERT_SYSTEM = """
+INSERT INTO assistants (assistant_id, user_id, graph_id, name, description, metadata)
+VALUES (%s, NULL, %s, %s, %s, %s)
+ON CONFLICT (assistant_id) DO UPDATE SET graph_id = EXCLUDED.graph_id
+"""
+
+
+async def upsert_system(conn: Conn, assistant_id: str, graph_id: str, description: str | None) -> None:
+    await conn.execute(
+        UPSERT_SYSTEM, (assistant_id, graph_id, graph_id, description, Jsonb({"created_by": "system"}))
+    )
+
 
 async def get(conn: Conn, user_id: str, assistant_id: str) -> dict[str, Any] | None:
     cur = await conn.execute(

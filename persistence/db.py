@@ -27,6 +27,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from config_schema.settings import RuntimeSettings
+from persistence import channels
 from persistence.embedded import start_embedded
 from persistence.migrations import migrate
 
@@ -143,7 +144,8 @@ class Database:
             return cur.rowcount
 
     async def notify(self, channel: str, payload: str) -> None:
-        await self.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+        async with self.pool.connection() as conn:
+            await channels.notify(conn, channel, payload)
 
     async def connect_dedicated(self) -> Conn:
         """A connection outside the pool, for LISTEN."""

@@ -13,9 +13,9 @@ from importlib import resources
 import psycopg
 import structlog
 
-log = structlog.get_logger("clew.persistence")
+from persistence import channels
 
-_LOCK_KEY = 0x636C6577  # "clew"
+log = structlog.get_logger("clew.persistence")
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -37,7 +37,7 @@ async def migrate(conn: psycopg.AsyncConnection) -> list[int]:
     """Apply every pending migration on ``conn``; return the versions applied."""
     applied: list[int] = []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        await channels.xact_lock(conn, channels.MIGRATIONS_LOCK)  # type: ignore[arg-type]
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS clew_migrations ("
             " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"

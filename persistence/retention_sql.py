@@ -15,12 +15,8 @@ Rules (each a named statement, with a ``COUNT_…`` twin for ``clew retention --
 
 from __future__ import annotations
 
+from persistence import channels
 from persistence.db import Conn
-
-# a session-level advisory lock: one retention pass at a time across every process
-RETENTION_LOCK = 0x636C6572
-TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS ok"
-UNLOCK = "SELECT pg_advisory_unlock(%s)"
 
 # events of a run that ended long ago, on a thread at rest (an interrupted or busy thread is left whole)
 _OLD_EVENT_RUNS = """
@@ -82,13 +78,12 @@ HOUSEKEEPING = {
 
 
 async def try_lock(conn: Conn) -> bool:
-    cur = await conn.execute(TRY_LOCK, (RETENTION_LOCK,))
-    row = await cur.fetchone()
-    return bool(row and row["ok"])
+    """One retention pass at a time across every process (a session-level advisory lock)."""
+    return await channels.try_lock(conn, channels.RETENTION_LOCK)
 
 
 async def unlock(conn: Conn) -> None:
-    await conn.execute(UNLOCK, (RETENTION_LOCK,))
+    await channels.unlock(conn, channels.RETENTION_LOCK)
 
 
 async def old_events(conn: Conn, seconds: float, *, delete: bool) -> int:

@@ -15,6 +15,19 @@ LIST_BY_GRAPHS = (
     f"SELECT {THREAD_COLUMNS} FROM threads WHERE user_id = %s AND metadata->>'graph_id' = ANY(%s) "
     "ORDER BY updated_at DESC LIMIT %s"
 )
+GRAPH_AND_STATUS = "SELECT metadata, status FROM threads WHERE thread_id = %s"
+# a thread at rest (not busy) set to the status its graph state says
+SET_STATUS_AT_REST = "UPDATE threads SET status = %s, updated_at = now() WHERE thread_id = %s AND status <> 'busy'"
+
+
+async def metadata_and_status(conn: Conn, thread_id: str) -> dict[str, Any] | None:
+    """Any user's thread: its metadata and status (the runtime's own bookkeeping)."""
+    cur = await conn.execute(GRAPH_AND_STATUS, (thread_id,))
+    return await cur.fetchone()
+
+
+async def set_status_at_rest(conn: Conn, thread_id: str, status: str) -> None:
+    await conn.execute(SET_STATUS_AT_REST, (status, thread_id))
 
 
 async def get(conn: Conn, user_id: str, thread_id: str, *, for_update: bool = False) -> dict[str, Any] | None:

@@ -3,8 +3,8 @@ todo does not exist.
 
 Filing is ``INSERT … ON CONFLICT DO NOTHING`` on a deterministic id, so a node that runs again files nothing
 new; finishing is ``UPDATE … WHERE status = 'pending'`` on a row the caller locked, so a todo is completed or
-cancelled once. Both also NOTIFY ``TODOS_CHANNEL`` with the todo's user (sent at commit), so every process can
-push the user's todo list to its open streams (``GET /todos/stream``).
+cancelled once. Both also NOTIFY ``TODOS_CHANNEL`` (persistence/channels.py) with the todo's user (sent at
+commit), so every process can push the user's todo list to its open streams (``GET /todos/stream``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from persistence import channels
 from persistence.db import Conn
 
 TODO_COLUMNS = (
@@ -23,13 +24,11 @@ TODO_COLUMNS = (
 
 STATUSES = ("pending", "completed", "cancelled")
 
-TODOS_CHANNEL = "clew_todos"  # NOTIFY payload: the user whose todos changed
-NOTIFY_CHANGED = "SELECT pg_notify(%s, %s)"
 
 
 async def notify_changed(conn: Conn, user_id: str) -> None:
     """Tell every process (at commit) that ``user_id``'s todos changed."""
-    await conn.execute(NOTIFY_CHANGED, (TODOS_CHANNEL, user_id))
+    await channels.notify(conn, channels.TODOS_CHANNEL, user_id)
 
 
 async def insert(

@@ -23,7 +23,8 @@ from config_schema.resolver import ConfigIssues, check_values
 from config_schema.service import ConfigService
 from config_schema.settings import RuntimeSettings
 from domain.errors import InvalidInput
-from engine.broker import CONFIG_CHANNEL, Broker, Listener
+from engine.broker import Broker, Listener
+from persistence.channels import CONFIG_CHANNEL
 from persistence.db import Database
 
 

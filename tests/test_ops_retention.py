@@ -32,7 +32,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from config_schema.settings import RuntimeSettings
-from persistence.retention_sql import RETENTION_LOCK
+from persistence.channels import RETENTION_LOCK
 from tests.support.core import db_rows
 from tests.support.pg import create_database, drop_database
 from tests.support.server import ROOT, ClewProcess

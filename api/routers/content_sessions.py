@@ -48,7 +48,6 @@ from api.schemas import CommandBody, RunCreate
 from config_schema.access import setting
 from domain.errors import Conflict
 from engine import service
-from engine.broker import RUNS_CHANNEL
 from engine.serde import to_jsonable
 from graphs.content_pipeline import CAPABILITIES, GRAPH_ID
 from nodes.content.actions import actions_of, is_content_interrupt
@@ -56,6 +55,7 @@ from nodes.content.events import STAGE_PROGRESS, session_event
 from nodes.interrupts import answer_errors, pending_interrupts
 from persistence import content_sessions as sessions_repo
 from persistence import threads as threads_repo
+from persistence.channels import RUNS_CHANNEL
 from reports.export import content_disposition, content_type, export_report, parse_format
 
 if TYPE_CHECKING:

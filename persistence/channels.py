@@ -1,0 +1,74 @@
+"""Every cross-process signal clew sends through Postgres, in one place: NOTIFY channel names and advisory-lock
+ids, with the statements that send, listen to, take and release them.
+
+A NOTIFY only says "look again" (events live in ``run_events``, runs in ``runs``); ``engine/broker.py`` relays
+them to in-process waiters. An advisory lock serialises one job across processes (schema set-up, migrations,
+the retention pass, the first account). The lock ids spell "cle" plus a letter in ASCII, so they are easy to
+recognise in ``pg_locks``; each must stay unique.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from psycopg import sql
+
+if TYPE_CHECKING:
+    from persistence.db import Conn
+
+# ---------------------------------------------------------------- NOTIFY channels (payload in the comment)
+EVENTS_CHANNEL = "clew_events"  # run_id: a run has new stream events
+RUNS_CHANNEL = "clew_runs"  # run_id: a run became claimable (created, handed back, retried)
+CANCEL_CHANNEL = "clew_cancel"  # run_id: a cancel was asked for
+CONFIG_CHANNEL = "clew_config"  # free-form JSON or empty: configuration changed
+TODOS_CHANNEL = "clew_todos"  # user_id: the user's todos changed
+LISTENED = (EVENTS_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL, CONFIG_CHANNEL, TODOS_CHANNEL)  # every process listens
+
+# ---------------------------------------------------------------- advisory-lock ids
+MIGRATIONS_LOCK = 0x636C6577  # "clew": schema migrations (transaction lock, persistence/migrations.py)
+SETUP_LOCK = 0x636C6578  # "clex": LangGraph's checkpointer/store set-up (session lock, engine/runtime.py)
+CONFIG_MIGRATION_LOCK = 0x636C6563  # "clec": configuration definition migrations (transaction lock)
+RETENTION_LOCK = 0x636C6572  # "cler": one retention pass at a time (session lock)
+FIRST_ACCOUNT_LOCK = 0x636C6561  # "clea": the first password account becomes admin (transaction lock)
+
+NOTIFY = "SELECT pg_notify(%s, %s)"
+LISTEN = sql.SQL("LISTEN {}")
+TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS ok"
+UNLOCK = "SELECT pg_advisory_unlock(%s)"
+XACT_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+# who holds an advisory lock (a start-up waiting on it says so)
+LOCK_HOLDERS = """
+SELECT a.pid, a.application_name, a.state, a.backend_start::text AS since
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.objid::bigint = %s AND l.granted
+"""
+
+
+async def notify(conn: Conn, channel: str, payload: str) -> None:
+    """NOTIFY ``channel``; inside a transaction it goes out on commit."""
+    await conn.execute(NOTIFY, (channel, payload))
+
+
+async def listen(conn: Conn, channel: str) -> None:
+    await conn.execute(LISTEN.format(sql.Identifier(channel)))
+
+
+async def try_lock(conn: Conn, key: int) -> bool:
+    """Take the session-level lock ``key`` if it is free; True when taken."""
+    cur = await conn.execute(TRY_LOCK, (key,))
+    row = await cur.fetchone()
+    return bool(row and row["ok"])
+
+
+async def unlock(conn: Conn, key: int) -> None:
+    await conn.execute(UNLOCK, (key,))
+
+
+async def xact_lock(conn: Conn, key: int) -> None:
+    """Wait for the transaction-level lock ``key`` (released on commit or rollback)."""
+    await conn.execute(XACT_LOCK, (key,))
+
+
+async def lock_holders(conn: Conn, key: int) -> list[dict[str, Any]]:
+    cur = await conn.execute(LOCK_HOLDERS, (key,))
+    return await cur.fetchall()
