@@ -29,10 +29,10 @@ from qdrant_client import models
 
 from config_schema.access import setting
 from config_schema.settings import RuntimeSettings
+from persistence import documents
 from persistence.db import Database
 from retrieval import sparse
 from retrieval.extract import EmptyDocumentError, ExtractedText, probe
-from retrieval.knowledge import documents
 from retrieval.knowledge.chunking import TextChunk, split_text
 from retrieval.knowledge.errors import DocumentNotFoundError, FileTooLargeError, ServiceUnavailableError
 from retrieval.knowledge.filetypes import (
@@ -66,6 +66,11 @@ def _model_id(embeddings: Embeddings) -> str:
 def _clean_filename(filename: str) -> str:
     name = PurePath(filename.replace("\\", "/")).name.strip()
     return name[:255]
+
+
+def _doc(row: dict[str, Any] | None) -> Document | None:
+    """A ``documents`` row as the model the knowledge base hands out."""
+    return Document.model_validate(row) if row is not None else None
 
 
 class _Prepared:
@@ -175,7 +180,7 @@ class KnowledgeBase:
         )
         try:
             await self.store.upsert(prepared.points)
-            doc = await documents.mark_ready(self.db, document_id, len(prepared.points), prepared.title)
+            doc = _doc(await documents.mark_ready(self.db, document_id, len(prepared.points), prepared.title))
         except BaseException:
             await self._discard(user_id, document_id)
             raise
@@ -267,7 +272,7 @@ class KnowledgeBase:
         if spool is not None:
             await asyncio.to_thread(spool.write_bytes, data)
         try:
-            doc = await documents.insert(
+            doc = Document.model_validate(await documents.insert(
                 self.db,
                 document_id=document_id,
                 user_id=user_id,
@@ -275,7 +280,7 @@ class KnowledgeBase:
                 content_type=CONTENT_TYPES[kind],
                 size_bytes=len(data),
                 status="pending",
-            )
+            ))
         except BaseException:
             if spool is not None:
                 spool.unlink(missing_ok=True)
@@ -311,7 +316,7 @@ class KnowledgeBase:
                     return  # deleted meanwhile
                 await self.store.delete_document(user_id, str(document_id))  # a previous partial attempt
                 await self.store.upsert(prepared.points)
-                doc = await documents.mark_ready(self.db, document_id, len(prepared.points), prepared.title)
+                doc = _doc(await documents.mark_ready(self.db, document_id, len(prepared.points), prepared.title))
                 if doc is None:
                     await self.store.delete_document(user_id, str(document_id))
                 else:
@@ -327,7 +332,7 @@ class KnowledgeBase:
                 spool.unlink(missing_ok=True)
 
     async def _resume_unfinished(self) -> None:
-        for doc in await documents.unfinished(self.db):
+        for doc in map(Document.model_validate, await documents.unfinished(self.db)):
             spool = self._spool_path(doc.document_id)
             kind = KIND_BY_CONTENT_TYPE.get(doc.content_type)
             if spool is not None and spool.exists() and kind is not None:
@@ -375,18 +380,18 @@ class KnowledgeBase:
 
     async def get_document(self, user_id: str, document_id: UUID | str) -> Document:
         doc_id = self._parse_id(document_id)
-        doc = await documents.get(self.db, user_id, doc_id)
+        doc = _doc(await documents.get(self.db, user_id, doc_id))
         if doc is None:
             raise DocumentNotFoundError(document_id)
         return doc
 
     async def list_documents(self, user_id: str) -> list[Document]:
-        return await documents.list_for_user(self.db, user_id)
+        return [Document.model_validate(r) for r in await documents.list_for_user(self.db, user_id)]
 
     async def delete_document(self, user_id: str, document_id: UUID | str) -> Document:
         """Delete a document of ``user_id`` and its chunks (DocumentNotFoundError if it is not theirs)."""
         doc_id = self._parse_id(document_id)
-        doc = await documents.delete(self.db, user_id, doc_id)
+        doc = _doc(await documents.delete(self.db, user_id, doc_id))
         if doc is None:
             raise DocumentNotFoundError(document_id)
         task = self._tasks.get(doc_id)

@@ -29,6 +29,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from config_schema.settings import RuntimeSettings
+from persistence import qdrant_sqlite
 from retrieval.knowledge.errors import ServiceUnavailableError
 from retrieval.knowledge.sparse_index import SparseIndex
 
@@ -293,17 +294,12 @@ class ChunkStore:
 
 
 def _use_wal(client: Any, collection: str) -> bool:
-    """qdrant-client's local mode commits every point separately in SQLite's default rollback-journal mode,
-    several fsyncs per point. Write-ahead logging with ``synchronous=FULL`` keeps each commit durable with
-    one fsync, which makes ingestion 3-5 times faster. This reaches into qdrant-client's internals, so
-    anything unexpected leaves the defaults in place."""
+    """Write-ahead logging on a local collection's SQLite file (why: ``persistence/qdrant_sqlite.py``). This
+    reaches into qdrant-client's internals, so anything unexpected leaves the defaults in place."""
     try:
-        conn = client._client.collections[collection].storage.storage
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-        conn.execute("PRAGMA synchronous=FULL")
+        return qdrant_sqlite.use_wal(client._client.collections[collection].storage.storage)
     except Exception:  # an in-memory collection, or a qdrant-client with another layout
         return False
-    return bool(mode) and str(mode[0]).lower() == "wal"
 
 
 def _index_points(index: SparseIndex, points: Sequence[Any]) -> None:
