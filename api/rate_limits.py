@@ -79,7 +79,7 @@ class PostgresStorage(Storage):
 
     async def check(self) -> bool:
         try:
-            await self.db.fetchone("SELECT 1")
+            await self.db.ping()
         except Exception:
             return False
         return True

@@ -161,11 +161,10 @@ async def doctor_checks(settings: RuntimeSettings, config_path: Path | None) -> 
         return checks + _auth_checks(settings) + [_font_check()]
     try:
         async with runtime.db.connection() as conn:
-            cur = await conn.execute("SHOW server_version")
-            row = await cur.fetchone()
+            version = await metrics_sql.server_version(conn)
             applied = await metrics_sql.applied_migrations(conn)
             workers = await metrics_sql.live_workers(conn, 30)
-        checks.append(Check("OK", "database", f"Postgres {row['server_version'] if row else '?'}"))
+        checks.append(Check("OK", "database", f"Postgres {version or '?'}"))
         missing = sorted({v for v, _, _ in migration_files()} - applied)
         checks.append(Check("FAIL", "migrations", f"not applied: {missing}", "start clew once with this version")
                       if missing else Check("OK", "migrations", f"{len(applied)} applied"))

@@ -607,7 +607,7 @@ class ConfigService:
     async def _notify(
         self, conn: Conn, result: ChangeResult, *, user_id: str | None = None
     ) -> dict[str, Any]:
-        """NOTIFY in the writer's transaction: every process hears of the change exactly when it commits."""
+        """Announce the change in the writer's transaction (NOTIFY): every process hears of it exactly when it commits."""
         payload: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "layer": result.layer,

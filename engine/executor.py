@@ -32,6 +32,7 @@ from engine.current import runtime_scope
 from engine.events import EventWriter, write_events
 from engine.serde import to_jsonable
 from engine.user_store import UserStore
+from persistence import checkpoint_sql
 from persistence import runs as runs_repo
 from persistence.channels import EVENTS_CHANNEL, RUNS_CHANNEL
 from persistence.checkpointer import FencedOut, FencedSaver
@@ -44,6 +45,7 @@ from persistence.runs_sql import (
     RESETTLE_STOPPED_THREAD,
     RETRY_RUN,
     SETTLE_THREAD,
+    STOP_FOR_ROLLBACK,
 )
 
 if TYPE_CHECKING:
@@ -585,8 +587,8 @@ async def _hand_back(runtime: Runtime, execution: Execution, writer: EventWriter
 async def _cancelled(
     runtime: Runtime, execution: Execution, writer: EventWriter, graph: Any, config: dict[str, Any], bound: Any
 ) -> None:
-    row = await runtime.db.fetchone("SELECT cancel_action FROM runs WHERE run_id = %s", (execution.run_id,))
-    action = (row or {}).get("cancel_action") or "interrupt"
+    async with runtime.db.connection() as conn:
+        action = await runs_repo.cancel_action(conn, execution.run_id) or "interrupt"
     if action == "rollback":
         await rollback_run(runtime, execution, writer, bound)
         return
@@ -630,7 +632,8 @@ async def rollback_run(
     else:
         batch = list(last_events or [])
     before = execution.run.get("checkpoint_before")
-    row = await runtime.db.fetchone("SELECT checkpoint_before FROM runs WHERE run_id = %s", (execution.run_id,))
+    async with runtime.db.connection() as conn:
+        row = await runs_repo.checkpoint_before(conn, execution.run_id)
     if row is not None:
         before = row["checkpoint_before"]
     try:
@@ -638,28 +641,16 @@ async def rollback_run(
             await conn.execute(LOCK_THREAD, (execution.thread_id,))  # lock order: thread, then run
             if batch:
                 await write_events(conn, execution.run_id, execution.token, batch)
-            cur = await conn.execute(
-                "UPDATE runs SET status = 'interrupted', ended_at = now() WHERE run_id = %s AND fencing_token = %s "
-                "AND status = 'running' RETURNING run_id",
-                (execution.run_id, execution.token),
-            )
+            cur = await conn.execute(STOP_FOR_ROLLBACK, (execution.run_id, execution.token))
             if await cur.fetchone() is None:
                 raise FencedOut(execution.run_id)
-            await delete_checkpoints_after(conn, execution.thread_id, before)
+            await checkpoint_sql.delete_after(conn, execution.thread_id, before)
     except FencedOut:
         return
     runtime.broker.wake(execution.run_id)
     await asyncio.sleep(0)
     await finalize_rollback(runtime, execution.run_id, execution.thread_id)
     bound.info("run rolled back")
-
-
-async def delete_checkpoints_after(conn: Any, thread_id: str, before: str | None) -> None:
-    for table in ("checkpoint_writes", "checkpoints"):
-        if before:
-            await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s AND checkpoint_id > %s", (thread_id, before))
-        else:
-            await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
 
 
 async def finalize_rollback(runtime: Runtime, run_id: str, thread_id: str) -> None:

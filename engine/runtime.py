@@ -202,7 +202,7 @@ class Runtime:
     async def refresh_thread_status(self, thread_id: str) -> None:
         """Set an idle thread's status from its graph state (interrupted if a checkpoint waits on one)."""
         async with self.db.connection() as conn:
-            row = await threads_repo.metadata_and_status(conn, thread_id)
+            row = await threads_repo.get_any(conn, thread_id)
         if row is None or row["status"] == "busy":
             return
         spec = self.graphs.get((row["metadata"] or {}).get("graph_id", ""))

@@ -23,7 +23,7 @@ from engine.graphs import system_assistant_id
 from engine.queue_cap import check_queued_runs
 from nodes.interrupts import check_resume
 from persistence import assistants as assistants_repo
-from persistence import channels
+from persistence import channels, checkpoint_sql
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
 from persistence.channels import CANCEL_CHANNEL, EVENTS_CHANNEL, RUNS_CHANNEL
@@ -93,11 +93,8 @@ async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_
     checkpoint = body.checkpoint or {}
     checkpoint_id = body.checkpoint_id or checkpoint.get("checkpoint_id")
     if checkpoint_id:
-        cur = await conn.execute(
-            "SELECT 1 FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = %s",
-            (thread_id, checkpoint.get("checkpoint_ns") or "", checkpoint_id),
-        )
-        if await cur.fetchone() is None:
+        if not await checkpoint_sql.checkpoint_exists(conn, thread_id, checkpoint.get("checkpoint_ns") or "",
+                                                      checkpoint_id):
             raise NotFound.of("checkpoint", checkpoint_id)
 
 
@@ -231,11 +228,7 @@ async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, 
     notify = False
     async with runtime.db.transaction() as conn:
         await conn.execute(LOCK_THREAD, (thread_id,))  # lock order: thread, then run (persistence/runs_sql.py)
-        cur = await conn.execute(
-            "SELECT run_id, status FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s FOR UPDATE",
-            (run_id, thread_id, user.user_id),
-        )
-        run = await cur.fetchone()
+        run = await runs_repo.lock_for_cancel(conn, user.user_id, thread_id, run_id)
         if run is None:
             raise NotFound.of("run", run_id)
         if run["status"] in TERMINAL:
@@ -295,23 +288,10 @@ async def wait_cancelled(runtime: Runtime, run_id: str) -> None:
             return
         except TimeoutError:
             pass
-        row = await runtime.db.fetchone(
-            "SELECT status = 'running' AND cancel_action IS NOT NULL AND lease_expires_at < now() AS orphaned "
-            "FROM runs WHERE run_id = %s",
-            (run_id,),
-        )
-        if row is not None and row["orphaned"]:
+        async with runtime.db.connection() as conn:
+            orphaned = await runs_repo.is_orphaned(conn, run_id)
+        if orphaned:
             await take_over_cancelled(runtime, run_id)
-
-
-# The run with its thread's final values: a run's end and its thread's values are committed together, so one
-# read serves both (runs/wait and join answer with the thread's state).
-_JOIN_READ = (
-    f"SELECT {runs_repo.RUN_COLUMNS}, "
-    "(SELECT t.state_values FROM threads t WHERE t.thread_id = runs.thread_id) AS thread_values, "
-    "(SELECT t.interrupts FROM threads t WHERE t.thread_id = runs.thread_id) AS thread_interrupts "
-    "FROM runs WHERE run_id = %s"
-)
 
 
 async def join_run(runtime: Runtime, run_id: str, *, just_created: bool = False) -> dict[str, Any] | None:
@@ -326,7 +306,8 @@ async def join_run(runtime: Runtime, run_id: str, *, just_created: bool = False)
         while True:
             ev.clear()
             if check:
-                row = await runtime.db.fetchone(_JOIN_READ, (run_id,))
+                async with runtime.db.connection() as conn:
+                    row = await runs_repo.with_thread_values(conn, run_id)
                 if row is None or row["status"] in TERMINAL:
                     return row
             try:

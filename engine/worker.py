@@ -25,7 +25,7 @@ import structlog
 
 from engine.executor import Execution, StopReason, execute
 from engine.tracing import run_span
-from persistence.runs_sql import CLAIM_RUN, RENEW_LEASES
+from persistence.runs_sql import CLAIM_RUN, OWNS_RUN, RENEW_LEASES
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -171,10 +171,7 @@ class Worker:
             for execution in items:
                 if execution.run_id not in renewed and execution.run_id in self.running:
                     # finished in between, or taken over by another worker: stop without writing
-                    still = await self.runtime.db.fetchone(
-                        "SELECT 1 FROM runs WHERE run_id = %s AND fencing_token = %s AND status = 'running'",
-                        (execution.run_id, execution.token),
-                    )
+                    still = await self.runtime.db.fetchone(OWNS_RUN, (execution.run_id, execution.token))
                     if still is None and execution.run_id in self.running:
                         log.warning("lease lost", run_id=execution.run_id)
                         execution.stop(StopReason.FENCED)

@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
-from psycopg.types.json import Jsonb
 
 from engine.current import current_runtime
 from engine.serde import to_jsonable
+from persistence import side_effects
 from persistence.checkpointer import FencedOut
 from persistence.runs_sql import CHECK_FENCE
 
@@ -61,23 +61,11 @@ async def once_in_transaction(
     thread_id, task_ns, run_id, token = _coordinates(config)
     async with current_runtime().db.transaction() as conn:
         await _check_fence(conn, run_id, token)
-        cur = await conn.execute(
-            "INSERT INTO side_effects (thread_id, task_ns, key, run_id) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT DO NOTHING RETURNING 1",
-            (thread_id, task_ns, key, run_id),
-        )
-        if await cur.fetchone() is None:
-            cur = await conn.execute(
-                "SELECT result FROM side_effects WHERE thread_id = %s AND task_ns = %s AND key = %s",
-                (thread_id, task_ns, key),
-            )
-            row = await cur.fetchone()
+        if not await side_effects.claim(conn, thread_id, task_ns, key, run_id):
+            row = await side_effects.get(conn, thread_id, task_ns, key)
             return row["result"] if row else None
         result = await fn(conn)
-        await conn.execute(
-            "UPDATE side_effects SET result = %s, updated_at = now() WHERE thread_id = %s AND task_ns = %s AND key = %s",
-            (Jsonb(to_jsonable(result)), thread_id, task_ns, key),
-        )
+        await side_effects.set_result(conn, thread_id, task_ns, key, to_jsonable(result))
         return result
 
 
@@ -85,25 +73,15 @@ async def once(key: str, fn: Callable[[], Awaitable[T]], *, config: RunnableConf
     """Run ``fn()`` unless this (thread, task, key) already recorded a result; record the result."""
     thread_id, task_ns, run_id, token = _coordinates(config)
     db = current_runtime().db
-    row = await db.fetchone(
-        "SELECT state, result FROM side_effects WHERE thread_id = %s AND task_ns = %s AND key = %s",
-        (thread_id, task_ns, key),
-    )
+    async with db.connection() as conn:
+        row = await side_effects.get(conn, thread_id, task_ns, key)
     if row is not None and row["state"] == "done":
         return row["result"]
     async with db.transaction() as conn:
         await _check_fence(conn, run_id, token)
-        await conn.execute(
-            "INSERT INTO side_effects (thread_id, task_ns, key, run_id, state) VALUES (%s, %s, %s, %s, 'started') "
-            "ON CONFLICT DO NOTHING",
-            (thread_id, task_ns, key, run_id),
-        )
+        await side_effects.start(conn, thread_id, task_ns, key, run_id)
     result = await fn()
     async with db.transaction() as conn:
         await _check_fence(conn, run_id, token)
-        await conn.execute(
-            "UPDATE side_effects SET state = 'done', result = %s, updated_at = now() "
-            "WHERE thread_id = %s AND task_ns = %s AND key = %s",
-            (Jsonb(to_jsonable(result)), thread_id, task_ns, key),
-        )
+        await side_effects.finish(conn, thread_id, task_ns, key, to_jsonable(result))
     return result

@@ -57,6 +57,8 @@ from nodes.interrupts import (
     is_typed,
     pending_interrupts,
 )
+from persistence import runs as runs_repo
+from persistence import threads as threads_repo
 from persistence import todos as todos_repo
 
 if TYPE_CHECKING:
@@ -296,10 +298,8 @@ async def resume_if_ready(runtime: Runtime, thread_id: str) -> str | None:
     from api.schemas import CommandBody, RunCreate
     from engine import service
 
-    thread = await runtime.db.fetchone(
-        "SELECT thread_id, user_id, status, metadata, interrupts FROM threads WHERE thread_id = %s",
-        (thread_id,),
-    )
+    async with runtime.db.connection() as conn:
+        thread = await threads_repo.get_any(conn, thread_id)
     if thread is None or thread["status"] != "interrupted":
         return None
     pending = pending_interrupts(thread)
@@ -314,10 +314,7 @@ async def resume_if_ready(runtime: Runtime, thread_id: str) -> str | None:
             if any(r["status"] == "pending" for r in rows):
                 return None
             answers[str(gate["id"])] = {"todos": [Todo.from_row(r).out() for r in rows]}
-        last = await conn.execute(
-            "SELECT kwargs FROM runs WHERE thread_id = %s ORDER BY created_at DESC LIMIT 1", (thread_id,)
-        )
-        prev = await last.fetchone()
+        prev = await runs_repo.latest_kwargs(conn, thread_id)
     resume: Any = next(iter(answers.values())) if len(pending) == 1 else answers
     metadata = thread["metadata"] or {}
     assistant_id = metadata.get("assistant_id") or metadata.get("graph_id")

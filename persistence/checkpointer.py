@@ -35,7 +35,14 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from persistence.checkpoint_sql import INSERT_WRITES, PUT_CHECKPOINT, UPSERT_WRITES
+from persistence.checkpoint_sql import (
+    COPY_BLOBS,
+    COPY_CHECKPOINTS,
+    COPY_WRITES,
+    INSERT_WRITES,
+    PUT_CHECKPOINT,
+    UPSERT_WRITES,
+)
 from persistence.db import retrying
 
 # Serializing a few small values takes microseconds; handing them to a thread costs more than that, and the thread
@@ -111,6 +118,16 @@ class PooledSaver(AsyncPostgresSaver):
             else:
                 async with conn.cursor(binary=True, row_factory=dict_row) as cur:
                     yield cur
+
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, blob and write of ``source_thread_id`` to ``target_thread_id``, in one
+        transaction (LangGraph's ``BaseCheckpointSaver.acopy_thread``; the stock Postgres saver has none)."""
+        params = {"source": str(source_thread_id), "target": str(target_thread_id)}
+        async with self.shared_lock or contextlib.nullcontext(), self.conn.connection() as conn:  # type: ignore[union-attr]
+            async with conn.transaction():
+                for statement in (COPY_CHECKPOINTS, COPY_BLOBS, COPY_WRITES):
+                    await conn.execute(statement, params)
 
 
 class LockedPooledSaver(AsyncPostgresSaver):

@@ -37,6 +37,8 @@ T = TypeVar("T")
 
 Conn = psycopg.AsyncConnection[DictRow]
 
+PING = "SELECT 1"
+
 CONNECT_KWARGS: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
 
 # A connection borrowed again within this many seconds is trusted without a ping (it just worked); one that sat
@@ -142,6 +144,10 @@ class Database:
         async with self.pool.connection() as conn:
             cur = await conn.execute(sql, params)  # type: ignore[arg-type]
             return cur.rowcount
+
+    async def ping(self) -> None:
+        """One round trip (raises when the database does not answer)."""
+        await self.fetchone(PING)
 
     async def notify(self, channel: str, payload: str) -> None:
         async with self.pool.connection() as conn:

@@ -18,6 +18,13 @@ ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), running = EXCLUDED.r
 FORGET_WORKER = "DELETE FROM worker_heartbeats WHERE worker_id = %s"
 PRUNE_WORKERS = "DELETE FROM worker_heartbeats WHERE heartbeat_at < now() - interval '1 day'"
 APPLIED_MIGRATIONS = "SELECT version FROM clew_migrations"
+SERVER_VERSION = "SHOW server_version"
+
+
+async def server_version(conn: Conn) -> str | None:
+    cur = await conn.execute(SERVER_VERSION)
+    row = await cur.fetchone()
+    return str(row["server_version"]) if row else None
 
 
 async def runs_by_status(conn: Conn) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from persistence.db import Conn
@@ -16,6 +17,27 @@ RUN_COLUMNS = (
 
 # A run's latest events of one kind, newest first (a research's last progress event).
 RECENT_EVENTS = "SELECT seq, data FROM run_events WHERE run_id = %s AND event = %s ORDER BY seq DESC LIMIT %s"
+HAS_ACTIVE = "SELECT 1 FROM runs WHERE thread_id = %s AND status IN ('pending', 'running')"
+# the run a cancel is about, locked (after its thread: see runs_sql's lock order)
+LOCK_FOR_CANCEL = "SELECT run_id, status FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s FOR UPDATE"
+# a cancelled run whose worker died: running, cancel asked for, lease lapsed
+IS_ORPHANED = """
+SELECT status = 'running' AND cancel_action IS NOT NULL AND lease_expires_at < now() AS orphaned
+FROM runs WHERE run_id = %s
+"""
+# the run with its thread's final values: a run's end and its thread's values are committed together, so one
+# read serves both (runs/wait and join answer with the thread's state)
+WITH_THREAD_VALUES = f"""
+SELECT {RUN_COLUMNS},
+    (SELECT t.state_values FROM threads t WHERE t.thread_id = runs.thread_id) AS thread_values,
+    (SELECT t.interrupts FROM threads t WHERE t.thread_id = runs.thread_id) AS thread_interrupts
+FROM runs WHERE run_id = %s
+"""
+LATEST_KWARGS = "SELECT kwargs FROM runs WHERE thread_id = %s ORDER BY created_at DESC LIMIT 1"
+CANCEL_ACTION = "SELECT cancel_action FROM runs WHERE run_id = %s"
+CHECKPOINT_BEFORE = "SELECT checkpoint_before FROM runs WHERE run_id = %s"
+# a run to be bulk-cancelled (``POST /runs/cancel``): the caller's, filtered (see find_for_cancel)
+FOR_CANCEL = sql.SQL("SELECT run_id, thread_id, status FROM runs WHERE {}")
 
 
 def _insert_sql(
@@ -70,6 +92,66 @@ async def insert_queued(
     assert row is not None
     row.pop("notified", None)
     return row
+
+
+async def has_active(conn: Conn, thread_id: str) -> bool:
+    """Whether the thread has a pending or running run."""
+    cur = await conn.execute(HAS_ACTIVE, (thread_id,))
+    return await cur.fetchone() is not None
+
+
+async def lock_for_cancel(conn: Conn, user_id: str, thread_id: str, run_id: str) -> dict[str, Any] | None:
+    cur = await conn.execute(LOCK_FOR_CANCEL, (run_id, thread_id, user_id))
+    return await cur.fetchone()
+
+
+async def is_orphaned(conn: Conn, run_id: str) -> bool:
+    cur = await conn.execute(IS_ORPHANED, (run_id,))
+    row = await cur.fetchone()
+    return bool(row is not None and row["orphaned"])
+
+
+async def with_thread_values(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    """The run's row with ``thread_values`` / ``thread_interrupts`` of its thread (None if it is gone)."""
+    cur = await conn.execute(WITH_THREAD_VALUES, (run_id,))
+    return await cur.fetchone()
+
+
+async def latest_kwargs(conn: Conn, thread_id: str) -> dict[str, Any] | None:
+    """``{"kwargs": …}`` of the thread's latest run, or None."""
+    cur = await conn.execute(LATEST_KWARGS, (thread_id,))
+    return await cur.fetchone()
+
+
+async def cancel_action(conn: Conn, run_id: str) -> str | None:
+    cur = await conn.execute(CANCEL_ACTION, (run_id,))
+    row = await cur.fetchone()
+    return row["cancel_action"] if row else None
+
+
+async def checkpoint_before(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    """``{"checkpoint_before": …}`` of the run (where a rollback returns its thread to), None if it is gone."""
+    cur = await conn.execute(CHECKPOINT_BEFORE, (run_id,))
+    return await cur.fetchone()
+
+
+async def find_for_cancel(
+    conn: Conn, user_id: str, *, thread_id: str | None, run_ids: list[str] | None, statuses: list[str]
+) -> list[dict[str, Any]]:
+    """The caller's runs named by ``run_ids`` (on ``thread_id`` if given), or else those in ``statuses``."""
+    where = [sql.SQL("user_id = %s")]
+    params: list[Any] = [user_id]
+    if thread_id:
+        where.append(sql.SQL("thread_id = %s"))
+        params.append(thread_id)
+    if run_ids:
+        where.append(sql.SQL("run_id = ANY(%s::uuid[])"))
+        params.append(run_ids)
+    else:
+        where.append(sql.SQL("status = ANY(%s)"))
+        params.append(statuses)
+    cur = await conn.execute(FOR_CANCEL.format(sql.SQL(" AND ").join(where)), params)
+    return await cur.fetchall()
 
 
 async def get(conn: Conn, user_id: str, run_id: str, thread_id: str | None = None) -> dict[str, Any] | None:

@@ -4,6 +4,15 @@
 # row) waits for the write, and a write after a takeover finds the token changed.
 CHECK_FENCE = "SELECT 1 FROM runs WHERE run_id = %s AND fencing_token = %s AND status = 'running' FOR SHARE"
 
+# Whether a worker's run is still its own (a lease renewal missed it: finished in between, or taken over).
+OWNS_RUN = "SELECT 1 FROM runs WHERE run_id = %s AND fencing_token = %s AND status = 'running'"
+
+# A rollback's end of the run: interrupted, while the token still owns it (the thread row is locked first).
+STOP_FOR_ROLLBACK = """
+UPDATE runs SET status = 'interrupted', ended_at = now()
+WHERE run_id = %s AND fencing_token = %s AND status = 'running' RETURNING run_id
+"""
+
 # Claim the oldest runnable run: a pending run whose thread has no running run and which is the oldest
 # pending run of its thread, or a running run whose lease lapsed (its worker died).
 CLAIM_RUN = """

@@ -15,19 +15,47 @@ LIST_BY_GRAPHS = (
     f"SELECT {THREAD_COLUMNS} FROM threads WHERE user_id = %s AND metadata->>'graph_id' = ANY(%s) "
     "ORDER BY updated_at DESC LIMIT %s"
 )
-GRAPH_AND_STATUS = "SELECT metadata, status FROM threads WHERE thread_id = %s"
+GET_ANY = f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s"
+STATE = "SELECT state_values, interrupts FROM threads WHERE thread_id = %s"
 # a thread at rest (not busy) set to the status its graph state says
 SET_STATUS_AT_REST = "UPDATE threads SET status = %s, updated_at = now() WHERE thread_id = %s AND status <> 'busy'"
+# a thread at rest settled from its latest checkpoint (after a state update)
+SETTLE_AT_REST = """
+UPDATE threads SET state_values = %s, interrupts = %s, status = %s, updated_at = now()
+WHERE thread_id = %s AND status <> 'busy'
+"""
+# the thread row of a copy (its checkpoints are copied by the saver's acopy_thread); a busy source is idle there
+COPY = f"""
+INSERT INTO threads (thread_id, user_id, metadata, status, config, state_values, interrupts)
+SELECT %s, user_id, metadata, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, config, state_values, interrupts
+FROM threads WHERE thread_id = %s RETURNING {THREAD_COLUMNS}
+"""
 
 
-async def metadata_and_status(conn: Conn, thread_id: str) -> dict[str, Any] | None:
-    """Any user's thread: its metadata and status (the runtime's own bookkeeping)."""
-    cur = await conn.execute(GRAPH_AND_STATUS, (thread_id,))
+async def state(conn: Conn, thread_id: str) -> dict[str, Any] | None:
+    """Any user's thread: its last values and pending interrupts (``state_values``, ``interrupts``)."""
+    cur = await conn.execute(STATE, (thread_id,))
+    return await cur.fetchone()
+
+
+async def get_any(conn: Conn, thread_id: str) -> dict[str, Any] | None:
+    """Any user's thread (the engine's and nodes' own bookkeeping; an API read goes through :func:`get`)."""
+    cur = await conn.execute(GET_ANY, (thread_id,))
     return await cur.fetchone()
 
 
 async def set_status_at_rest(conn: Conn, thread_id: str, status: str) -> None:
     await conn.execute(SET_STATUS_AT_REST, (status, thread_id))
+
+
+async def settle_at_rest(conn: Conn, thread_id: str, values: Any, interrupts: Any, status: str) -> None:
+    """``values`` / ``interrupts``: JSON-ready (the caller converts the graph's state)."""
+    await conn.execute(SETTLE_AT_REST, (Jsonb(values), Jsonb(interrupts), status, thread_id))
+
+
+async def copy(conn: Conn, source_thread_id: str, target_thread_id: str) -> dict[str, Any] | None:
+    cur = await conn.execute(COPY, (target_thread_id, source_thread_id))
+    return await cur.fetchone()
 
 
 async def get(conn: Conn, user_id: str, thread_id: str, *, for_update: bool = False) -> dict[str, Any] | None:

@@ -70,8 +70,8 @@ async def _final_output(runtime: Any, run: dict[str, Any] | None, thread_id: str
     if run is not None and "thread_values" in run:
         values, by_task = run["thread_values"], run["thread_interrupts"]
     else:  # the run was deleted (rolled back): the thread as it is now
-        row = await runtime.db.fetchone("SELECT state_values, interrupts FROM threads WHERE thread_id = %s",
-                                        (thread_id,))
+        async with runtime.db.connection() as conn:
+            row = await threads_repo.state(conn, thread_id)
         if row is None:
             return None
         values, by_task = row["state_values"], row["interrupts"]
@@ -215,17 +215,11 @@ async def cancel_many(body: RunsCancel, user: CurrentUser, runtime: RuntimeDep,
     run of the caller (on ``thread_id`` if given) in ``status``. Runs that ended meanwhile are skipped."""
     if not body.run_ids and not body.status:
         raise bad_request("send run_ids or status")
-    where, params = "user_id = %s", [user.user_id]
-    if body.thread_id:
-        where += " AND thread_id = %s"
-        params.append(body.thread_id)
-    if body.run_ids:
-        where += " AND run_id = ANY(%s::uuid[])"
-        params.append(body.run_ids)
-    else:
-        where += " AND status = ANY(%s)"
-        params.append(["pending", "running"] if body.status == "all" else [body.status])
-    rows = await runtime.db.fetchall(f"SELECT run_id, thread_id, status FROM runs WHERE {where}", params)
+    async with runtime.db.connection() as conn:
+        rows = await runs_repo.find_for_cancel(
+            conn, user.user_id, thread_id=body.thread_id, run_ids=body.run_ids,
+            statuses=["pending", "running"] if body.status == "all" else [body.status or ""],
+        )
     found = {str(r["run_id"]) for r in rows}
     for run_id in body.run_ids or ():
         if run_id not in found:

@@ -14,7 +14,7 @@ router = APIRouter(tags=["system"])
 
 @router.get("/ok")
 async def ok(runtime: RuntimeDep) -> Response:
-    await runtime.db.fetchone("SELECT 1")
+    await runtime.db.ping()
     return JSON({"ok": True})
 
 

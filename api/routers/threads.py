@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from langgraph.errors import InvalidUpdateError
 from langgraph.types import StateUpdate as LgStateUpdate
-from psycopg.types.json import Jsonb
 from sse_starlette import EventSourceResponse
 
 from api.deps import CurrentUser, RuntimeDep
@@ -27,6 +27,7 @@ from api.streaming import parse_thread_event_id, thread_sse_response
 from engine.executor import interrupts_by_task, to_command
 from engine.serde import to_jsonable
 from engine.service import valid_uuid
+from persistence import runs as runs_repo
 from persistence import threads as threads_repo
 
 router = APIRouter(tags=["threads"])
@@ -161,10 +162,7 @@ async def delete_thread(thread_id: str, user: CurrentUser, runtime: RuntimeDep) 
         row = await threads_repo.get(conn, user.user_id, thread_id, for_update=True)
         if row is None:
             raise not_found("thread", thread_id)
-        cur = await conn.execute(
-            "SELECT 1 FROM runs WHERE thread_id = %s AND status IN ('pending', 'running')", (thread_id,)
-        )
-        if await cur.fetchone() is not None:
+        if await runs_repo.has_active(conn, thread_id):
             raise conflict(f"thread {thread_id} has an active run; cancel it first")
         await threads_repo.delete(conn, user.user_id, thread_id)
     return Response(status_code=204)
@@ -264,12 +262,9 @@ async def _settle_from_state(runtime: Any, graph: Any, thread_id: str) -> None:
     when it waits on an interrupt or has tasks to run (a run with no input continues it), as the reference."""
     state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
     interrupts = interrupts_by_task(state)
-    await runtime.db.execute(
-        "UPDATE threads SET state_values = %s, interrupts = %s, status = %s, updated_at = now() "
-        "WHERE thread_id = %s AND status <> 'busy'",
-        (Jsonb(to_jsonable(state.values)), Jsonb(to_jsonable(interrupts)),
-         "interrupted" if interrupts or state.next else "idle", thread_id),
-    )
+    async with runtime.db.connection() as conn:
+        await threads_repo.settle_at_rest(conn, thread_id, to_jsonable(state.values), to_jsonable(interrupts),
+                                          "interrupted" if interrupts or state.next else "idle")
 
 
 @router.post("/threads/{thread_id}/history")
@@ -304,31 +299,15 @@ async def copy_thread(thread_id: str, user: CurrentUser, runtime: RuntimeDep) ->
     thread = await load_thread(runtime, user, thread_id)
     src = str(thread["thread_id"])
     new_id = str(uuid.uuid4())
-    async with runtime.db.transaction() as conn:
-        cur = await conn.execute(
-            f"""INSERT INTO threads (thread_id, user_id, metadata, status, config, state_values, interrupts)
-                SELECT %s, user_id, metadata, CASE WHEN status = 'busy' THEN 'idle' ELSE status END, config,
-                       state_values, interrupts
-                FROM threads WHERE thread_id = %s RETURNING {threads_repo.THREAD_COLUMNS}""",
-            (new_id, src),
-        )
-        row = await cur.fetchone()
-        await conn.execute(
-            "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
-            "metadata) SELECT %s, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
-            "FROM checkpoints WHERE thread_id = %s",
-            (new_id, src),
-        )
-        await conn.execute(
-            "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) "
-            "SELECT %s, checkpoint_ns, channel, version, type, blob FROM checkpoint_blobs WHERE thread_id = %s",
-            (new_id, src),
-        )
-        await conn.execute(
-            "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, "
-            "task_path) SELECT %s, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path "
-            "FROM checkpoint_writes WHERE thread_id = %s",
-            (new_id, src),
-        )
+    # the checkpoints first (LangGraph's copy, one transaction), then the thread row: the copy is never visible
+    # without its state; a failed row insert leaves no checkpoints behind
+    await runtime.saver.acopy_thread(src, new_id)
+    try:
+        async with runtime.db.transaction() as conn:
+            row = await threads_repo.copy(conn, src, new_id)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await runtime.saver.adelete_thread(new_id)
+        raise
     assert row is not None
     return JSON(thread_out(row))
