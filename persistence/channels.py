@@ -30,12 +30,17 @@ SETUP_LOCK = 0x636C6578  # "clex": LangGraph's checkpointer/store set-up (sessio
 CONFIG_MIGRATION_LOCK = 0x636C6563  # "clec": configuration definition migrations (transaction lock)
 RETENTION_LOCK = 0x636C6572  # "cler": one retention pass at a time (session lock)
 FIRST_ACCOUNT_LOCK = 0x636C6561  # "clea": the first password account becomes admin (transaction lock)
+# The two-int4 form of advisory locks is a key space of its own (the ids above take one bigint): "clew" and a
+# user's hash name that user's queued-runs lock (persistence/rate_limits.py; a hash collision only makes two
+# users wait on each other).
+USER_QUEUE_LOCKS = 0x636C6577
 
 NOTIFY = "SELECT pg_notify(%s, %s)"
 LISTEN = sql.SQL("LISTEN {}")
 TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS ok"
 UNLOCK = "SELECT pg_advisory_unlock(%s)"
 XACT_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+XACT_LOCK_KEYED = "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))"
 # who holds an advisory lock (a start-up waiting on it says so)
 LOCK_HOLDERS = """
 SELECT a.pid, a.application_name, a.state, a.backend_start::text AS since
@@ -67,6 +72,11 @@ async def unlock(conn: Conn, key: int) -> None:
 async def xact_lock(conn: Conn, key: int) -> None:
     """Wait for the transaction-level lock ``key`` (released on commit or rollback)."""
     await conn.execute(XACT_LOCK, (key,))
+
+
+async def xact_lock_keyed(conn: Conn, space: int, key: str) -> None:
+    """Wait for the transaction-level lock of ``key`` (hashed) in the two-int4 key ``space``."""
+    await conn.execute(XACT_LOCK_KEYED, (space, key))
 
 
 async def lock_holders(conn: Conn, key: int) -> list[dict[str, Any]]:

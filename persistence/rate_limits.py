@@ -11,6 +11,7 @@ until the first has committed its run (or rolled back) and then counts it.
 
 from __future__ import annotations
 
+from persistence import channels
 from persistence.db import Conn
 
 INCR = """
@@ -27,9 +28,6 @@ CLEAR = "DELETE FROM rate_limits WHERE key = %s"
 RESET = "DELETE FROM rate_limits"
 PRUNE_EXPIRED = "DELETE FROM rate_limits WHERE expires_at < now() - interval '1 hour'"
 COUNT_PENDING_RUNS = "SELECT count(*) AS n FROM runs WHERE user_id = %s AND status = 'pending'"
-# the two-int4 form of advisory locks is a key space of its own (clew's other advisory locks take one bigint);
-# 0x636c6577 is "clew", the second key the user's hash (a collision only makes two users wait on each other)
-LOCK_USER_QUEUE = "SELECT pg_advisory_xact_lock(x'636c6577'::int4, hashtext(%s))"
 
 
 async def incr(conn: Conn, key: str, expiry_seconds: float, amount: int) -> int:
@@ -69,7 +67,7 @@ async def lock_and_count_pending_runs(conn: Conn, user_id: str) -> int:
     """Take ``user_id``'s queue lock (held until the caller's transaction ends), then count its pending runs.
 
     Must run inside a transaction, before the transaction locks any thread row (lock order: user, then thread)."""
-    await conn.execute(LOCK_USER_QUEUE, (user_id,))
+    await channels.xact_lock_keyed(conn, channels.USER_QUEUE_LOCKS, user_id)
     cur = await conn.execute(COUNT_PENDING_RUNS, (user_id,))
     row = await cur.fetchone()
     return int(row["n"]) if row else 0
