@@ -14,13 +14,13 @@ from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler
 
+from engine.budget import check_budget
 from persistence.usage import usage_sink
-from providers.budget import check_budget
 from providers.usage import UsageTracker
 
 
 class BudgetGuard(AsyncCallbackHandler):
-    """Raises :class:`providers.budget.BudgetExceeded` at the start of a node once the budget is spent."""
+    """Raises :class:`domain.errors.BudgetExceeded` at the start of a node once the budget is spent."""
 
     raise_error = True
 

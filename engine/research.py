@@ -1,7 +1,7 @@
 """The research service: start, read, continue and cancel researches, below any transport.
 
 A research *is* a thread running a research graph (its id is the thread id); this module turns the research
-vocabulary (a question, a mode, a source) into threads and runs created through :func:`engine.service.create_run`
+vocabulary (a question, a mode, a source) into threads and runs created through :func:`engine.lifecycle.create_run`
 (so multitask rules, budgets and the configuration snapshot apply), and reads a research back from its thread
 and latest checkpoint. The HTTP routes (``api/routers/research.py``) and ``clew research`` (``cli/research/``)
 both call it, so a research started, followed or read by one is the same for the other. Failures are
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from api.schemas import RunCreate
 from domain.errors import Conflict, InvalidInput, NotFound
-from engine import service
+from engine import lifecycle
 from engine.serde import to_jsonable
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
@@ -105,7 +105,7 @@ async def start_research(
             await threads_repo.insert(
                 conn, user.user_id, thread_id, {"research_question": query[:500], "research_mode": mode}
             )
-    return await service.create_run(runtime, user, thread_id, body)
+    return await lifecycle.create_run(runtime, user, thread_id, body)
 
 
 async def resume_research(
@@ -118,7 +118,7 @@ async def resume_research(
         config={"recursion_limit": RECURSION_LIMIT},
         stream_mode=CONTINUE_STREAM_MODES,
     )
-    return await service.create_run(runtime, user, thread_id, body)
+    return await lifecycle.create_run(runtime, user, thread_id, body)
 
 
 async def continue_research(runtime: Runtime, user: User, thread_id: str, graph_id: str) -> dict[str, Any]:
@@ -130,12 +130,12 @@ async def continue_research(runtime: Runtime, user: User, thread_id: str, graph_
         config={"recursion_limit": RECURSION_LIMIT},
         stream_mode=CONTINUE_STREAM_MODES,
     )
-    return await service.create_run(runtime, user, thread_id, body)
+    return await lifecycle.create_run(runtime, user, thread_id, body)
 
 
 async def owned_thread(runtime: Runtime, user: User, research_id: str) -> dict[str, Any]:
     """The caller's thread of that id (another user's research does not exist for them, like an unknown one)."""
-    thread_id = service.valid_uuid(research_id, "research")
+    thread_id = lifecycle.valid_uuid(research_id, "research")
     async with runtime.db.connection() as conn:
         row = await threads_repo.get(conn, user.user_id, thread_id)
     if row is None:
@@ -285,5 +285,5 @@ async def cancel_research(runtime: Runtime, user: User, research_id: str) -> tup
             thread_status=thread["status"],
         )
     run_id = str(active[0]["run_id"])
-    await service.cancel_run(runtime, user, thread_id, run_id, "interrupt")
+    await lifecycle.cancel_run(runtime, user, thread_id, run_id, "interrupt")
     return thread_id, run_id

@@ -139,7 +139,7 @@ class Worker:
                 # have claimed the run again, and that newer execution must keep its slot and its heartbeat
                 if self.running.get(execution.run_id) is execution:
                     del self.running[execution.run_id]
-                self.runtime.broker.wake(execution.run_id)  # joiners re-read the run now (see service.join_run)
+                self.runtime.broker.wake(execution.run_id)  # joiners re-read the run now (see lifecycle.join_run)
                 # a slot is free; the next run of the thread (if one is queued) is claimable now
                 self.wake(1 if execution.next_queued else 0)
 

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from langgraph.types import Command
 from typing_extensions import TypedDict
 
-from nodes.interrupts import approval_schema, ask_approval, ask_input, ask_selection
+from engine.interrupts import approval_schema
+from nodes.interrupts import ask_approval, ask_input, ask_selection
 from nodes.todos import await_todos, file_todo
 
 CLAIM_GROUP = "claims"

@@ -12,7 +12,7 @@
 - Completing or cancelling the last pending todo (:func:`complete_todo`, :func:`cancel_todo`, behind the
   HTTP routes) resumes the thread automatically: one resume run whose ``command.resume`` is
   ``{"todos": [...all results...]}``. Exactly once, even when two todos are completed at the same moment:
-  the resume goes through ``engine.service.create_run``, which locks the thread row and accepts a resume only
+  the resume goes through ``engine.lifecycle.create_run``, which locks the thread row and accepts a resume only
   on an interrupted thread with no active run (and, via ``check_resume``, only when nothing is pending), so
   of two simultaneous attempts one creates the run and the other gets a 409 that is ignored here. A todo
   completed while the run is still going (before it reached the gate) is caught by an after-run hook when
@@ -47,16 +47,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.errors import ClewError, Conflict, InvalidInput, NotFound
 from engine.context import AUTH_USER_ID
 from engine.current import current_runtime
-from nodes.effects import once_in_transaction
-from nodes.interrupts import (
+from engine.interrupts import (
     InterruptRequest,
     answer_errors,
-    ask,
     check_schema,
     default_schema,
     is_typed,
     pending_interrupts,
 )
+from nodes.effects import once_in_transaction
+from nodes.interrupts import ask
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
 from persistence import todos as todos_repo
@@ -296,7 +296,7 @@ async def resume_if_ready(runtime: Runtime, thread_id: str) -> str | None:
     """
     from api.auth import User
     from api.schemas import CommandBody, RunCreate
-    from engine import service
+    from engine import lifecycle
 
     async with runtime.db.connection() as conn:
         thread = await threads_repo.get_any(conn, thread_id)
@@ -329,7 +329,7 @@ async def resume_if_ready(runtime: Runtime, thread_id: str) -> str | None:
         multitask_strategy="reject",
     )
     try:
-        run = await service.create_run(runtime, User(user_id=str(thread["user_id"])), thread_id, body)
+        run = await lifecycle.create_run(runtime, User(user_id=str(thread["user_id"])), thread_id, body)
     except ClewError as exc:
         # 409: another completion (or the after-run hook) resumed it first, or something is pending again
         if isinstance(exc, Conflict):

@@ -226,7 +226,13 @@ async def test_sessions_of_another_user_are_invisible(client: Any, server: Any, 
 
 # --- the schema helpers, without a server ---------------------------------------------------------------
 def test_answer_schemas() -> None:
-    from nodes.interrupts import answer_errors, approval_schema, check_schema, is_resume_map, selection_schema
+    from engine.interrupts import (
+        answer_errors,
+        approval_schema,
+        check_schema,
+        is_resume_map,
+        selection_schema,
+    )
 
     appr = approval_schema(edit_schema={"type": "string"})
     assert answer_errors(appr, {"decision": "approve"}) == []

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from cli.research import interrupts as cli_research
-from nodes.interrupts import answer_errors, approval_schema
+from engine.interrupts import answer_errors, approval_schema
 from nodes.multi_agent.state import OUTLINE_SCHEMA
 from tests.support.pg import create_database, drop_database
 from tests.support.research import QUESTION, write_corpus

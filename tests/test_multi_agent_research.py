@@ -17,7 +17,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 import graphs.multi_agent_research as multi
-from nodes.interrupts import answer_errors
+from engine.interrupts import answer_errors
 from providers.offline import OFFLINE_NOTICE
 from reports.citations import find_citations
 from retrieval.knowledge import KnowledgeBase

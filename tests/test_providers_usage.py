@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 import providers.usage as usage_mod
 from api.errors import status_of
 from config_schema.categories.llm import DEFAULT_PRICES
+from engine.budget import BudgetExceeded, check_budget
 from persistence.migrations import migrate
 from persistence.usage import (
     record_many,
@@ -31,7 +32,6 @@ from persistence.usage import (
     usage_sink,
     user_usage_today,
 )
-from providers.budget import BudgetExceeded, check_budget
 from providers.usage import (
     CHARS_PER_TOKEN,
     UsageRecord,

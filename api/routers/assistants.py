@@ -22,7 +22,7 @@ from api.schemas import (
     AssistantSearch,
     AssistantVersions,
 )
-from engine.service import resolve_assistant
+from engine.lifecycle import resolve_assistant
 from persistence import assistants as repo
 
 router = APIRouter(tags=["assistants"])

@@ -4,7 +4,7 @@ A conversation is a thread (``conversation_id`` = ``thread_id``) whose runs are 
 favourite flag live in the thread's metadata (``title``, ``is_favorite``), its turns in the graph state.
 
 - ``POST /api/v1/chat/stream {query, connection_id?, conversation_id?, settings?}``: creates the thread
-  (first turn) and a run through :func:`engine.service.create_run` (multitask ``reject``: one turn at a
+  (first turn) and a run through :func:`engine.lifecycle.create_run` (multitask ``reject``: one turn at a
   time), and answers with SSE: ``metadata``, then the stage events as their own event names (``analyzing``,
   ``generating_sql``, ``executing``, ``result``, ``visualization``, ``done``, ``error``), ``interrupt``
   when the SQL waits for approval, and ``end``. Event ids are the run's, so
@@ -38,7 +38,7 @@ from api.responses import JSON
 from api.routers.threads import delete_thread, load_thread
 from api.schemas import CommandBody, RunCreate
 from api.streaming import HEARTBEAT_SECONDS, run_events
-from engine import service
+from engine import lifecycle
 from engine.serde import to_jsonable
 from nodes.data.flow import STAGES
 from nodes.data.results import to_csv
@@ -212,7 +212,7 @@ async def chat_stream(body: ChatRequest, user: CurrentUser, runtime: RuntimeDep)
         if_not_exists="create" if thread is None else "reject",
     )
     # the run first (it creates a new thread in the same transaction): a refused turn changes nothing
-    run = await service.create_run(runtime, user, thread_id, request)
+    run = await lifecycle.create_run(runtime, user, thread_id, request)
     meta = (thread or {}).get("metadata") or {}
     patch: dict[str, Any] = {} if meta.get("connection_id") == connection_id else {"connection_id": connection_id}
     if thread is None:
@@ -237,7 +237,7 @@ async def chat_approve(body: ApproveRequest, user: CurrentUser, runtime: Runtime
         answer["comment"] = body.comment
     request = RunCreate(assistant_id=GRAPH_ID, command=CommandBody(resume=answer), stream_mode=STREAM_MODES,
                         multitask_strategy="reject")
-    run = await service.create_run(runtime, user, str(thread["thread_id"]), request)
+    run = await lifecycle.create_run(runtime, user, str(thread["thread_id"]), request)
     return _stream(runtime, user.user_id, run)
 
 
@@ -250,7 +250,7 @@ async def chat_stop(body: StopRequest, user: CurrentUser, runtime: RuntimeDep) -
     if not active:
         raise conflict(f"conversation {thread_id} has no turn in progress", status=thread["status"])
     run_id = str(active[0]["run_id"])
-    await service.cancel_run(runtime, user, thread_id, run_id, "interrupt")
+    await lifecycle.cancel_run(runtime, user, thread_id, run_id, "interrupt")
     return JSON({"conversation_id": thread_id, "run_id": run_id, "status": "stopping"}, status_code=202)
 
 

@@ -30,7 +30,7 @@ from config_schema.layers import flatten
 from config_schema.resolver import SOURCE_LAYER, Resolved, layer_allows, mask, readable
 from config_schema.service import ChangeResult, ConfigService
 from domain.errors import NotFound
-from engine import service as engine_service
+from engine import lifecycle
 from persistence import threads as threads_repo
 
 router = APIRouter(tags=["config"])
@@ -272,12 +272,12 @@ async def agent_config(
     service = runtime.config
     async with runtime.db.connection() as conn:
         try:
-            assistant = await engine_service.resolve_assistant(conn, runtime, user, agent_name)
+            assistant = await lifecycle.resolve_assistant(conn, runtime, user, agent_name)
         except NotFound as exc:
             raise not_found("agent", agent_name) from exc
         thread_config: dict[str, Any] | None = None
         if thread_id is not None:
-            tid = engine_service.valid_uuid(thread_id, "thread")
+            tid = lifecycle.valid_uuid(thread_id, "thread")
             thread = await threads_repo.get(conn, user.user_id, tid)
             if thread is None:
                 raise not_found("thread", thread_id)
@@ -337,7 +337,7 @@ async def put_thread_config(
 ) -> Response:
     """Replace the thread's session layer; keys left out go back to the inherited value."""
     service = runtime.config
-    tid = engine_service.valid_uuid(thread_id, "thread")
+    tid = lifecycle.valid_uuid(thread_id, "thread")
     values = _body_values(service, body)
     result = await service.set_thread_config(user.user_id, tid, values, actor=user.user_id)
     view = await _thread_view(service, user, await _own_thread(runtime, user, tid))

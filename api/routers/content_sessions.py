@@ -3,7 +3,7 @@
 A session is a thread running the ``content_pipeline`` graph (``sessionId`` = ``thread_id``); the
 ``content_sessions`` table adds its article id and expiry. Every decision is the graph's pending interrupt,
 so ``availableActions`` is read from it (``nodes.content.actions.actions_of``) and is empty while a stage is
-processing; an action resumes the interrupt through :func:`engine.service.create_run` (same locking,
+processing; an action resumes the interrupt through :func:`engine.lifecycle.create_run` (same locking,
 multitask and validation rules as ``command.resume``).
 
 - ``POST /api/v1/sessions`` ``{articleId, initialStage?: topic | research, context?: {category, keywords,
@@ -47,12 +47,12 @@ from api.routers.threads import load_thread, thread_graph
 from api.schemas import CommandBody, RunCreate
 from config_schema.access import setting
 from domain.errors import Conflict
-from engine import service
+from engine import lifecycle
+from engine.interrupts import answer_errors, pending_interrupts
 from engine.serde import to_jsonable
 from graphs.content_pipeline import CAPABILITIES, GRAPH_ID
 from nodes.content.actions import actions_of, is_content_interrupt
 from nodes.content.events import STAGE_PROGRESS, session_event
-from nodes.interrupts import answer_errors, pending_interrupts
 from persistence import content_sessions as sessions_repo
 from persistence import threads as threads_repo
 from persistence.channels import RUNS_CHANNEL
@@ -195,7 +195,7 @@ async def create_session(body: SessionCreate, user: CurrentUser, runtime: Runtim
     async with runtime.db.transaction() as conn:
         await threads_repo.insert(conn, user.user_id, thread_id, {"content_session": True, "article_id": body.articleId})
     try:
-        run = await service.create_run(
+        run = await lifecycle.create_run(
             runtime,
             user,
             thread_id,
@@ -261,7 +261,7 @@ async def perform_action(session_id: str, body: ActionRequest, user: CurrentUser
         raise ApiError(422, "invalid_parameters",
                        f"parameters of {body.action!r}: {first['message']} at {first['path']}", errors=errors)
     try:
-        run = await service.create_run(
+        run = await lifecycle.create_run(
             runtime,
             user,
             tid,

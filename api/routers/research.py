@@ -12,7 +12,7 @@ protocol:
   false. The answer carries the ids and the stream URL.
 - ``GET /api/v1/research/{id}/progress``: status, stage, completed / total queries, depth, the current
   query (from the last progress event), the pending interrupt if the research waits for one.
-- ``POST /api/v1/research/{id}/cancel``: cancels the active run (``engine.service.cancel_run``); 409 when none.
+- ``POST /api/v1/research/{id}/cancel``: cancels the active run (``engine.lifecycle.cancel_run``); 409 when none.
 - ``GET /api/v1/research/{id}/result``: ``{report, sources, cost, duration, quality, ...}``; 409 until a
   report exists.
 - ``GET /api/v1/research/{id}/export/{md|html|pdf|docx}``: the report as a download (``reports.export``).

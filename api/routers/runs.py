@@ -13,7 +13,7 @@ from api.responses import JSON, run_out
 from api.schemas import RunCreate, RunsCancel
 from api.streaming import parse_last_event_id, sse_response
 from domain.errors import Conflict
-from engine import service
+from engine import lifecycle
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
 
@@ -29,13 +29,13 @@ def _locations(run: dict[str, Any], *, stateless: bool = False, wait: bool = Fal
 
 async def _stream_new(runtime: Any, user: Any, thread_id: str | None, body: RunCreate, temporary: bool
                       ) -> EventSourceResponse:
-    run = await service.create_run(runtime, user, thread_id, body, temporary=temporary)
+    run = await lifecycle.create_run(runtime, user, thread_id, body, temporary=temporary)
     run_id, tid = str(run["run_id"]), str(run["thread_id"])
     on_disconnect = body.on_disconnect or ("continue" if body.stream_resumable else "cancel")
 
     async def cancel() -> None:
         try:
-            await service.cancel_run(runtime, user, tid, run_id, "interrupt")
+            await lifecycle.cancel_run(runtime, user, tid, run_id, "interrupt")
         except Exception:  # already finished: nothing to cancel
             pass
 
@@ -46,8 +46,8 @@ async def _stream_new(runtime: Any, user: Any, thread_id: str | None, body: RunC
 
 
 async def _wait_new(runtime: Any, user: Any, thread_id: str | None, body: RunCreate, temporary: bool) -> Response:
-    run = await service.create_run(runtime, user, thread_id, body, temporary=temporary)
-    final = await service.join_run(runtime, str(run["run_id"]), just_created=True)
+    run = await lifecycle.create_run(runtime, user, thread_id, body, temporary=temporary)
+    final = await lifecycle.join_run(runtime, str(run["run_id"]), just_created=True)
     return JSON(await _final_output(runtime, final, str(run["thread_id"]), run["graph_id"]),
                 headers=_locations(run, stateless=temporary, wait=True))
 
@@ -84,7 +84,7 @@ async def _final_output(runtime: Any, run: dict[str, Any] | None, thread_id: str
 
 @router.post("/threads/{thread_id}/runs")
 async def create_background(thread_id: str, body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    run = await service.create_run(runtime, user, thread_id, body)
+    run = await lifecycle.create_run(runtime, user, thread_id, body)
     return JSON(run_out(run), headers=_locations(run))
 
 
@@ -110,7 +110,7 @@ async def stateless_wait(body: RunCreate, user: CurrentUser, runtime: RuntimeDep
 
 @router.post("/runs")
 async def stateless_background(body: RunCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    run = await service.create_run(runtime, user, None, body, temporary=True)
+    run = await lifecycle.create_run(runtime, user, None, body, temporary=True)
     return JSON(run_out(run), headers=_locations(run, stateless=True))
 
 
@@ -123,7 +123,7 @@ async def list_runs(
     offset: int = Query(0, ge=0),
     status: str | None = None,
 ) -> Response:
-    thread_id = service.valid_uuid(thread_id, "thread")
+    thread_id = lifecycle.valid_uuid(thread_id, "thread")
     async with runtime.db.connection() as conn:
         if await threads_repo.get(conn, user.user_id, thread_id) is None:
             raise not_found("thread", thread_id)
@@ -132,8 +132,8 @@ async def list_runs(
 
 
 async def _get_run(runtime: Any, user: Any, thread_id: str, run_id: str) -> dict[str, Any]:
-    thread_id = service.valid_uuid(thread_id, "thread")
-    run_id = service.valid_uuid(run_id, "run")
+    thread_id = lifecycle.valid_uuid(thread_id, "thread")
+    run_id = lifecycle.valid_uuid(run_id, "run")
     async with runtime.db.connection() as conn:
         run = await runs_repo.get(conn, user.user_id, run_id, thread_id)
     if run is None:
@@ -142,7 +142,7 @@ async def _get_run(runtime: Any, user: Any, thread_id: str, run_id: str) -> dict
 
 
 async def _get_run_anywhere(runtime: Any, user: Any, run_id: str) -> dict[str, Any]:
-    run_id = service.valid_uuid(run_id, "run")
+    run_id = lifecycle.valid_uuid(run_id, "run")
     async with runtime.db.connection() as conn:
         run = await runs_repo.get(conn, user.user_id, run_id)
     if run is None:
@@ -159,7 +159,7 @@ async def get_run_by_id(run_id: str, user: CurrentUser, runtime: RuntimeDep) -> 
 @router.get("/runs/{run_id}/join")
 async def join_run_by_id(run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
     run = await _get_run_anywhere(runtime, user, run_id)
-    final = await service.join_run(runtime, str(run["run_id"]))
+    final = await lifecycle.join_run(runtime, str(run["run_id"]))
     return JSON(await _final_output(runtime, final, str(run["thread_id"]), run["graph_id"]))
 
 
@@ -180,7 +180,7 @@ async def get_run(thread_id: str, run_id: str, user: CurrentUser, runtime: Runti
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
 async def join_run(thread_id: str, run_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
     run = await _get_run(runtime, user, thread_id, run_id)
-    final = await service.join_run(runtime, str(run["run_id"]))
+    final = await lifecycle.join_run(runtime, str(run["run_id"]))
     return JSON(await _final_output(runtime, final, str(run["thread_id"]), run["graph_id"]))
 
 
@@ -202,9 +202,9 @@ async def cancel(
     wait: bool = False,
     action: str = Query("interrupt", pattern="^(interrupt|rollback)$"),
 ) -> Response:
-    await service.cancel_run(runtime, user, thread_id, run_id, action)
+    await lifecycle.cancel_run(runtime, user, thread_id, run_id, action)
     if wait:
-        await service.wait_cancelled(runtime, service.valid_uuid(run_id, "run"))
+        await lifecycle.wait_cancelled(runtime, lifecycle.valid_uuid(run_id, "run"))
     return Response(status_code=202 if not wait else 204)
 
 
@@ -228,7 +228,7 @@ async def cancel_many(body: RunsCancel, user: CurrentUser, runtime: RuntimeDep,
         if row["status"] not in ("pending", "running"):
             continue
         try:
-            await service.cancel_run(runtime, user, str(row["thread_id"]), str(row["run_id"]), action)
+            await lifecycle.cancel_run(runtime, user, str(row["thread_id"]), str(row["run_id"]), action)
         except Conflict:  # it ended in the meantime
             pass
     return Response(status_code=204)

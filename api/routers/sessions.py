@@ -20,7 +20,7 @@ from api.responses import JSON, run_out
 from api.routers.threads import load_thread, thread_graph
 from api.routers.todos import finished_out, thread_todos
 from api.schemas import CommandBody, RunCreate
-from engine import service
+from engine import lifecycle
 from nodes.todos import complete_todo
 
 router = APIRouter(prefix="/agent", tags=["sessions"])
@@ -102,7 +102,7 @@ async def restore(thread_id: str, body: Restore, user: CurrentUser, runtime: Run
         )
     except ValidationError as exc:
         raise ApiError(422, "invalid", f"stream_mode: {exc.errors()[0]['msg']}") from exc
-    run = await service.create_run(runtime, user, str(thread["thread_id"]), request)
+    run = await lifecycle.create_run(runtime, user, str(thread["thread_id"]), request)
     base = f"/threads/{run['thread_id']}/runs/{run['run_id']}"
     return JSON(run_out(run), headers={"Content-Location": base, "Location": f"{base}/stream"})
 

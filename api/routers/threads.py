@@ -25,8 +25,8 @@ from api.schemas import (
 )
 from api.streaming import parse_thread_event_id, thread_sse_response
 from engine.executor import interrupts_by_task, to_command
+from engine.lifecycle import valid_uuid
 from engine.serde import to_jsonable
-from engine.service import valid_uuid
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
 

@@ -28,7 +28,7 @@ from api.errors import ApiError, not_found
 from api.responses import JSON
 from api.streaming import HEARTBEAT_SECONDS
 from engine.broker import todo_key
-from engine.service import valid_uuid
+from engine.lifecycle import valid_uuid
 from nodes.todos import Todo, cancel_todo, complete_todo
 from persistence import threads as threads_repo
 from persistence import todos as todos_repo

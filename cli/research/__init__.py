@@ -3,7 +3,7 @@
 ``clew research "question" [--mode standard|deep|knowledge|multi_agent] [--source local|web|hybrid] [--docs PATH]``
 starts a :class:`engine.runtime.Runtime` in this process (embedded Postgres in ``CLEW_DATA_DIR`` unless
 ``DATABASE_URL`` is set, graphs from ``langgraph.json``, in-process workers) and goes through the same engine
-as the API: the research is a thread, its run is created by ``engine.service.create_run`` (via
+as the API: the research is a thread, its run is created by ``engine.lifecycle.create_run`` (via
 :func:`engine.research.start_research`, the research service the API routes call too), executed by a worker
 with the fenced Postgres checkpointer, and followed here through its persisted event log
 (:func:`engine.event_reader.follow_run`, the loop the SSE stream uses) -- so a research started here is

@@ -20,7 +20,7 @@ from cli.output import CliError
 
 
 def auto_answer(value: Any) -> Any:
-    from nodes.interrupts import is_typed, option_values
+    from engine.interrupts import is_typed, option_values
 
     if is_typed(value):
         kind = value.get("kind")
@@ -34,7 +34,7 @@ def auto_answer(value: Any) -> Any:
 
 
 def ask_terminal(value: Any, console: Console) -> Any:
-    from nodes.interrupts import is_typed, option_values
+    from engine.interrupts import is_typed, option_values
 
     if not is_typed(value):
         console.print(Panel(str(value), title="The research asks"))
@@ -88,7 +88,7 @@ def _edit_outline(outline: Mapping[str, Any], console: Console) -> dict[str, Any
 
 
 async def answer_interrupts(thread: Mapping[str, Any], interactive: bool, console: Console) -> Any:
-    from nodes.interrupts import pending_interrupts
+    from engine.interrupts import pending_interrupts
 
     pending = pending_interrupts(dict(thread))
     if not pending:

@@ -10,7 +10,7 @@ payload lists the actions it accepts::
 
 and the answer is ``{"action": id, "parameters": {...}}``. The session API reads ``availableActions`` from
 the pending interrupt (:func:`actions_of`) -- there is no other table of what a stage allows -- and the resume
-is validated against the same schema by ``engine.service.create_run``. :data:`DECLARED` lists every action of
+is validated against the same schema by ``engine.lifecycle.create_run``. :data:`DECLARED` lists every action of
 every decision point in graph order; the actions table of ``docs/content-pipeline.md`` is rendered from it
 (``tests/support/content_docs.py``).
 """
@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nodes.interrupts import InterruptRequest, ask, is_typed
+from engine.interrupts import InterruptRequest, is_typed
+from nodes.interrupts import ask
 
 ActionKind = Literal["primary", "secondary"]
 

@@ -29,7 +29,8 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from config_schema.access import setting
-from nodes.interrupts import Approval, ask_approval
+from engine.interrupts import Approval
+from nodes.interrupts import ask_approval
 from nodes.research import progress
 from nodes.research.branch import branch_budget, dispatch
 from nodes.research.state import ResearchFailed, ResearchState, checked_source_mode

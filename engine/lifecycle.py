@@ -20,8 +20,8 @@ from domain.errors import Conflict, InvalidInput, NotFound
 from engine.accounting import check_run_budget
 from engine.context import without_secrets
 from engine.graphs import system_assistant_id
+from engine.interrupts import check_resume
 from engine.queue_cap import check_queued_runs
-from nodes.interrupts import check_resume
 from persistence import assistants as assistants_repo
 from persistence import channels, checkpoint_sql
 from persistence import runs as runs_repo
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from engine.runtime import Runtime
     from persistence.db import Conn
 
-log = structlog.get_logger("clew.service")
+log = structlog.get_logger("clew.lifecycle")
 
 TERMINAL = {"success", "error", "timeout", "interrupted"}
 
