@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from api.limits import Label, Metadata, StoreKey
-from engine.executor import STREAM_MODES
+from engine.run_stream import STREAM_MODES
 
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 MAX_OFFSET = 2**63 - 1

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # The configurable key holding the id of the user a run belongs to (the reference server's name). The client's
 # own configurable keys (a ``user_id`` of its choosing included) reach the graph untouched; code that needs
-# the run's user reads this key, which no client can set (see engine.executor.build_config).
+# the run's user reads this key, which no client can set (see engine.run_input.build_config).
 AUTH_USER_ID = "langgraph_auth_user_id"
 
 

@@ -15,37 +15,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from langchain_core.messages import BaseMessageChunk, message_chunk_to_message
 from langgraph.errors import GraphRecursionError
-from langgraph.types import Command
 from psycopg.types.json import Jsonb
 
 from domain.errors import ClewError
 from engine import metrics
 from engine.accounting import check_run_budget, run_callbacks
-from engine.context import AUTH_USER_ID, fit_to_graph, fresh_secrets
+from engine.context import fit_to_graph, fresh_secrets
 from engine.current import runtime_scope
-from engine.events import EventWriter, write_events
+from engine.events import EventWriter
+from engine.interrupts import interrupts_by_task
+from engine.rollback import rollback_run
+from engine.run_input import build_config, prepare_input
+from engine.run_stream import stream_run
 from engine.serde import to_jsonable
 from engine.user_store import UserStore
-from persistence import checkpoint_sql
 from persistence import runs as runs_repo
 from persistence.channels import EVENTS_CHANNEL, RUNS_CHANNEL
 from persistence.checkpointer import FencedOut, FencedSaver
 from persistence.db import is_transient, retrying
 from persistence.runs_sql import (
     FINISH_RUN_AND_THREAD,
-    LOCK_THREAD,
     MAX_EVENT_SEQ,
     RENEW_LEASES,
     RESETTLE_STOPPED_THREAD,
     RETRY_RUN,
-    SETTLE_THREAD,
-    STOP_FOR_ROLLBACK,
 )
 
 if TYPE_CHECKING:
@@ -55,12 +53,6 @@ log = structlog.get_logger("clew.executor")
 
 ERROR_CHANNEL = "__error__"  # LangGraph's (private since 1.0) channel of a task's error write
 
-STREAM_MODES = {"values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints", "events"}
-
-# Custom stream chunks shaped ``{"event": <name>, "data": …}`` with one of these names are clew's own SSE events
-# (human-in-the-loop, see nodes/interrupts.py and nodes/todos.py): always sent as ``event: <name>`` with
-# ``data``, whatever the stream modes; the whole chunk is also sent as ``custom`` when that mode was requested.
-NAMED_CUSTOM_EVENTS = frozenset({"interrupt", "todo"})
 
 
 class AttemptsExhausted(Exception):
@@ -179,53 +171,6 @@ async def _step_boundary(runtime: Runtime, execution: Execution) -> None:
     execution.lease_deadline = max(execution.lease_deadline, sent + lease)
 
 
-def build_config(run: dict[str, Any]) -> dict[str, Any]:
-    kwargs = run["kwargs"]
-    base: dict[str, Any] = dict(run["config_snapshot"].get("config") or {})
-    user_config: dict[str, Any] = dict(kwargs.get("config") or {})
-    configurable = {**(base.get("configurable") or {}), **(user_config.get("configurable") or {})}
-    config = {**base, **user_config}
-    ids = {
-        "thread_id": str(run["thread_id"]),
-        "run_id": str(run["run_id"]),
-        "assistant_id": str(run["assistant_id"]),
-        "graph_id": run["graph_id"],
-    }
-    # the client's keys reach the graph untouched (a ``user_id`` of its own included); the run's identity
-    # travels in keys of the reference server's names, which overwrite anything a client sent under them
-    configurable.update(ids)
-    configurable[AUTH_USER_ID] = run["user_id"]
-    configurable["langgraph_auth_permissions"] = []
-    configurable["clew_fencing_token"] = int(run["fencing_token"])
-    configurable.pop("checkpoint_ns", None)
-    config["configurable"] = configurable
-    config["metadata"] = {**(config.get("metadata") or {}), **(run.get("metadata") or {}), **ids,
-                          "user_id": run["user_id"]}
-    config["run_id"] = run["run_id"]
-    config.setdefault("recursion_limit", 150)
-    for key in ("tags",):
-        if key in config and not isinstance(config[key], list):
-            config.pop(key)
-    return config
-
-
-def to_command(cmd: dict[str, Any]) -> Command[Any]:
-    goto = cmd.get("goto")
-    if isinstance(goto, dict):
-        from langgraph.types import Send
-
-        goto = Send(goto["node"], goto.get("input"))
-    elif isinstance(goto, list):
-        from langgraph.types import Send
-
-        goto = [Send(g["node"], g.get("input")) if isinstance(g, dict) else g for g in goto]
-    return Command(resume=cmd.get("resume"), update=cmd.get("update"), goto=goto or ())
-
-
-def _event_name(mode: str, ns: tuple[str, ...]) -> str:
-    return mode if not ns else mode + "|" + "|".join(ns)
-
-
 async def execute(runtime: Runtime, execution: Execution) -> None:
     """Execute one claimed run; its nodes reach ``runtime`` through :func:`engine.current.current_runtime`."""
     with runtime_scope(runtime):
@@ -263,7 +208,7 @@ async def _execute(runtime: Runtime, execution: Execution) -> None:
             raise AttemptsExhausted(
                 f"run gave up after {run['max_attempts']} attempts" + (f": {last.get('message')}" if last else "")
             )
-        stream_input = await _prepare_input(runtime, execution, saver, config)
+        stream_input = await prepare_input(execution, saver, config)
         context = {**(run["config_snapshot"].get("context") or {}), **await fresh_secrets(runtime, run["user_id"])}
         execution.context = fit_to_graph(graph, context)
         await check_run_budget(db, run["user_id"], context)
@@ -275,7 +220,7 @@ async def _execute(runtime: Runtime, execution: Execution) -> None:
         for hook in hooks.before_run:
             await hook(runtime, run)
         execution.stream_task = asyncio.create_task(
-            _stream(runtime, execution, graph, stream_input, config, writer), name=f"clew-run-{run_id}"
+            stream_run(runtime, execution, graph, stream_input, config, writer), name=f"clew-run-{run_id}"
         )
         if execution.reason is not None:  # stopped (cancel, shutdown, fenced) while being set up
             execution.stream_task.cancel()
@@ -353,151 +298,6 @@ def _values_are_state(graph: Any) -> bool:
     out, state = graph.output_channels, graph.stream_channels_asis
     return bool(out == state or (isinstance(out, list | tuple) and isinstance(state, list | tuple)
                                  and set(out) == set(state)))
-
-
-def _note_final(execution: Execution, ns: tuple[str, ...], mode: str, chunk: Any) -> None:
-    """Track the root `values` chunks and any interrupt, for the final state (see execute)."""
-    if execution.saw_interrupt:
-        return
-    if isinstance(chunk, dict) and "__interrupt__" in chunk:
-        execution.saw_interrupt = True
-        execution.streamed_final = None
-    elif mode == "values" and not ns:
-        execution.streamed_final = chunk
-
-
-def interrupts_by_task(state: Any) -> dict[str, Any]:
-    """``{task_id: [interrupt, …]}`` as the Agent Server's thread ``interrupts`` field."""
-    out: dict[str, Any] = {}
-    for task in state.tasks or ():
-        if task.interrupts:
-            out[task.id] = [{"value": i.value, "id": i.id} for i in task.interrupts]
-    return out
-
-
-async def _prepare_input(runtime: Runtime, execution: Execution, saver: FencedSaver, config: dict[str, Any]) -> Any:
-    """The graph input of this attempt: the run's input or command, or None to continue from the checkpoints
-    this run already wrote (a retry after a crash or an error).
-
-    ``checkpoint_before`` (the thread's latest checkpoint when the run was first claimed) is set by the claim.
-    """
-    run = execution.run
-    kwargs = run["kwargs"]
-    if run["attempt"] > 1:
-        latest = await saver.aget_tuple({"configurable": {"thread_id": execution.thread_id, "checkpoint_ns": ""}})
-        latest_id = latest.checkpoint["id"] if latest else ""
-        if latest_id and latest_id > (run["checkpoint_before"] or ""):
-            return None
-    if kwargs.get("checkpoint_id"):
-        config["configurable"]["checkpoint_id"] = kwargs["checkpoint_id"]
-    if kwargs.get("command"):
-        return to_command(kwargs["command"])
-    return kwargs.get("input")
-
-
-async def _stream(
-    runtime: Runtime, execution: Execution, graph: Any, stream_input: Any, config: dict[str, Any], writer: EventWriter
-) -> None:
-    run = execution.run
-    kwargs = run["kwargs"]
-    requested = list(kwargs.get("stream_mode") or ["values"])
-    subgraphs = bool(kwargs.get("stream_subgraphs"))
-    to_lg = {"messages-tuple": "messages"}
-    lg_modes = sorted({to_lg.get(m, m) for m in requested if m != "events"} | {"custom"})
-    names = {to_lg.get(m, m): ("messages" if m in ("messages-tuple", "messages") else m) for m in requested}
-    context = execution.context
-    extra: dict[str, Any] = {}
-    if kwargs.get("interrupt_before"):
-        extra["interrupt_before"] = kwargs["interrupt_before"]
-    if kwargs.get("interrupt_after"):
-        extra["interrupt_after"] = kwargs["interrupt_after"]
-    # A step's checkpoint must be durable before the next step starts (LangGraph's "async" mode starts it while
-    # the write is in flight, so a write lost with the connection would let finished nodes run again, and a
-    # lost lease would only be noticed after the next node started): "async" runs as "sync". "exit" (the
-    # client asked for no checkpoints during the run) stays: such a run starts over after a crash.
-    extra["durability"] = "exit" if kwargs.get("durability") == "exit" else "sync"
-    if (extra.get("interrupt_before") or extra.get("interrupt_after") or getattr(graph, "interrupt_before_nodes", None)
-            or getattr(graph, "interrupt_after_nodes", None)):
-        execution.saw_interrupt = True  # a static interrupt may stop the graph: read the final state
-    partials: dict[str, Any] = {}  # the `messages` mode's messages so far, by id
-    async for ns, mode, chunk in _chunks(graph, stream_input, config, context, lg_modes, extra,
-                                         "events" in requested, writer):
-        _note_final(execution, ns, mode, chunk)
-        if mode == "custom":
-            if isinstance(chunk, dict) and chunk.get("event") in NAMED_CUSTOM_EVENTS and "data" in chunk:
-                writer.add(chunk["event"], chunk["data"])
-            if "custom" not in names:
-                continue
-        if ns and not subgraphs:
-            continue
-        if mode == "messages":
-            message, meta = chunk
-            if "messages-tuple" in requested:
-                writer.add(_event_name("messages", ns), [message, meta])
-            if "messages" in requested:
-                for name, data in messages_events(partials, message, meta):
-                    writer.add(_event_name(name, ns), data)
-        elif mode == "debug":
-            writer.add(_event_name("debug", ns), debug_event(chunk))
-        else:
-            writer.add(_event_name(names.get(mode, mode), ns), chunk)
-
-
-def messages_events(partials: dict[str, Any], message: Any, meta: Any) -> list[tuple[str, Any]]:
-    """The ``messages`` stream mode from LangGraph's ``(message, metadata)`` pairs, as the reference server
-    sends it: ``messages/metadata`` ``{id: {"metadata": …}}`` the first time a message id is seen, then
-    ``messages/partial`` ``[message so far]`` for each streamed chunk (accumulated in ``partials``), or
-    ``messages/complete`` ``[message]`` for a message that arrives whole."""
-    out: list[tuple[str, Any]] = []
-    ident = getattr(message, "id", None) or ""
-    if ident not in partials:
-        out.append(("messages/metadata", {ident: {"metadata": meta}}))
-        partials[ident] = None
-    if isinstance(message, BaseMessageChunk):
-        partials[ident] = message if partials[ident] is None else partials[ident] + message
-        out.append(("messages/partial", [message_chunk_to_message(partials[ident])]))
-    else:
-        out.append(("messages/complete", [message]))
-    return out
-
-
-def debug_event(chunk: Any) -> Any:
-    """LangGraph's debug chunk with, on ``checkpoint`` events, the ``checkpoint`` / ``parent_checkpoint`` ids the
-    reference server adds (and clew's own configurable keys left out)."""
-    if not isinstance(chunk, dict) or chunk.get("type") != "checkpoint" or not isinstance(chunk.get("payload"), dict):
-        return chunk
-    payload = dict(chunk["payload"])
-    for key, ref in (("config", "checkpoint"), ("parent_config", "parent_checkpoint")):
-        conf = (payload.get(key) or {}).get("configurable") if isinstance(payload.get(key), dict) else None
-        if conf is None:
-            payload.setdefault(ref, None)
-            continue
-        conf = {k: v for k, v in conf.items() if k != "clew_fencing_token"}
-        payload[key] = {**payload[key], "configurable": conf}
-        payload[ref] = {"checkpoint_id": conf.get("checkpoint_id"), "thread_id": conf.get("thread_id"),
-                        "checkpoint_ns": conf.get("checkpoint_ns", "")}
-    return {**chunk, "payload": payload}
-
-
-async def _chunks(
-    graph: Any, stream_input: Any, config: dict[str, Any], context: Any, modes: list[str], extra: dict[str, Any],
-    with_events: bool, writer: EventWriter,
-) -> AsyncIterator[tuple[tuple[str, ...], str, Any]]:
-    """The graph's ``(namespace, mode, chunk)`` stream; with the ``events`` mode, taken from ``astream_events``
-    (which runs the same ``astream`` underneath: the root's ``on_chain_stream`` events carry its chunks), so
-    a client asking for events and other modes together gets both from one execution."""
-    if not with_events:
-        async for item in graph.astream(stream_input, config, context=context, stream_mode=modes,
-                                        subgraphs=True, **extra):
-            yield item
-        return
-    async for ev in graph.astream_events(stream_input, config, version="v2", context=context, stream_mode=modes,
-                                         subgraphs=True, **extra):
-        writer.add("events", ev)
-        if ev.get("event") == "on_chain_stream" and not ev.get("parent_ids"):
-            chunk = ev.get("data", {}).get("chunk")
-            if isinstance(chunk, tuple) and len(chunk) == 3:
-                yield chunk
 
 
 async def _finish(
@@ -615,48 +415,3 @@ async def _cancelled(
         })
 
 
-async def rollback_run(
-    runtime: Runtime, execution: Execution, writer: EventWriter | None, bound: Any,
-    *, last_events: list[tuple[int, str, str]] | None = None,
-) -> None:
-    """Undo a run: its checkpoints go, the run and its events go, the thread is as before the run.
-
-    ``last_events``: events not written yet (ending with ``end``) when the writer is already closed.
-    """
-    if writer is not None:
-        with contextlib.suppress(Exception):
-            await writer.flush()
-        writer.add("end", None)
-        batch = writer.take()
-        await writer.close()
-    else:
-        batch = list(last_events or [])
-    before = execution.run.get("checkpoint_before")
-    async with runtime.db.connection() as conn:
-        row = await runs_repo.checkpoint_before(conn, execution.run_id)
-    if row is not None:
-        before = row["checkpoint_before"]
-    try:
-        async with runtime.db.transaction() as conn:
-            await conn.execute(LOCK_THREAD, (execution.thread_id,))  # lock order: thread, then run
-            if batch:
-                await write_events(conn, execution.run_id, execution.token, batch)
-            cur = await conn.execute(STOP_FOR_ROLLBACK, (execution.run_id, execution.token))
-            if await cur.fetchone() is None:
-                raise FencedOut(execution.run_id)
-            await checkpoint_sql.delete_after(conn, execution.thread_id, before)
-    except FencedOut:
-        return
-    runtime.broker.wake(execution.run_id)
-    await asyncio.sleep(0)
-    await finalize_rollback(runtime, execution.run_id, execution.thread_id)
-    bound.info("run rolled back")
-
-
-async def finalize_rollback(runtime: Runtime, run_id: str, thread_id: str) -> None:
-    """Delete the rolled-back run (after readers got its ``end``) and settle the thread's status."""
-    async with runtime.db.transaction() as conn:
-        await conn.execute(LOCK_THREAD, (thread_id,))  # lock order: thread, then run
-        await runs_repo.delete(conn, run_id)
-        await conn.execute(SETTLE_THREAD, {"thread_id": thread_id, "status": "idle", "error": None, "values": None, "interrupts": None})
-    await runtime.refresh_thread_status(thread_id)

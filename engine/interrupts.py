@@ -186,6 +186,15 @@ def answer_errors(schema: dict[str, Any] | None, answer: Any) -> list[dict[str, 
     return out
 
 
+def interrupts_by_task(state: Any) -> dict[str, Any]:
+    """``{task_id: [interrupt, …]}`` as the Agent Server's thread ``interrupts`` field."""
+    out: dict[str, Any] = {}
+    for task in state.tasks or ():
+        if task.interrupts:
+            out[task.id] = [{"value": i.value, "id": i.id} for i in task.interrupts]
+    return out
+
+
 # --- validating a resume (before a run is created) ---------------------------------------------------------------------
 def is_typed(value: Any) -> bool:
     return isinstance(value, dict) and value.get("type") == INTERRUPT_TYPE and "kind" in value

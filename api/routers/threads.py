@@ -24,8 +24,9 @@ from api.schemas import (
     ThreadSearch,
 )
 from api.streaming import parse_thread_event_id, thread_sse_response
-from engine.executor import interrupts_by_task, to_command
+from engine.interrupts import interrupts_by_task
 from engine.lifecycle import valid_uuid
+from engine.run_input import to_command
 from engine.serde import to_jsonable
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
