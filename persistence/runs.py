@@ -1,4 +1,5 @@
-"""Runs table access for the API side (creation, reads, cancel marks). The worker side SQL is in runs_sql."""
+"""Runs table access for the API side (creation, reads, cancel marks) and run_events reads. The worker side SQL
+is in runs_sql."""
 
 from __future__ import annotations
 
@@ -38,9 +39,57 @@ CANCEL_ACTION = "SELECT cancel_action FROM runs WHERE run_id = %s"
 CHECKPOINT_BEFORE = "SELECT checkpoint_before FROM runs WHERE run_id = %s"
 # a run to be bulk-cancelled (``POST /runs/cancel``): the caller's, filtered (see find_for_cancel)
 FOR_CANCEL = sql.SQL("SELECT run_id, thread_id, status FROM runs WHERE {}")
+# a new run (pending), its thread marked busy with the run's graph/assistant stamped on its metadata, and the
+# NOTIFY announcing it, in one statement (see insert_queued)
+INSERT_QUEUED = f"""
+WITH run AS (
+    INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs, config_snapshot,
+        metadata, multitask_strategy, max_attempts, available_at, timeout_at)
+    VALUES (%(run_id)s, %(thread_id)s, %(user_id)s, %(assistant_id)s, %(graph_id)s, %(kwargs)s, %(config_snapshot)s,
+        %(metadata)s, %(multitask_strategy)s, %(max_attempts)s, now() + make_interval(secs => %(delay)s),
+        CASE WHEN %(timeout)s::float8 IS NULL THEN NULL
+             ELSE now() + make_interval(secs => %(delay)s + coalesce(%(timeout)s::float8, 0)) END)
+    RETURNING {RUN_COLUMNS}
+),
+busy AS (
+    UPDATE threads SET status = 'busy', metadata = metadata || %(thread_metadata)s, updated_at = now()
+    WHERE thread_id = %(thread_id)s
+)
+SELECT run.*, pg_notify(%(channel)s, run.run_id::text) AS notified FROM run
+"""
+GET = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND user_id = %s"
+GET_ON_THREAD = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s"
+GET_ANY = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s"
+# a thread's active runs, locked (after the thread row: see runs_sql's lock order)
+ACTIVE_FOR_THREAD = f"""
+SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = %s AND status IN ('pending', 'running') ORDER BY created_at FOR UPDATE
+"""
+LIST_FOR_THREAD = sql.SQL(f"SELECT {RUN_COLUMNS} FROM runs WHERE {{where}} ORDER BY created_at DESC LIMIT %s OFFSET %s")
+MARK_CANCEL = "UPDATE runs SET cancel_action = %s, updated_at = now() WHERE run_id = %s AND status = 'running'"
+# a run no worker holds (pending) ended, with its final ``end`` event
+FINISH_UNCLAIMED = "UPDATE runs SET status = %s, ended_at = now(), updated_at = now() WHERE run_id = %s AND status = 'pending'"
+APPEND_END = """
+INSERT INTO run_events (run_id, seq, event, data)
+SELECT %s, coalesce(max(seq), 0) + 1, 'end', 'null' FROM run_events WHERE run_id = %s
+"""
+DELETE_EVENTS = "DELETE FROM run_events WHERE run_id = %s"
+DELETE = "DELETE FROM runs WHERE run_id = %s"
+READ_EVENTS = "SELECT seq, event, data FROM run_events WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+# every run of a thread in creation order with its status and last event id (the thread's stream)
+LIST_FOR_STREAM = """
+SELECT r.run_id::text AS run_id, r.status,
+    (SELECT coalesce(max(e.seq), 0) FROM run_events e WHERE e.run_id = r.run_id) AS last_seq
+FROM runs r WHERE r.thread_id = %s ORDER BY r.created_at, r.run_id
+"""
+STATUS = "SELECT status FROM runs WHERE run_id = %s"
+PRUNE_EVENTS = """
+DELETE FROM run_events e USING runs r WHERE e.run_id = r.run_id
+AND r.status NOT IN ('pending', 'running') AND r.ended_at < now() - make_interval(secs => %s)
+"""
 
 
-def _insert_sql(
+async def insert_queued(
+    conn: Conn,
     *,
     run_id: str,
     thread_id: str,
@@ -52,42 +101,20 @@ def _insert_sql(
     metadata: dict[str, Any],
     multitask_strategy: str,
     max_attempts: int,
-    delay_seconds: float = 0.0,
-    timeout_seconds: float | None = None,
-) -> tuple[str, tuple[Any, ...]]:
-    sql = f"""INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs, config_snapshot,
-                metadata, multitask_strategy, max_attempts, available_at, timeout_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s),
-                CASE WHEN %s::float8 IS NULL THEN NULL
-                     ELSE now() + make_interval(secs => %s + coalesce(%s::float8, 0)) END)
-            RETURNING {RUN_COLUMNS}"""
-    params = (
-        run_id, thread_id, user_id, assistant_id, graph_id, Jsonb(kwargs), Jsonb(config_snapshot),
-        Jsonb(metadata), multitask_strategy, max_attempts, delay_seconds,
-        timeout_seconds, delay_seconds, timeout_seconds,
-    )
-    return sql, params
-
-
-async def insert_queued(
-    conn: Conn,
-    *,
     thread_metadata: dict[str, Any],
     channel: str,
-    **fields: Any,
+    delay_seconds: float = 0.0,
+    timeout_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """Queue a run (the fields of :func:`_insert_sql`), mark its thread busy with ``thread_metadata`` stamped on it, and NOTIFY
-    ``channel`` with the run id, in one statement (the caller's transaction holds the thread's row lock)."""
-    sql, params = _insert_sql(**fields)
-    cur = await conn.execute(
-        f"""WITH run AS ({sql}),
-            busy AS (
-                UPDATE threads SET status = 'busy', metadata = metadata || %s, updated_at = now()
-                WHERE thread_id = %s
-            )
-            SELECT run.*, pg_notify(%s, run.run_id::text) AS notified FROM run""",
-        (*params, Jsonb(thread_metadata), fields["thread_id"], channel),
-    )
+    """Queue a run, mark its thread busy with ``thread_metadata`` stamped on it, and NOTIFY ``channel`` with the
+    run id, in one statement (the caller's transaction holds the thread's row lock)."""
+    cur = await conn.execute(INSERT_QUEUED, {
+        "run_id": run_id, "thread_id": thread_id, "user_id": user_id, "assistant_id": assistant_id,
+        "graph_id": graph_id, "kwargs": Jsonb(kwargs), "config_snapshot": Jsonb(config_snapshot),
+        "metadata": Jsonb(metadata), "multitask_strategy": multitask_strategy, "max_attempts": max_attempts,
+        "delay": delay_seconds, "timeout": timeout_seconds, "thread_metadata": Jsonb(thread_metadata),
+        "channel": channel,
+    })
     row = await cur.fetchone()
     assert row is not None
     row.pop("notified", None)
@@ -156,107 +183,74 @@ async def find_for_cancel(
 
 async def get(conn: Conn, user_id: str, run_id: str, thread_id: str | None = None) -> dict[str, Any] | None:
     if thread_id is None:
-        cur = await conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND user_id = %s", (run_id, user_id))
+        cur = await conn.execute(GET, (run_id, user_id))
     else:
-        cur = await conn.execute(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s",
-            (run_id, thread_id, user_id),
-        )
+        cur = await conn.execute(GET_ON_THREAD, (run_id, thread_id, user_id))
     return await cur.fetchone()
 
 
 async def get_any(conn: Conn, run_id: str) -> dict[str, Any] | None:
-    cur = await conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s", (run_id,))
+    cur = await conn.execute(GET_ANY, (run_id,))
     return await cur.fetchone()
 
 
 async def active_for_thread(conn: Conn, thread_id: str) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        f"SELECT {RUN_COLUMNS} FROM runs WHERE thread_id = %s AND status IN ('pending', 'running') "
-        "ORDER BY created_at FOR UPDATE",
-        (thread_id,),
-    )
+    cur = await conn.execute(ACTIVE_FOR_THREAD, (thread_id,))
     return await cur.fetchall()
 
 
 async def list_for_thread(
     conn: Conn, user_id: str, thread_id: str, *, limit: int, offset: int, status: str | None
 ) -> list[dict[str, Any]]:
-    where = "thread_id = %s AND user_id = %s"
+    where = [sql.SQL("thread_id = %s AND user_id = %s")]
     params: list[Any] = [thread_id, user_id]
     if status:
-        where += " AND status = %s"
+        where.append(sql.SQL("status = %s"))
         params.append(status)
-    cur = await conn.execute(
-        f"SELECT {RUN_COLUMNS} FROM runs WHERE {where} ORDER BY created_at DESC LIMIT %s OFFSET %s",
-        (*params, limit, offset),
-    )
+    cur = await conn.execute(LIST_FOR_THREAD.format(where=sql.SQL(" AND ").join(where)), (*params, limit, offset))
     return await cur.fetchall()
 
 
 async def mark_cancel(conn: Conn, run_id: str, action: str) -> None:
-    await conn.execute(
-        "UPDATE runs SET cancel_action = %s, updated_at = now() WHERE run_id = %s AND status = 'running'",
-        (action, run_id),
-    )
+    await conn.execute(MARK_CANCEL, (action, run_id))
 
 
 async def finish_unclaimed(conn: Conn, run_id: str, status: str) -> bool:
     """End a run that no worker holds (pending), writing its final ``end`` event."""
-    cur = await conn.execute(
-        "UPDATE runs SET status = %s, ended_at = now(), updated_at = now() WHERE run_id = %s AND status = 'pending'",
-        (status, run_id),
-    )
+    cur = await conn.execute(FINISH_UNCLAIMED, (status, run_id))
     if not cur.rowcount:
         return False
-    await conn.execute(
-        "INSERT INTO run_events (run_id, seq, event, data) "
-        "SELECT %s, coalesce(max(seq), 0) + 1, 'end', 'null' FROM run_events WHERE run_id = %s",
-        (run_id, run_id),
-    )
+    await conn.execute(APPEND_END, (run_id, run_id))
     return True
 
 
 async def delete(conn: Conn, run_id: str) -> None:
-    await conn.execute("DELETE FROM run_events WHERE run_id = %s", (run_id,))
-    await conn.execute("DELETE FROM runs WHERE run_id = %s", (run_id,))
+    await conn.execute(DELETE_EVENTS, (run_id,))
+    await conn.execute(DELETE, (run_id,))
 
 
 async def read_events(conn: Conn, run_id: str, after_seq: int, limit: int = 500) -> list[dict[str, Any]]:
-    cur = await conn.execute(
-        "SELECT seq, event, data FROM run_events WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s",
-        (run_id, after_seq, limit),
-    )
+    cur = await conn.execute(READ_EVENTS, (run_id, after_seq, limit))
     return await cur.fetchall()
 
 
 async def list_for_stream(conn: Conn, thread_id: str) -> list[dict[str, Any]]:
     """Every run of a thread in creation order with its status and last event id (the thread's stream)."""
-    cur = await conn.execute(
-        "SELECT r.run_id::text AS run_id, r.status, "
-        "(SELECT coalesce(max(e.seq), 0) FROM run_events e WHERE e.run_id = r.run_id) AS last_seq "
-        "FROM runs r WHERE r.thread_id = %s ORDER BY r.created_at, r.run_id",
-        (thread_id,),
-    )
+    cur = await conn.execute(LIST_FOR_STREAM, (thread_id,))
     return await cur.fetchall()
 
 
 async def has_ended(conn: Conn, run_id: str) -> bool:
     """Whether the run is gone or in a final status (its events, ``end`` included, are all written then)."""
-    cur = await conn.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
+    cur = await conn.execute(STATUS, (run_id,))
     row = await cur.fetchone()
     return row is None or row["status"] not in ("pending", "running")
 
 
 async def prune_events(conn: Conn, older_than_days: float) -> int:
     """Retention: drop events of runs that ended more than ``older_than_days`` ago."""
-    cur = await conn.execute(
-        "DELETE FROM run_events e USING runs r WHERE e.run_id = r.run_id "
-        "AND r.status NOT IN ('pending', 'running') AND r.ended_at < now() - make_interval(secs => %s)",
-        (older_than_days * 86400.0,),
-    )
+    cur = await conn.execute(PRUNE_EVENTS, (older_than_days * 86400.0,))
     return cur.rowcount
-
 
 
 async def recent_events(conn: Conn, run_id: str, event: str, *, limit: int) -> list[dict[str, Any]]:

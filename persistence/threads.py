@@ -4,11 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from persistence.db import Conn
 
 THREAD_COLUMNS = "thread_id, user_id, metadata, status, config, state_values, interrupts, error, created_at, updated_at"
+SORTABLE = {"thread_id", "status", "created_at", "updated_at"}
+
+GET = f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s AND user_id = %s"
+GET_FOR_UPDATE = GET + " FOR UPDATE"
+INSERT = f"""
+INSERT INTO threads (thread_id, user_id, metadata, config) VALUES (%s, %s, %s, %s)
+ON CONFLICT (thread_id) DO NOTHING RETURNING {THREAD_COLUMNS}
+"""
+EXISTS_ANY = "SELECT 1 FROM threads WHERE thread_id = %s"
+UPDATE_METADATA = f"""
+UPDATE threads SET metadata = metadata || %s, updated_at = now() WHERE thread_id = %s AND user_id = %s
+RETURNING {THREAD_COLUMNS}
+"""
+SET_CONFIG = f"""
+UPDATE threads SET config = %s, updated_at = now() WHERE thread_id = %s AND user_id = %s RETURNING {THREAD_COLUMNS}
+"""
+SET_STATUS = "UPDATE threads SET status = %s, updated_at = now() WHERE thread_id = %s"
+# a thread's deletion: the runs' events first (deleting the thread cascades to its runs, after which they cannot
+# be found), then the thread, then its checkpoints (LangGraph's tables have no foreign key)
+DELETE_EVENTS = "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = %s AND user_id = %s)"
+DELETE = "DELETE FROM threads WHERE thread_id = %s AND user_id = %s"
+DELETE_CHECKPOINTS = sql.SQL("DELETE FROM {} WHERE thread_id = %s")
+CHECKPOINT_TABLES = ("checkpoints", "checkpoint_writes", "checkpoint_blobs")
+SEARCH = sql.SQL(f"SELECT {THREAD_COLUMNS} FROM threads WHERE {{where}} ORDER BY {{order}} {{direction}} LIMIT %s OFFSET %s")
+COUNT = sql.SQL("SELECT count(*) AS n FROM threads WHERE {where}")
 
 # A user's threads of some graphs (by the graph id runs stamp on them), most recently updated first.
 LIST_BY_GRAPHS = (
@@ -59,10 +85,7 @@ async def copy(conn: Conn, source_thread_id: str, target_thread_id: str) -> dict
 
 
 async def get(conn: Conn, user_id: str, thread_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
-    lock = " FOR UPDATE" if for_update else ""
-    cur = await conn.execute(
-        f"SELECT {THREAD_COLUMNS} FROM threads WHERE thread_id = %s AND user_id = %s{lock}", (thread_id, user_id)
-    )
+    cur = await conn.execute(GET_FOR_UPDATE if for_update else GET, (thread_id, user_id))
     return await cur.fetchone()
 
 
@@ -70,79 +93,58 @@ async def insert(
     conn: Conn, user_id: str, thread_id: str, metadata: dict[str, Any], config: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
     """Insert; returns None when the id is taken (by anyone)."""
-    cur = await conn.execute(
-        f"INSERT INTO threads (thread_id, user_id, metadata, config) VALUES (%s, %s, %s, %s) "
-        f"ON CONFLICT (thread_id) DO NOTHING RETURNING {THREAD_COLUMNS}",
-        (thread_id, user_id, Jsonb(metadata), Jsonb(config or {})),
-    )
+    cur = await conn.execute(INSERT, (thread_id, user_id, Jsonb(metadata), Jsonb(config or {})))
     return await cur.fetchone()
 
 
 async def exists_any(conn: Conn, thread_id: str) -> bool:
-    cur = await conn.execute("SELECT 1 FROM threads WHERE thread_id = %s", (thread_id,))
+    cur = await conn.execute(EXISTS_ANY, (thread_id,))
     return await cur.fetchone() is not None
 
 
 async def update_metadata(conn: Conn, user_id: str, thread_id: str, metadata: dict[str, Any]) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"UPDATE threads SET metadata = metadata || %s, updated_at = now() WHERE thread_id = %s AND user_id = %s "
-        f"RETURNING {THREAD_COLUMNS}",
-        (Jsonb(metadata), thread_id, user_id),
-    )
+    cur = await conn.execute(UPDATE_METADATA, (Jsonb(metadata), thread_id, user_id))
     return await cur.fetchone()
 
 
 async def set_config(conn: Conn, user_id: str, thread_id: str, config: dict[str, Any]) -> dict[str, Any] | None:
-    cur = await conn.execute(
-        f"UPDATE threads SET config = %s, updated_at = now() WHERE thread_id = %s AND user_id = %s "
-        f"RETURNING {THREAD_COLUMNS}",
-        (Jsonb(config), thread_id, user_id),
-    )
+    cur = await conn.execute(SET_CONFIG, (Jsonb(config), thread_id, user_id))
     return await cur.fetchone()
 
 
 async def set_status(conn: Conn, thread_id: str, status: str) -> None:
-    await conn.execute(
-        "UPDATE threads SET status = %s, updated_at = now() WHERE thread_id = %s", (status, thread_id)
-    )
+    await conn.execute(SET_STATUS, (status, thread_id))
 
 
 async def delete(conn: Conn, user_id: str, thread_id: str) -> bool:
-    # the runs' events first: deleting the thread cascades to its runs, after which they cannot be found
-    await conn.execute(
-        "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = %s AND user_id = %s)",
-        (thread_id, user_id),
-    )
-    cur = await conn.execute("DELETE FROM threads WHERE thread_id = %s AND user_id = %s", (thread_id, user_id))
+    await conn.execute(DELETE_EVENTS, (thread_id, user_id))
+    cur = await conn.execute(DELETE, (thread_id, user_id))
     if cur.rowcount:
-        for table in ("checkpoints", "checkpoint_writes", "checkpoint_blobs"):
-            await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
+        for table in CHECKPOINT_TABLES:
+            await conn.execute(DELETE_CHECKPOINTS.format(sql.Identifier(table)), (thread_id,))
     return bool(cur.rowcount)
 
 
 def _filters(
     user_id: str, metadata: dict[str, Any] | None, status: str | None, ids: list[str] | None,
     values: dict[str, Any] | None = None,
-) -> tuple[str, list[Any]]:
+) -> tuple[sql.Composable, list[Any]]:
     """``metadata`` / ``values``: the thread's metadata / latest state values contain them (jsonb ``@>``)."""
-    where = ["user_id = %s"]
+    where = [sql.SQL("user_id = %s")]
     params: list[Any] = [user_id]
     if metadata:
-        where.append("metadata @> %s")
+        where.append(sql.SQL("metadata @> %s"))
         params.append(Jsonb(metadata))
     if values:
-        where.append("state_values @> %s")
+        where.append(sql.SQL("state_values @> %s"))
         params.append(Jsonb(values))
     if status:
-        where.append("status = %s")
+        where.append(sql.SQL("status = %s"))
         params.append(status)
     if ids:
-        where.append("thread_id = ANY(%s::uuid[])")
+        where.append(sql.SQL("thread_id = ANY(%s::uuid[])"))
         params.append(ids)
-    return " AND ".join(where), params
-
-
-SORTABLE = {"thread_id", "status", "created_at", "updated_at"}
+    return sql.SQL(" AND ").join(where), params
 
 
 async def search(
@@ -160,10 +162,9 @@ async def search(
 ) -> list[dict[str, Any]]:
     where, params = _filters(user_id, metadata, status, ids, values)
     order = sort_by if sort_by in SORTABLE else "created_at"
-    direction = "ASC" if sort_order.lower() == "asc" else "DESC"
+    direction = sql.SQL("ASC" if sort_order.lower() == "asc" else "DESC")
     cur = await conn.execute(
-        f"SELECT {THREAD_COLUMNS} FROM threads WHERE {where} ORDER BY {order} {direction} LIMIT %s OFFSET %s",
-        (*params, limit, offset),
+        SEARCH.format(where=where, order=sql.Identifier(order), direction=direction), (*params, limit, offset)
     )
     return await cur.fetchall()
 
@@ -171,7 +172,7 @@ async def search(
 async def count(conn: Conn, user_id: str, *, metadata: dict[str, Any] | None, status: str | None,
                 values: dict[str, Any] | None = None) -> int:
     where, params = _filters(user_id, metadata, status, None, values)
-    cur = await conn.execute(f"SELECT count(*) AS n FROM threads WHERE {where}", params)
+    cur = await conn.execute(COUNT.format(where=where), params)
     row = await cur.fetchone()
     return int(row["n"]) if row else 0
 
