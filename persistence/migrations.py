@@ -17,6 +17,13 @@ from persistence import channels
 
 log = structlog.get_logger("clew.persistence")
 
+CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS clew_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+"""
+APPLIED = "SELECT version FROM clew_migrations"
+RECORD = "INSERT INTO clew_migrations (version, name) VALUES (%s, %s)"
+
 
 def migration_files() -> list[tuple[int, str, str]]:
     """``(version, name, sql)`` for every migration file, in version order."""
@@ -38,19 +45,14 @@ async def migrate(conn: psycopg.AsyncConnection) -> list[int]:
     applied: list[int] = []
     async with conn.transaction():
         await channels.xact_lock(conn, channels.MIGRATIONS_LOCK)  # type: ignore[arg-type]
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS clew_migrations ("
-            " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        cur = await conn.execute("SELECT version FROM clew_migrations")
+        await conn.execute(CREATE_TABLE)
+        cur = await conn.execute(APPLIED)
         done = {row[0] if isinstance(row, tuple) else row["version"] for row in await cur.fetchall()}
         for version, name, sql in migration_files():
             if version in done:
                 continue
             await conn.execute(sql, prepare=False)  # type: ignore[arg-type]  # multi-statement: never prepared
-            await conn.execute(
-                "INSERT INTO clew_migrations (version, name) VALUES (%s, %s)", (version, name)
-            )
+            await conn.execute(RECORD, (version, name))
             applied.append(version)
     if applied:
         log.info("migrations applied", versions=applied)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from persistence import channels
@@ -24,6 +25,29 @@ TODO_COLUMNS = (
 
 STATUSES = ("pending", "completed", "cancelled")
 
+# filing is idempotent: a todo id filed before is left as it is (and read back)
+INSERT = f"""
+INSERT INTO todos (todo_id, thread_id, user_id, run_id, graph_id, node, todo_group, kind, message,
+    data, options, answer_schema, due_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (todo_id) DO NOTHING
+RETURNING {TODO_COLUMNS}
+"""
+GET_ANY = f"SELECT {TODO_COLUMNS} FROM todos WHERE todo_id = %s"
+GET = f"SELECT {TODO_COLUMNS} FROM todos WHERE todo_id = %s AND user_id = %s"
+GET_FOR_UPDATE = GET + " FOR UPDATE"
+# a pending todo completed or cancelled, once
+FINISH = f"""
+UPDATE todos SET status = %s, result = %s, completed_at = now(), updated_at = now()
+WHERE todo_id = %s AND status = 'pending'
+RETURNING {TODO_COLUMNS}
+"""
+LIST_FOR_THREAD = sql.SQL(f"SELECT {TODO_COLUMNS} FROM todos WHERE {{where}} ORDER BY created_at, todo_id")
+LIST_FOR_USER = sql.SQL(
+    f"SELECT {TODO_COLUMNS} FROM todos WHERE {{where}} ORDER BY created_at DESC, todo_id LIMIT %s OFFSET %s"
+)
+COUNT_PENDING = "SELECT count(*) AS n FROM todos WHERE thread_id = %s AND status = 'pending'"
+COUNT_PENDING_IN_GROUP = "SELECT count(*) AS n FROM todos WHERE thread_id = %s AND todo_group = %s AND status = 'pending'"
 
 
 async def notify_changed(conn: Conn, user_id: str) -> None:
@@ -50,11 +74,7 @@ async def insert(
 ) -> tuple[dict[str, Any], bool]:
     """File a todo; ``(row, created)`` where ``created`` is False when this id was filed before."""
     cur = await conn.execute(
-        f"""INSERT INTO todos (todo_id, thread_id, user_id, run_id, graph_id, node, todo_group, kind, message,
-                data, options, answer_schema, due_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (todo_id) DO NOTHING
-            RETURNING {TODO_COLUMNS}""",
+        INSERT,
         (
             todo_id,
             thread_id,
@@ -75,26 +95,21 @@ async def insert(
     if row is not None:
         await notify_changed(conn, user_id)
         return row, True
-    cur = await conn.execute(f"SELECT {TODO_COLUMNS} FROM todos WHERE todo_id = %s", (todo_id,))
+    cur = await conn.execute(GET_ANY, (todo_id,))
     existing = await cur.fetchone()
     assert existing is not None
     return existing, False
 
 
 async def get(conn: Conn, user_id: str, todo_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
-    lock = " FOR UPDATE" if for_update else ""
-    cur = await conn.execute(
-        f"SELECT {TODO_COLUMNS} FROM todos WHERE todo_id = %s AND user_id = %s{lock}", (todo_id, user_id)
-    )
+    cur = await conn.execute(GET_FOR_UPDATE if for_update else GET, (todo_id, user_id))
     return await cur.fetchone()
 
 
 async def finish(conn: Conn, todo_id: str, status: str, result: Any) -> dict[str, Any] | None:
     """Move a pending todo to ``completed`` or ``cancelled``; None if it was not pending."""
     cur = await conn.execute(
-        f"""UPDATE todos SET status = %s, result = %s, completed_at = now(), updated_at = now()
-            WHERE todo_id = %s AND status = 'pending'
-            RETURNING {TODO_COLUMNS}""",
+        FINISH,
         (status, Jsonb(result) if result is not None else None, todo_id),
     )
     row = await cur.fetchone()
@@ -106,49 +121,38 @@ async def finish(conn: Conn, todo_id: str, status: str, result: Any) -> dict[str
 async def list_for_thread(
     conn: Conn, user_id: str, thread_id: str, *, status: str | None = None, group: str | None = None
 ) -> list[dict[str, Any]]:
-    where = ["thread_id = %s", "user_id = %s"]
+    where = [sql.SQL("thread_id = %s"), sql.SQL("user_id = %s")]
     params: list[Any] = [thread_id, user_id]
     if status:
-        where.append("status = %s")
+        where.append(sql.SQL("status = %s"))
         params.append(status)
     if group is not None:
-        where.append("todo_group = %s")
+        where.append(sql.SQL("todo_group = %s"))
         params.append(group)
-    cur = await conn.execute(
-        f"SELECT {TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)} ORDER BY created_at, todo_id", params
-    )
+    cur = await conn.execute(LIST_FOR_THREAD.format(where=sql.SQL(" AND ").join(where)), params)
     return await cur.fetchall()
 
 
 async def list_for_user(
     conn: Conn, user_id: str, *, status: str | None, thread_id: str | None, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    where = ["user_id = %s"]
+    where = [sql.SQL("user_id = %s")]
     params: list[Any] = [user_id]
     if status:
-        where.append("status = %s")
+        where.append(sql.SQL("status = %s"))
         params.append(status)
     if thread_id:
-        where.append("thread_id = %s")
+        where.append(sql.SQL("thread_id = %s"))
         params.append(thread_id)
-    cur = await conn.execute(
-        f"SELECT {TODO_COLUMNS} FROM todos WHERE {' AND '.join(where)} "
-        "ORDER BY created_at DESC, todo_id LIMIT %s OFFSET %s",
-        (*params, limit, offset),
-    )
+    cur = await conn.execute(LIST_FOR_USER.format(where=sql.SQL(" AND ").join(where)), (*params, limit, offset))
     return await cur.fetchall()
 
 
 async def count_pending(conn: Conn, thread_id: str, group: str | None = None) -> int:
     if group is None:
-        cur = await conn.execute(
-            "SELECT count(*) AS n FROM todos WHERE thread_id = %s AND status = 'pending'", (thread_id,)
-        )
+        cur = await conn.execute(COUNT_PENDING, (thread_id,))
     else:
-        cur = await conn.execute(
-            "SELECT count(*) AS n FROM todos WHERE thread_id = %s AND todo_group = %s AND status = 'pending'",
-            (thread_id, group),
-        )
+        cur = await conn.execute(COUNT_PENDING_IN_GROUP, (thread_id, group))
     row = await cur.fetchone()
     return int(row["n"]) if row else 0
 

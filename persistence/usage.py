@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import tuple_row
 
 from providers.usage import UsageRecord, UsageSink, UsageTotals
@@ -25,6 +26,15 @@ _INSERT = (
     " estimated, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))"
 )
 _TODAY_UTC = "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+SPENT_TODAY = f"SELECT coalesce(sum(cost_usd), 0) FROM usage_records WHERE user_id = %s AND created_at >= {_TODAY_UTC}"
+# calls, tokens and cost of some records (``where``) by one column (``group``)
+GROUPED = sql.SQL(
+    "SELECT {group}, count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
+    " coalesce(sum(cost_usd), 0) FROM usage_records WHERE {where} GROUP BY {group} ORDER BY {group}"
+)
+BY_RUN = sql.SQL("run_id = %s")
+BY_THREAD = sql.SQL("thread_id = %s")
+BY_USER_TODAY = sql.SQL(f"user_id = %s AND created_at >= {_TODAY_UTC}")
 
 
 @asynccontextmanager
@@ -124,22 +134,14 @@ def usage_sink(
 async def spent_today(conn: Any, user_id: str) -> float:
     """What ``user_id``'s model calls cost since the start of the current UTC day, in USD."""
     async with _connection(conn) as c, c.cursor(row_factory=tuple_row) as cur:
-        await cur.execute(
-            "SELECT coalesce(sum(cost_usd), 0) FROM usage_records"
-            f" WHERE user_id = %s AND created_at >= {_TODAY_UTC}",
-            (user_id,),
-        )
+        await cur.execute(SPENT_TODAY, (user_id,))
         row = await cur.fetchone()
     return float(row[0]) if row else 0.0
 
 
-async def _grouped(conn: Any, where: str, params: tuple[Any, ...], group: str) -> dict[str, UsageTotals]:
+async def _grouped(conn: Any, where: sql.Composable, params: tuple[Any, ...], group: str) -> dict[str, UsageTotals]:
     async with _connection(conn) as c, c.cursor(row_factory=tuple_row) as cur:
-        await cur.execute(
-            f"SELECT {group}, count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
-            f" coalesce(sum(cost_usd), 0) FROM usage_records WHERE {where} GROUP BY {group} ORDER BY {group}",
-            params,
-        )
+        await cur.execute(GROUPED.format(group=sql.Identifier(group), where=where), params)
         rows = await cur.fetchall()
     return {
         str(k): UsageTotals(calls=int(n), input_tokens=int(i), output_tokens=int(o), cost_usd=float(cost))
@@ -159,14 +161,14 @@ def _sum(groups: dict[str, UsageTotals]) -> UsageTotals:
 
 async def run_usage(conn: Any, run_id: UUID | str) -> dict[str, UsageTotals]:
     """A run's usage per node."""
-    return await _grouped(conn, "run_id = %s", (run_id,), "node")
+    return await _grouped(conn, BY_RUN, (run_id,), "node")
 
 
 async def thread_usage(conn: Any, thread_id: UUID | str) -> UsageTotals:
     """Everything a thread's runs consumed."""
-    return _sum(await _grouped(conn, "thread_id = %s", (thread_id,), "model"))
+    return _sum(await _grouped(conn, BY_THREAD, (thread_id,), "model"))
 
 
 async def user_usage_today(conn: Any, user_id: str) -> dict[str, UsageTotals]:
     """A user's usage since the start of the UTC day, per model."""
-    return await _grouped(conn, f"user_id = %s AND created_at >= {_TODAY_UTC}", (user_id,), "model")
+    return await _grouped(conn, BY_USER_TODAY, (user_id,), "model")
