@@ -18,7 +18,7 @@ from api.routers import knowledge as knowledge_router
 from config_schema.settings import RuntimeSettings
 from persistence.db import Database
 from retrieval.knowledge import KnowledgeBase
-from tests.support.knowledge import filler, make_docx, make_kb, make_pdf
+from tests.support.knowledge import filler, make_docx, make_kb, make_pdf, wait_background
 
 
 def _app(db: Database, kb: KnowledgeBase | None) -> FastAPI:
@@ -205,7 +205,7 @@ async def test_large_file_goes_to_background(api: tuple[httpx.AsyncClient, Knowl
     assert r.status_code == 202, r.text
     doc = r.json()
     assert doc["status"] == "pending"
-    await kb.wait_background()
+    await wait_background(kb)
     r = await client.get(f"/api/v1/knowledge/documents/{doc['document_id']}", headers={"x-test-user": "cat"})
     assert r.json()["status"] == "ready" and r.json()["chunk_count"] > 1
     r = await client.post(

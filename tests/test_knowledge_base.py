@@ -13,7 +13,7 @@ from retrieval.extract import CorruptFileError, EmptyDocumentError
 from retrieval.knowledge import KnowledgeBase
 from retrieval.knowledge.errors import DocumentNotFoundError, FileTooLargeError, ServiceUnavailableError
 from retrieval.knowledge.filetypes import UnsupportedFileTypeError
-from tests.support.knowledge import filler, make_docx, make_kb, make_pdf
+from tests.support.knowledge import filler, make_docx, make_kb, make_pdf, wait_background
 
 
 async def _row_count(db: Database, user_id: str) -> int:
@@ -164,7 +164,7 @@ async def test_background_ingestion_reports_status(kb: KnowledgeBase) -> None:
     doc = await kb.ingest_file("dave", "big.txt", data, background=True)
     assert doc.status == "pending"
     assert doc.chunk_count == 0
-    await kb.wait_background()
+    await wait_background(kb)
     done = await kb.get_document("dave", doc.document_id)
     assert done.status == "ready"
     assert done.chunk_count > 10
@@ -179,7 +179,7 @@ async def test_background_ingestion_reports_status(kb: KnowledgeBase) -> None:
 
     # A problem found only during background processing ends in status error, with no chunks kept.
     blank = await kb.ingest_file("dave", "scan.pdf", make_pdf(["", "", ""]), background=True)
-    await kb.wait_background()
+    await wait_background(kb)
     failed = await kb.get_document("dave", blank.document_id)
     assert failed.status == "error" and "no extractable text" in (failed.error or "")
     assert failed.chunk_count == 0
@@ -199,7 +199,7 @@ async def test_background_ingestion_resumes_after_restart(knowledge_db: Database
 
     second = await make_kb(knowledge_db, tmp_path)
     try:
-        await second.wait_background()
+        await wait_background(second)
         assert (await second.get_document("erin", doc.document_id)).status == "ready"
         assert (await second.search("erin", "narwhal tusk"))[0].source == "whales.txt"
     finally:

@@ -1,16 +1,13 @@
 """The knowledge base service: ingest, list, delete and search a user's documents.
 
-Ingestion: check the type (extension and content), extract structured text in a thread, split it into
-chunks that carry their heading path and pages (:mod:`retrieval.knowledge.chunking`), compute
-a BM25 sparse vector per chunk (over its heading path and text) (and a dense one when an embedding model is configured), store the chunks in
-Qdrant and the document's row in Postgres. A small file is ingested before the call returns (any failure
-leaves nothing behind); a large one is checked, spooled to the data directory and ingested by a background
-task while its row says pending -> processing -> ready | error. A process restarted mid-ingestion picks
-up the spooled files it finds at start-up.
+Ingestion: check the type (extension and content), extract structured text in a thread, turn it into chunks
+with vectors (:mod:`retrieval.knowledge.indexing`), store the chunks in Qdrant
+(:mod:`retrieval.knowledge.store`) and the document's row in Postgres. A small file is ingested before the
+call returns (any failure leaves nothing behind); a large one is checked, spooled to the data directory and
+ingested by a background task while its row says pending -> processing -> ready | error. A process
+restarted mid-ingestion picks up the spooled files it finds at start-up.
 
-Search: the user's sparse and dense candidates are fused with the configured weights
-(``search_enhancement.*``), kept if above the relevance threshold and if their document is a ready document
-of that user (so chunks of a document being deleted or processed never surface).
+Search: :mod:`retrieval.knowledge.search` (sparse and dense candidates fused, ready documents only).
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
 from uuid import UUID
@@ -27,13 +24,11 @@ import structlog
 from langchain_core.embeddings import Embeddings
 from qdrant_client import models
 
-from config_schema.access import setting
 from config_schema.settings import RuntimeSettings
 from persistence import documents
 from persistence.db import Database
 from retrieval import sparse
 from retrieval.extract import EmptyDocumentError, ExtractedText, probe
-from retrieval.knowledge.chunking import TextChunk, split_text
 from retrieval.knowledge.errors import DocumentNotFoundError, FileTooLargeError, ServiceUnavailableError
 from retrieval.knowledge.filetypes import (
     CONTENT_TYPES,
@@ -42,25 +37,18 @@ from retrieval.knowledge.filetypes import (
     FileKind,
     detect_kind,
 )
-from retrieval.knowledge.store import DENSE, SPARSE, AnyQdrant, ChunkStore, open_qdrant, point_id
+from retrieval.knowledge.indexing import PreparedDocument, embedding_model_id, prepare_document, vector_of
+from retrieval.knowledge.search import search_chunks
+from retrieval.knowledge.store import AnyQdrant, ChunkStore, open_qdrant
 from retrieval.types import Document, SearchHit
 
 log = structlog.get_logger("clew.knowledge")
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DEFAULT_BACKGROUND_BYTES = 2 * 1024 * 1024
-EMBED_BATCH = 64
 BACKGROUND_CONCURRENCY = 2
 # An unfinished document nobody has touched for this long, with no spooled file here, has lost its ingester.
 STALE_SECONDS = 1800.0
-
-
-def _model_id(embeddings: Embeddings) -> str:
-    for attr in ("model", "model_name", "deployment"):
-        value = getattr(embeddings, attr, None)
-        if isinstance(value, str) and value:
-            return f"{type(embeddings).__name__}:{value}"
-    return type(embeddings).__name__
 
 
 def _clean_filename(filename: str) -> str:
@@ -71,14 +59,6 @@ def _clean_filename(filename: str) -> str:
 def _doc(row: dict[str, Any] | None) -> Document | None:
     """A ``documents`` row as the model the knowledge base hands out."""
     return Document.model_validate(row) if row is not None else None
-
-
-class _Prepared:
-    """Chunks of one document ready to be stored."""
-
-    def __init__(self, points: list[models.PointStruct], title: str | None) -> None:
-        self.points = points
-        self.title = title
 
 
 class KnowledgeBase:
@@ -119,7 +99,7 @@ class KnowledgeBase:
                 raise ServiceUnavailableError(
                     f"the embedding model failed ({type(exc).__name__}: {exc})"
                 ) from exc
-            model_id = _model_id(self.embeddings)
+            model_id = embedding_model_id(self.embeddings)
         self.store.use_dense(dim, model_id)
         created = await self.store.ensure_collection()
         await self.store.tune_local_storage()
@@ -141,11 +121,6 @@ class KnowledgeBase:
                 await task
         self._tasks.clear()
         await self.store.close()
-
-    async def wait_background(self) -> None:
-        """Wait until every background ingestion of this process has finished (used by tests and the CLI)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     # -- ingestion ----------------------------------------------------------------------------------
 
@@ -206,59 +181,9 @@ class KnowledgeBase:
 
     async def _prepare(
         self, document_id: UUID, user_id: str, name: str, extracted: ExtractedText
-    ) -> _Prepared:
-        title = extracted.title or name
-
-        def chunk_and_vectorize() -> tuple[list[Any], list[sparse.SparseVector]]:
-            chunks = split_text(extracted)
-            # The heading path is searchable too: a question naming a section or a function finds its chunks.
-            return chunks, [sparse.document_vector(_indexed_text(c)) for c in chunks]
-
-        chunks, sparse_vectors = await asyncio.to_thread(chunk_and_vectorize)
-        dense_vectors: list[list[float]] | None = None
-        if self.embeddings is not None and self.store.dense_dim is not None:
-            dense_vectors = []
-            for i in range(0, len(chunks), EMBED_BATCH):
-                batch = [_indexed_text(c) for c in chunks[i : i + EMBED_BATCH]]
-                try:
-                    vectors = await self.embeddings.aembed_documents(batch)
-                except Exception as exc:  # any provider error: the model is unusable right now
-                    raise ServiceUnavailableError(
-                        f"the embedding model failed ({type(exc).__name__}: {exc})"
-                    ) from exc
-                dense_vectors.extend([float(x) for x in vec] for vec in vectors)
-        doc_id = str(document_id)
-        points: list[models.PointStruct] = []
-        for i, chunk in enumerate(chunks):
-            vector: dict[str, Any] = {
-                SPARSE: models.SparseVector(
-                    indices=sparse_vectors[i].indices, values=sparse_vectors[i].values
-                )
-            }
-            if dense_vectors is not None:
-                vector[DENSE] = dense_vectors[i]
-            points.append(
-                models.PointStruct(
-                    id=point_id(doc_id, chunk.index),
-                    vector=vector,
-                    payload={
-                        "user_id": user_id,
-                        "document_id": doc_id,
-                        "chunk_index": chunk.index,
-                        "text": chunk.text,
-                        "title": title,
-                        "source": name,
-                        "page": chunk.page,
-                        "start": chunk.start,
-                        "pages": chunk.pages,
-                        "page_marks": [list(m) for m in chunk.page_marks],
-                        "headings": chunk.headings,
-                        "section_index": chunk.section_index,
-                        "front_matter": chunk.front_matter,
-                    },
-                )
-            )
-        return _Prepared(points, title)
+    ) -> PreparedDocument:
+        embeddings = self.embeddings if self.store.dense_dim is not None else None
+        return await prepare_document(document_id, user_id, name, extracted, embeddings)
 
     def _spool_path(self, document_id: UUID) -> Path | None:
         return self.spool_dir / str(document_id) if self.spool_dir is not None else None
@@ -367,10 +292,7 @@ class KnowledgeBase:
             if self.embeddings is not None and self.store.dense_dim is not None and texts:
                 dense_vectors = [[float(x) for x in v] for v in await self.embeddings.aembed_documents(texts)]
             for i, p in enumerate(points):
-                sv = sparse.document_vector(texts[i])
-                vector: dict[str, Any] = {SPARSE: models.SparseVector(indices=sv.indices, values=sv.values)}
-                if dense_vectors is not None:
-                    vector[DENSE] = dense_vectors[i]
+                vector = vector_of(sparse.document_vector(texts[i]), dense_vectors[i] if dense_vectors is not None else None)
                 batch.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
             await self.store.upsert(batch)
             if offset is None:
@@ -419,92 +341,7 @@ class KnowledgeBase:
         self, user_id: str, query: str, k: int = 8, values: Mapping[str, Any] | None = None
     ) -> list[SearchHit]:
         """The ``k`` most relevant chunks of ``user_id``'s ready documents, best first."""
-        query = query.strip()
-        if not query:
-            return []
-        k = max(1, min(int(k), 100))
-        dense_weight = float(setting(values, "search_enhancement.dense_weight"))
-        sparse_weight = float(setting(values, "search_enhancement.sparse_weight"))
-        threshold = float(setting(values, "search_enhancement.relevance_threshold"))
-        dense_query: list[float] | None = None
-        if self.embeddings is not None and self.store.dense_dim is not None and dense_weight > 0:
-            try:
-                dense_query = [float(x) for x in await self.embeddings.aembed_query(query)]
-            except Exception as exc:  # keep answering from the sparse side while the model is down
-                log.warning("query embedding failed; sparse search only", error=str(exc))
-        if dense_query is None:
-            dense_weight, sparse_weight = 0.0, 1.0
-        elif sparse_weight <= 0:
-            sparse_weight = 0.0
-        qv = sparse.query_vector(query)
-        sparse_query = (
-            models.SparseVector(indices=qv.indices, values=qv.values) if sparse_weight > 0 else None
-        )
-        limit = max(4 * k, 20)
-        sparse_pts, dense_pts = await self.store.query(
-            user_id, sparse=sparse_query, dense=dense_query, limit=limit
-        )
-
-        hits = _fuse(sparse_pts, dense_pts, sparse_weight, dense_weight)
-        hits = [h for h in hits if h.score >= threshold]
-        hits.sort(key=lambda h: (-h.score, h.document_id, h.metadata.get("chunk_index", 0)))
-        candidates = hits[: 3 * k]
-        ready = await documents.ready_ids(self.db, user_id, {h.document_id for h in candidates})
-        return [h for h in candidates if h.document_id in ready][:k]
-
-
-def _indexed_text(chunk: TextChunk) -> str:
-    """What the vectors of a chunk are computed from: its heading path, then its text."""
-    return "\n".join([*chunk.headings, chunk.text]) if chunk.headings else chunk.text
-
-
-def _fuse(
-    sparse_pts: Sequence[models.ScoredPoint],
-    dense_pts: Sequence[models.ScoredPoint],
-    sparse_weight: float,
-    dense_weight: float,
-) -> list[SearchHit]:
-    """Weighted score fusion: sparse scores relative to the best one, dense cosine clamped to [0, 1]."""
-    total = sparse_weight + dense_weight
-    if total <= 0:
-        return []
-    best_sparse = max((p.score for p in sparse_pts), default=0.0)
-    parts: dict[str, dict[str, Any]] = {}
-    for p in sparse_pts:
-        entry = parts.setdefault(str(p.id), {"payload": p.payload or {}, "sparse": 0.0, "dense": 0.0})
-        entry["sparse"] = p.score / best_sparse if best_sparse > 0 else 0.0
-    for p in dense_pts:
-        entry = parts.setdefault(str(p.id), {"payload": p.payload or {}, "sparse": 0.0, "dense": 0.0})
-        entry["dense"] = min(max(p.score, 0.0), 1.0)
-    hits: list[SearchHit] = []
-    for chunk_id, entry in parts.items():
-        payload = entry["payload"]
-        score = (sparse_weight * entry["sparse"] + dense_weight * entry["dense"]) / total
-        hits.append(
-            SearchHit(
-                document_id=str(payload.get("document_id", "")),
-                chunk_id=chunk_id,
-                text=str(payload.get("text", "")),
-                score=round(score, 6),
-                title=payload.get("title"),
-                source=str(payload.get("source", "")),
-                url=None,
-                metadata={
-                    "chunk_index": payload.get("chunk_index"),
-                    "page": payload.get("page"),
-                    "start": payload.get("start"),
-                    "pages": list(payload.get("pages") or []),
-                    "page_marks": [list(m) for m in payload.get("page_marks") or []],
-                    "headings": list(payload.get("headings") or []),
-                    "section_index": payload.get("section_index"),
-                    "front_matter": bool(payload.get("front_matter", False)),
-                    "sparse_score": round(entry["sparse"], 6),
-                    "dense_score": round(entry["dense"], 6),
-                    "kind": "knowledge",
-                },
-            )
-        )
-    return hits
+        return await search_chunks(self.db, self.store, self.embeddings, user_id, query, k, values)
 
 
 async def open_knowledge_base(

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,6 +54,12 @@ async def knowledge_base(prefix: str, path: Path) -> AsyncIterator[KnowledgeBase
             yield kb
         finally:
             await kb.close()
+
+
+async def wait_background(kb: KnowledgeBase) -> None:
+    """Wait until every background ingestion ``kb`` started in this process has finished."""
+    while kb._tasks:
+        await asyncio.gather(*list(kb._tasks.values()), return_exceptions=True)
 
 
 # -- test files -----------------------------------------------------------------------------------------
