@@ -21,9 +21,18 @@ from retrieval.knowledge import KnowledgeBase
 from tests.support.knowledge import filler, make_docx, make_kb, make_pdf, wait_background
 
 
+class _DefaultConfig:
+    """The configuration service as the router uses it: every user has the declared defaults."""
+
+    async def user_resolved(self, user_id: str, *, verify: bool = True) -> types.SimpleNamespace:
+        return types.SimpleNamespace(values={})
+
+
 def _app(db: Database, kb: KnowledgeBase | None) -> FastAPI:
     app = FastAPI()
-    app.state.runtime = types.SimpleNamespace(db=db, settings=RuntimeSettings(auth="none"), knowledge=kb)
+    app.state.runtime = types.SimpleNamespace(
+        db=db, settings=RuntimeSettings(auth="none"), knowledge=kb, config=_DefaultConfig()
+    )
     app.include_router(knowledge_router.router)
     errors.install(app)
 
