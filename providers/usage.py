@@ -100,7 +100,7 @@ def _load_encoding(name: str) -> Any:
 def count_tokens(text: str, model: str | None = None) -> int:
     """Tokens in ``text``: tiktoken when its encoding is cached locally, else ``ceil(len / 4)``.
 
-    May read an encoding file on first use; async callers on a hot path use :func:`acount_tokens`.
+    May read an encoding file on first use; async callers run it in a worker thread.
     """
     if not text:
         return 0
@@ -136,11 +136,6 @@ def message_text(message: BaseMessage) -> str:
 def count_message_tokens(messages: Sequence[BaseMessage], model: str | None = None) -> int:
     """Estimated prompt tokens of a message list (content plus a fixed per-message overhead)."""
     return sum(count_tokens(message_text(m), model) + MESSAGE_OVERHEAD_TOKENS for m in messages)
-
-
-async def acount_message_tokens(messages: Sequence[BaseMessage], model: str | None = None) -> int:
-    """:func:`count_message_tokens` in a worker thread (loading an encoding reads a file)."""
-    return await asyncio.to_thread(count_message_tokens, list(messages), model)
 
 
 # ---------------------------------------------------------------------------------------------------------
