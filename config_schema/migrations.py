@@ -2,7 +2,7 @@
 
 Stored values (administrator overrides, user values, thread configurations) outlive the code that declared
 their keys. When a definition changes incompatibly, append a migration here with the next version number;
-at start-up :class:`config_schema.service.ConfigService` applies every migration newer than the version the
+at start-up ``config_schema.migrate`` applies every migration newer than the version the
 database records (``config_schema_state``), under an advisory lock, writes each change to the history as a
 ``migrate`` action, and records the new version. The TOML file and environment values are passed through the
 same migrations in memory (with a warning, so an administrator updates them).

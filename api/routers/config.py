@@ -25,10 +25,11 @@ from api.deps import AdminUser, CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
 from api.responses import JSON
 from api.routers.threads import load_thread
+from config_schema.changes import ChangeResult
 from config_schema.definitions import Setting
 from config_schema.layers import flatten
 from config_schema.resolver import SOURCE_LAYER, Resolved, layer_allows, mask, readable
-from config_schema.service import ChangeResult, ConfigService
+from config_schema.service import ConfigService
 from domain.errors import NotFound
 from engine import lifecycle
 from persistence import threads as threads_repo
