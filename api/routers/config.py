@@ -11,7 +11,8 @@
   administrator overrides of the system layer.
 
 Every write is all or nothing: a value that breaks a rule is a 422 naming the key and the rule, a key the
-layer may not set a 403, and nothing is stored. Secret values are write-only (shown masked).
+layer may not set a 403, and nothing is stored. Secret values are write-only (shown masked). How settings
+are shown (masking, readability, sources) is ``api/config_views.py``.
 """
 
 from __future__ import annotations
@@ -21,37 +22,17 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import config_views as views
 from api.deps import AdminUser, CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
 from api.responses import JSON
 from api.routers.threads import load_thread
-from config_schema.changes import ChangeResult
-from config_schema.definitions import Setting
-from config_schema.layers import flatten
-from config_schema.resolver import SOURCE_LAYER, Resolved, layer_allows, mask, readable
-from config_schema.service import ConfigService
+from config_schema.resolver import SOURCE_LAYER, layer_allows, mask, readable
 from domain.errors import NotFound
 from engine import lifecycle
 from persistence import threads as threads_repo
 
 router = APIRouter(tags=["config"])
-
-CATEGORY_INFO: dict[str, tuple[str, str]] = {
-    "llm": ("Language models", "Which models answer in each role, and how they are called."),
-    "search": ("Search", "Web retrievers, their weights and limits, and the page fetcher."),
-    "search_enhancement": (
-        "Search enhancement",
-        "Hybrid knowledge-base search: fusion weights and threshold.",
-    ),
-    "memory": ("Memory", "How much retrieved text a run hands to its models."),
-    "budget": ("Budget", "Spending limits."),
-    "mcp": ("Tools (MCP)", "MCP tool servers and how many tools a step may use."),
-    "ui": ("Interface", "Theme, language and font size of the UI."),
-    "reading": ("Reading", "How documents open in the reader."),
-    "agent_behavior": ("Assistant behaviour", "How far the assistant searches and how its answers read."),
-    "research": ("Deep research", "Breadth, depth, sources and review of a deep research, and its report."),
-}
-
 
 class SettingValue(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -73,78 +54,10 @@ def _target_user(user: Any, user_id: str | None) -> str:
     return user_id
 
 
-def _definition(s: Setting) -> dict[str, Any]:
-    out = s.model_dump()
-    out["default"] = mask(s, s.default)
-    out["options"] = list(s.options) if s.options is not None else None
-    out["user_editable"] = s.scope != "system"
-    out["session_editable"] = s.scope == "session"
-    return out
-
-
-def _effective(service: ConfigService, resolved: Resolved, *, admin: bool) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for key, value in resolved.values.items():
-        setting = service.registry.get(key)
-        if setting is None:
-            values[key], sources[key] = value, resolved.sources.get(key, "run")
-            continue
-        if not readable(setting, admin=admin):
-            continue
-        values[key] = mask(setting, value)
-        sources[key] = resolved.sources.get(key, "default")
-    return {"values": values, "sources": sources}
-
-
-def _stored_out(service: ConfigService, stored: dict[str, Any], *, admin: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, sv in stored.items():
-        setting = service.registry.get(key)
-        if readable(setting, admin=admin):
-            out[key] = mask(setting, getattr(sv, "value", sv))
-    return out
-
-
-def _body_values(service: ConfigService, body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid", "body must be a JSON object of {key: value}")
-    return flatten(body, service.registry)
-
-
-async def _change_out(
-    service: ConfigService, result: ChangeResult, user_id: str | None, *, admin: bool
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"version": result.version, "changed": result.keys}
-    if result.skipped:
-        out["skipped"] = result.skipped
-    if user_id is not None:
-        resolved = await service.user_resolved(user_id)
-        eff = _effective(service, resolved, admin=admin)
-        out["values"] = {k: eff["values"][k] for k in result.keys if k in eff["values"]}
-        out["sources"] = {k: eff["sources"][k] for k in result.keys if k in eff["sources"]}
-    return out
-
-
 # ---------------------------------------------------------------------------- definitions
 @router.get("/api/v1/config/definitions")
 async def definitions(user: CurrentUser, runtime: RuntimeDep) -> Response:
-    service = runtime.config
-    defs = [s for s in service.registry.all() if readable(s, admin=user.is_admin)]
-    cats: dict[str, dict[str, Any]] = {}
-    for s in defs:
-        name, description = CATEGORY_INFO.get(s.category, (s.category.replace("_", " ").capitalize(), ""))
-        cats.setdefault(
-            s.category, {"code": s.category, "name": name, "description": description, "keys": []}
-        )
-        cats[s.category]["keys"].append(s.key)
-    return JSON(
-        {
-            "schema_version": service.schema_version,
-            "categories": list(cats.values()),
-            "definitions": [_definition(s) for s in defs],
-        }
-    )
+    return JSON(views.definitions(runtime.config, admin=user.is_admin))
 
 
 # ---------------------------------------------------------------------------- user layer
@@ -163,8 +76,8 @@ async def user_settings(user: CurrentUser, runtime: RuntimeDep, user_id: str | N
         {
             "user_id": target,
             "version": version,
-            **_effective(service, resolved, admin=user.is_admin),
-            "overrides": _stored_out(service, stored, admin=user.is_admin),
+            **views.effective(service, resolved, admin=user.is_admin),
+            "overrides": views.stored_out(service, stored, admin=user.is_admin),
             "editable": editable,
         }
     )
@@ -176,11 +89,11 @@ async def put_user_settings_batch(
 ) -> Response:
     service = runtime.config
     target = _target_user(user, user_id)
-    values = _body_values(service, body)
+    values = views.body_values(service, body)
     if not values:
         raise ApiError(422, "invalid", "no settings given")
     result = await service.set_values("user", target, values, actor=user.user_id, admin=user.is_admin)
-    return JSON(await _change_out(service, result, target, admin=user.is_admin))
+    return JSON(await views.change_out(service, result, target, admin=user.is_admin))
 
 
 @router.get("/api/v1/users/settings/history")
@@ -195,7 +108,7 @@ async def user_settings_history(
     service = runtime.config
     target = _target_user(user, user_id)
     versions = await service.history("user", target, limit=limit, before=before, key=key)
-    return JSON(_readable_history(service, versions, admin=user.is_admin))
+    return JSON(views.readable_history(service, versions, admin=user.is_admin))
 
 
 @router.post("/api/v1/users/settings/rollback")
@@ -206,7 +119,7 @@ async def rollback_user_settings(
     target = _target_user(user, user_id)
     result = await service.rollback("user", target, body.version, actor=user.user_id, admin=user.is_admin)
     return JSON(
-        {**await _change_out(service, result, target, admin=user.is_admin), "rolled_back_to": body.version}
+        {**await views.change_out(service, result, target, admin=user.is_admin), "rolled_back_to": body.version}
     )
 
 
@@ -253,17 +166,6 @@ async def delete_user_setting(
     )
 
 
-def _readable_history(
-    service: ConfigService, versions: list[dict[str, Any]], *, admin: bool
-) -> list[dict[str, Any]]:
-    out = []
-    for v in versions:
-        changes = [c for c in v["changes"] if readable(service.registry.get(c["key"]), admin=admin)]
-        if changes:
-            out.append({**v, "changes": changes})
-    return out
-
-
 # ---------------------------------------------------------------------------- effective config of an agent
 @router.get("/api/v1/agents/{agent_name}/config")
 async def agent_config(
@@ -286,7 +188,7 @@ async def agent_config(
     resolved = await service.resolve(
         user.user_id, assistant=assistant.get("context") or {}, thread=thread_config
     )
-    eff = _effective(service, resolved, admin=user.is_admin)
+    eff = views.effective(service, resolved, admin=user.is_admin)
     settings = [
         {
             "key": k,
@@ -313,23 +215,10 @@ async def _own_thread(runtime: Any, user: Any, thread_id: str) -> dict[str, Any]
     return await load_thread(runtime, user, thread_id)
 
 
-async def _thread_view(service: ConfigService, user: Any, thread: dict[str, Any]) -> dict[str, Any]:
-    tid = str(thread["thread_id"])
-    config = dict(thread.get("config") or {})
-    version, _ = await service.stored("session", tid)
-    resolved = (await service.user_resolved(user.user_id)).overlay("thread", config)
-    return {
-        "thread_id": tid,
-        "version": version,
-        "config": {k: mask(service.registry.get(k), v) for k, v in config.items()},
-        **_effective(service, resolved, admin=user.is_admin),
-    }
-
-
 @router.get("/threads/{thread_id}/config")
 async def get_thread_config(thread_id: str, user: CurrentUser, runtime: RuntimeDep) -> Response:
     service = runtime.config
-    return JSON(await _thread_view(service, user, await _own_thread(runtime, user, thread_id)))
+    return JSON(await views.thread_view(service, user, await _own_thread(runtime, user, thread_id)))
 
 
 @router.put("/threads/{thread_id}/config")
@@ -339,9 +228,9 @@ async def put_thread_config(
     """Replace the thread's session layer; keys left out go back to the inherited value."""
     service = runtime.config
     tid = lifecycle.valid_uuid(thread_id, "thread")
-    values = _body_values(service, body)
+    values = views.body_values(service, body)
     result = await service.set_thread_config(user.user_id, tid, values, actor=user.user_id)
-    view = await _thread_view(service, user, await _own_thread(runtime, user, tid))
+    view = await views.thread_view(service, user, await _own_thread(runtime, user, tid))
     return JSON({**view, "changed": result.keys})
 
 
@@ -356,34 +245,24 @@ async def thread_config_history(
     service = runtime.config
     thread = await _own_thread(runtime, user, thread_id)
     versions = await service.history("session", str(thread["thread_id"]), limit=limit, before=before)
-    return JSON(_readable_history(service, versions, admin=user.is_admin))
+    return JSON(views.readable_history(service, versions, admin=user.is_admin))
 
 
 # ---------------------------------------------------------------------------- system layer (administrators)
-async def _system_view(service: ConfigService) -> dict[str, Any]:
-    resolved = await service.system_resolved()
-    version, stored = await service.stored("system", "")
-    return {
-        "version": version,
-        **_effective(service, resolved, admin=True),
-        "overrides": _stored_out(service, stored, admin=True),
-    }
-
-
 @router.get("/api/v1/system/config")
 async def get_system_config(user: AdminUser, runtime: RuntimeDep) -> Response:
-    return JSON(await _system_view(runtime.config))
+    return JSON(await views.system_view(runtime.config))
 
 
 @router.put("/api/v1/system/config")
 async def put_system_config(user: AdminUser, runtime: RuntimeDep, body: Any = Body(...)) -> Response:
     """Set administrator overrides, all or nothing: ``{key: value, …}`` (nested tables are accepted)."""
     service = runtime.config
-    values = _body_values(service, body)
+    values = views.body_values(service, body)
     if not values:
         raise ApiError(422, "invalid", "no settings given")
     result = await service.set_values("system", "", values, actor=user.user_id, admin=True)
-    return JSON({**await _system_view(service), "changed": result.keys})
+    return JSON({**await views.system_view(service), "changed": result.keys})
 
 
 @router.get("/api/v1/system/config/history")
@@ -403,7 +282,7 @@ async def rollback_system_config(body: RollbackBody, user: AdminUser, runtime: R
     result = await service.rollback("system", "", body.version, actor=user.user_id, admin=True)
     return JSON(
         {
-            **await _system_view(service),
+            **await views.system_view(service),
             "changed": result.keys,
             "skipped": result.skipped,
             "rolled_back_to": body.version,
@@ -415,11 +294,11 @@ async def rollback_system_config(body: RollbackBody, user: AdminUser, runtime: R
 async def put_system_setting(key: str, body: SettingValue, user: AdminUser, runtime: RuntimeDep) -> Response:
     service = runtime.config
     result = await service.set_values("system", "", {key: body.value}, actor=user.user_id, admin=True)
-    return JSON({**await _system_view(service), "changed": result.keys})
+    return JSON({**await views.system_view(service), "changed": result.keys})
 
 
 @router.delete("/api/v1/system/config/{key}")
 async def delete_system_setting(key: str, user: AdminUser, runtime: RuntimeDep) -> Response:
     service = runtime.config
     result = await service.delete_values("system", "", [key], actor=user.user_id, admin=True)
-    return JSON({**await _system_view(service), "changed": result.keys})
+    return JSON({**await views.system_view(service), "changed": result.keys})
