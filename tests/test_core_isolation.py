@@ -14,19 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.core import http
+from tests.support.core import http, status_of
 
 PUBLIC = {"/ok", "/info", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect", "/ready",
           # signing in needs no credentials (api/routers/accounts.py)
           "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout"}
-
-
-async def status_of(call: Any) -> int:
-    try:
-        await call
-    except httpx.HTTPStatusError as exc:
-        return exc.response.status_code
-    return 200
 
 
 async def drain_status(stream: Any) -> int:

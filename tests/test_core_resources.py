@@ -5,19 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from engine.graphs import system_assistant_id
-from tests.support.core import http
-
-
-async def status_of(call: Any) -> int:
-    try:
-        await call
-    except httpx.HTTPStatusError as exc:
-        return exc.response.status_code
-    return 200
+from tests.support.core import http, status_of
 
 
 # --- system ------------------------------------------------------------------------------------------------

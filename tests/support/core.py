@@ -91,6 +91,15 @@ async def wait_thread_idle(client: Any, thread_id: str, statuses: tuple[str, ...
     return await eventually(probe, what=f"thread {thread_id} in {statuses}")
 
 
+async def status_of(call: Awaitable[Any]) -> int:
+    """The HTTP status an SDK call ends with (200 when it succeeds)."""
+    try:
+        await call
+    except httpx.HTTPStatusError as exc:
+        return exc.response.status_code
+    return 200
+
+
 def http(server: Any, key: str | None, **headers: str) -> httpx.AsyncClient:
     h = dict(headers)
     if key is not None:
