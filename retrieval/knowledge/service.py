@@ -144,15 +144,7 @@ class KnowledgeBase:
             return await self._ingest_background(document_id, user_id, name, kind, data)
         extracted = await asyncio.to_thread(self._extract, kind, data, name)
         prepared = await self._prepare(document_id, user_id, name, extracted)
-        await documents.insert(
-            self.db,
-            document_id=document_id,
-            user_id=user_id,
-            filename=name,
-            content_type=CONTENT_TYPES[kind],
-            size_bytes=len(data),
-            status="processing",
-        )
+        await self._insert_row(document_id, user_id, name, kind, len(data), "processing")
         try:
             await self.store.upsert(prepared.points)
             doc = _doc(await documents.mark_ready(self.db, document_id, len(prepared.points), prepared.title))
@@ -164,6 +156,20 @@ class KnowledgeBase:
             raise DocumentNotFoundError(document_id)
         log.info("document ingested", document_id=str(document_id), chunks=doc.chunk_count, kind=kind)
         return doc
+
+    async def _insert_row(
+        self, document_id: UUID, user_id: str, name: str, kind: FileKind, size: int, status: str
+    ) -> Document:
+        row = await documents.insert(
+            self.db,
+            document_id=document_id,
+            user_id=user_id,
+            filename=name,
+            content_type=CONTENT_TYPES[kind],
+            size_bytes=size,
+            status=status,
+        )
+        return Document.model_validate(row)
 
     async def _discard(self, user_id: str, document_id: UUID) -> None:
         with contextlib.suppress(Exception):
@@ -197,15 +203,7 @@ class KnowledgeBase:
         if spool is not None:
             await asyncio.to_thread(spool.write_bytes, data)
         try:
-            doc = Document.model_validate(await documents.insert(
-                self.db,
-                document_id=document_id,
-                user_id=user_id,
-                filename=name,
-                content_type=CONTENT_TYPES[kind],
-                size_bytes=len(data),
-                status="pending",
-            ))
+            doc = await self._insert_row(document_id, user_id, name, kind, len(data), "pending")
         except BaseException:
             if spool is not None:
                 spool.unlink(missing_ok=True)
