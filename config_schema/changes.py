@@ -1,12 +1,13 @@
 """What one configuration write did: :class:`Change` per key, :class:`ChangeResult` per layer version.
 
-Also the two small rules every writer shares: when a stored value counts as unchanged (:func:`same`), how a
+Also the small rules every writer shares: which keys changed (:func:`changes_between`, :func:`same`), how a
 change becomes a ``config_history`` row (:func:`history_entry`), and how rejected keys become a domain error
 (:func:`issues_error`: Forbidden for a scope violation, else InvalidInput).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -56,6 +57,13 @@ def same(a: StoredValue | None, b: StoredValue | None) -> bool:
     if a is None or b is None:
         return a is b
     return a.value == b.value and type(a.value) is type(b.value) and a.admin_set == b.admin_set
+
+
+def changes_between(
+    current: Mapping[str, StoredValue], desired: Mapping[str, StoredValue | None]
+) -> list[Change]:
+    """The keys of ``desired`` whose value differs from ``current`` (None: no value in the layer)."""
+    return [Change(k, current.get(k), new) for k, new in desired.items() if not same(current.get(k), new)]
 
 
 def history_entry(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from config_schema.changes import Change, ChangeResult, history_entry, raise_issues, same
+from config_schema.changes import ChangeResult, changes_between, history_entry, raise_issues
 from config_schema.registry import Registry
 from config_schema.reload import ConfigFeed, notify_change
 from config_schema.resolver import ConfigIssues, Layer, check_deletes, check_values, layer_allows, mask
@@ -140,9 +140,7 @@ class LayerWriter:
         action: str,
     ) -> ChangeResult:
         """Write the keys whose value differs (under the caller's generation lock) as one new version."""
-        changes = [
-            Change(k, current.get(k), new) for k, new in desired.items() if not same(current.get(k), new)
-        ]
+        changes = changes_between(current, desired)
         if not changes:
             generation = await repo.lock_generation(conn, layer, owner)
             return ChangeResult(layer, owner, generation)
@@ -190,9 +188,7 @@ class LayerWriter:
         action: str,
     ) -> ChangeResult:
         """Write a thread's session layer as one new version (under the caller's generation lock)."""
-        changes = [
-            Change(k, current.get(k), new) for k, new in desired.items() if not same(current.get(k), new)
-        ]
+        changes = changes_between(current, desired)
         if not changes:
             return ChangeResult("session", thread_id, await repo.lock_generation(conn, "session", thread_id))
         generation = await repo.bump_generation(conn, "session", thread_id)
