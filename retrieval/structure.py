@@ -17,14 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from providers.offline.sentences import LEGAL_NOTICE
+
 BlockKind = Literal["paragraph", "list", "table", "definition", "code", "quote"]
 
-_FRONT = re.compile(
-    r"copyright\s*(?:©|\(c\)|\d{4})|©\s*\d{4}|all rights reserved|without any warranty|"
-    r"permission is granted to copy|gnu (?:free documentation|general public) license|"
-    r"this (?:document|manual|program) is free(?: software)?;",
-    re.IGNORECASE,
-)
 _NAV_LINE = re.compile(r"^\s*(?:\*\*)?(?:next|previous|prev|up|home)(?:\*\*)?\s*[:|]", re.IGNORECASE)
 _TOC_HEADING = re.compile(r"^(?:table of )?contents$|^目录$", re.IGNORECASE)
 _TOC_LABEL = re.compile(r"^\W*(?:table of )?contents\W*$|^\W*目录\W*$", re.IGNORECASE)
@@ -56,7 +52,7 @@ class Block:
 
 def is_front_matter(text: str) -> bool:
     """Whether a block is a copyright or licence notice."""
-    return _FRONT.search(text) is not None
+    return LEGAL_NOTICE.search(text) is not None
 
 
 def is_navigation(text: str) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from providers.offline.ranking import BM25, mmr, term_vector
-from providers.offline.sentences import clean_sentence, passages, split_sentences
+from providers.offline.sentences import LEGAL_NOTICE, clean_sentence, passages, split_sentences
 from providers.offline.tokens import terms, word_count
 from providers.types import CitedSentence, SourceDoc
 
@@ -32,14 +32,8 @@ class Candidate:
     document: str = ""  # the document it comes from (chunks and sections of one file share it)
 
 
-# Sentences that are never quoted: licence and copyright notices, navigation, table-of-contents lines,
-# markup or code rather than prose.
-_FRONT = re.compile(
-    r"copyright\s*(?:©|\(c\)|\d{4})|©\s*\d{4}|all rights reserved|without any warranty|"
-    r"permission is granted to copy|free documentation license|general public license|"
-    r"redistribute it and/or modify",
-    re.IGNORECASE,
-)
+# Sentences that are never quoted: licence and copyright notices (sentences.LEGAL_NOTICE), navigation,
+# table-of-contents lines, markup or code rather than prose.
 _NAVIGATION = re.compile(r"^(?:next|previous|prev|up|home|contents|index)\s*[:|]|(?:\.\s?){4,}\s*\d*", re.I)
 _SUBJECTLESS = re.compile(
     r"^(?:this|it|its|these|they|their|that|those|such|here|returns?|function|members|used|use|"
@@ -63,7 +57,7 @@ def _prose(sentence: str) -> bool:
 
 
 def _quotable(sentence: str) -> bool:
-    return not _FRONT.search(sentence) and not _NAVIGATION.search(sentence) and _prose(sentence)
+    return not LEGAL_NOTICE.search(sentence) and not _NAVIGATION.search(sentence) and _prose(sentence)
 
 
 def _with_context(sentence: str, term: str | None, heading: str | None) -> str:

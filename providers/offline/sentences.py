@@ -12,6 +12,16 @@ import re
 
 from providers.offline.tokens import is_cjk
 
+# Copyright and licence notices: kept for search but never quoted. One pattern for both places that look:
+# the knowledge base flags such blocks as front matter (retrieval.structure), the offline engine skips such
+# sentences (providers.offline.selection).
+LEGAL_NOTICE = re.compile(
+    r"copyright\s*(?:©|\(c\)|\d{4})|©\s*\d{4}|all rights reserved|without any warranty|"
+    r"permission is granted to copy|(?:gnu )?(?:free documentation|general public) license|"
+    r"redistribute it and/or modify|this (?:document|manual|program) is free(?: software)?;",
+    re.IGNORECASE,
+)
+
 _ABBREVIATIONS: frozenset[str] = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e fig figs no nos vol pp al inc ltd co corp approx dept est jan feb "
     "mar apr jun jul aug sep sept oct nov dec cf ca resp ch sec secs eq eqs ref refs ed eds p ff viz approx "
