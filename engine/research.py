@@ -99,13 +99,17 @@ async def start_research(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "body"
         raise InvalidInput(f"{where}: {first.get('msg')}") from None
-    if thread_id is None:
-        thread_id = str(uuid.uuid4())
-        async with runtime.db.transaction() as conn:
-            await threads_repo.insert(
+    new_thread = thread_id is None
+    thread_id = thread_id or str(uuid.uuid4())
+    # the run first: it creates the new thread in its own transaction, so a refused run (a setting, the
+    # budget, the queue cap) leaves no empty thread behind
+    run = await lifecycle.create_run(runtime, user, thread_id, body)
+    if new_thread:
+        async with runtime.db.connection() as conn:
+            await threads_repo.update_metadata(
                 conn, user.user_id, thread_id, {"research_question": query[:500], "research_mode": mode}
             )
-    return await lifecycle.create_run(runtime, user, thread_id, body)
+    return run
 
 
 async def resume_research(

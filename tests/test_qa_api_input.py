@@ -20,7 +20,12 @@ test names the route, the request and the answer expected; each failed when it w
   seconds (a float), in the same object;
 - ``POST /api/v1/sessions`` takes a keyword of any length (the ``discover_topics`` action caps one at 2000);
 - the multi-agent writer repeats a sentence an earlier section already quotes when the two sections' texts
-  split into sentences differently (a quoted sentence starting with a lower-case code name).
+  split into sentences differently (a quoted sentence starting with a lower-case code name);
+- ``POST /api/v1/research/start`` with a session setting its layer refuses (``{"research.breadth": "many"}``)
+  is a 422 but leaves an empty thread behind (listed in the web UI as a session): the thread was inserted
+  in a transaction of its own before the run's settings were checked;
+- ``POST /api/v1/knowledge/upload`` of ``<300 characters>.md`` is a 415 "a file without extension": the
+  name was cut to 255 characters, extension included.
 """
 
 from __future__ import annotations
@@ -199,3 +204,20 @@ def test_research_start_refuses_blank_query_in_the_shared_function() -> None:
     with pytest.raises(InvalidInput) as info:
         asyncio.run(start_research(None, User(user_id="u"), " \n\t "))  # type: ignore[arg-type]
     assert status_of(info.value) == 422 and "query" in info.value.detail
+
+
+def test_research_start_with_a_refused_setting_creates_no_thread(alice: httpx.Client) -> None:
+    before = alice.post("/threads/count", json={}).json()
+    for settings in ({"research.breadth": "many"}, {"research.breadth": 10**9}):
+        r = alice.post("/api/v1/research/start", json={"query": "q", "mode": "multi_agent", "settings": settings})
+        assert r.status_code == 422, r.text
+        assert r.json()["key"] == "research.breadth"
+    assert alice.post("/threads/count", json={}).json() == before
+
+
+def test_a_long_file_name_keeps_its_extension(alice: httpx.Client) -> None:
+    name = "é" * 300 + ".md"
+    r = alice.post("/api/v1/knowledge/upload", files={"file": (name, b"# Kiwis\n\nKiwis are flightless birds.\n")})
+    assert r.status_code == 201, r.text
+    stored = r.json()["filename"]
+    assert stored.endswith(".md") and len(stored) <= 255 and stored.startswith("é"), stored

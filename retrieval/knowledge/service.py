@@ -52,8 +52,13 @@ STALE_SECONDS = 1800.0
 
 
 def _clean_filename(filename: str) -> str:
+    """The base name, at most 255 characters: a longer one is cut before its extension, which is kept."""
     name = PurePath(filename.replace("\\", "/")).name.strip()
-    return name[:255]
+    if len(name) <= 255:
+        return name
+    suffix = PurePath(name).suffix
+    suffix = suffix if len(suffix) <= 16 else ""
+    return name[: 255 - len(suffix)] + suffix
 
 
 def _doc(row: dict[str, Any] | None) -> Document | None:
