@@ -28,6 +28,7 @@ from engine.accounting import check_run_budget, run_callbacks
 from engine.context import fit_to_graph, fresh_secrets
 from engine.current import runtime_scope
 from engine.events import EventWriter
+from engine.execution import AttemptsExhausted, Execution, HandBack, StopReason, transient
 from engine.interrupts import interrupts_by_task
 from engine.rollback import rollback_run
 from engine.run_input import build_config, prepare_input
@@ -37,7 +38,7 @@ from engine.user_store import UserStore
 from persistence import runs as runs_repo
 from persistence.channels import EVENTS_CHANNEL, RUNS_CHANNEL
 from persistence.checkpointer import FencedOut, FencedSaver
-from persistence.db import is_transient, retrying
+from persistence.db import retrying
 from persistence.runs_sql import (
     FINISH_RUN_AND_THREAD,
     MAX_EVENT_SEQ,
@@ -54,76 +55,8 @@ log = structlog.get_logger("clew.executor")
 ERROR_CHANNEL = "__error__"  # LangGraph's (private since 1.0) channel of a task's error write
 
 
-
-class AttemptsExhausted(Exception):
-    """The run was claimed more often than its max_attempts allows."""
-
-
 class _NodeTimeout(Exception):
     """Carries a ``TimeoutError`` a node raised (as opposed to the run exceeding its timeout)."""
-
-
-class HandBack(Exception):
-    """Raised at a super-step boundary of a draining worker: the step's checkpoint is durable, the next step
-    must not start here (the run is handed back and continues elsewhere)."""
-
-
-def transient(exc: BaseException) -> bool:
-    """Whether a failed attempt is worth another one: a lost lease, a database connection or serialization
-    failure, a network connection failure (``ConnectionError``, httpx's transport errors, and anything raised
-    *from* one, as SDK clients wrap them). Any other exception a node raises will recur: the run ends ``error``
-    at once. A node's own LangGraph ``RetryPolicy`` has already been applied inside the attempt (LangGraph retries
-    the node as the policy says before the exception reaches clew), so clew does not multiply it."""
-    try:
-        import httpx
-
-        network: tuple[type[BaseException], ...] = (ConnectionError, httpx.TransportError)
-    except ImportError:  # pragma: no cover - httpx is a dependency of the SDKs clew uses
-        network = (ConnectionError,)
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (FencedOut, *network)) or is_transient(current):
-            return True
-        current = current.__cause__
-    return False
-
-
-class StopReason:
-    CANCEL = "cancel"
-    SHUTDOWN = "shutdown"
-    FENCED = "fenced"
-
-
-class Execution:
-    """Handle on a run being executed, so the worker can stop it for a reason."""
-
-    def __init__(self, run: dict[str, Any], *, lease_deadline: float = 0.0) -> None:
-        self.run = run
-        self.run_id = str(run["run_id"])
-        self.thread_id = str(run["thread_id"])
-        self.token = int(run["fencing_token"])
-        self.reason: str | None = None
-        self.drain_requested = asyncio.Event()
-        # until when (time.monotonic()) this worker's lease is known to hold: the claim and each renewal set it
-        # (from the moment the statement was sent, so it is never later than the database's own expiry)
-        self.lease_deadline = lease_deadline
-        self.stream_task: asyncio.Task[None] | None = None
-        self.context: Any = None
-        self.final_values: Any = None
-        self.final_interrupts: dict[str, Any] | None = None
-        # the last root `values` chunk of the stream, while no interrupt has been seen (else None)
-        self.streamed_final: Any = None
-        self.saw_interrupt = False
-        # whether another run of the thread may be waiting for this one (so the worker claims again)
-        self.next_queued = True
-
-    def stop(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
-        if self.stream_task is not None and not self.stream_task.done():
-            self.stream_task.cancel()
 
 
 class _BoundarySaver(FencedSaver):

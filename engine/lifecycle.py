@@ -262,7 +262,8 @@ async def take_over_cancelled(runtime: Runtime, run_id: str) -> bool:
     import socket
     import time
 
-    from engine.executor import Execution, execute
+    from engine.execution import Execution
+    from engine.executor import execute
 
     lease = runtime.settings.lease_seconds
     sent = time.monotonic()

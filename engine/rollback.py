@@ -20,7 +20,7 @@ from persistence.runs_sql import LOCK_THREAD, SETTLE_THREAD, STOP_FOR_ROLLBACK
 
 if TYPE_CHECKING:
     from engine.events import EventWriter
-    from engine.executor import Execution
+    from engine.execution import Execution
     from engine.runtime import Runtime
 
 

@@ -14,7 +14,7 @@ from langgraph.types import Command
 from engine.context import AUTH_USER_ID
 
 if TYPE_CHECKING:
-    from engine.executor import Execution
+    from engine.execution import Execution
     from persistence.checkpointer import FencedSaver
 
 

@@ -16,7 +16,7 @@ from langchain_core.messages import BaseMessageChunk, message_chunk_to_message
 
 if TYPE_CHECKING:
     from engine.events import EventWriter
-    from engine.executor import Execution
+    from engine.execution import Execution
     from engine.runtime import Runtime
 
 STREAM_MODES = {"values", "updates", "messages", "messages-tuple", "custom", "debug", "tasks", "checkpoints", "events"}

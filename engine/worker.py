@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import structlog
 
-from engine.executor import Execution, StopReason, execute
+from engine.execution import Execution, StopReason
+from engine.executor import execute
 from engine.tracing import run_span
 from persistence.runs_sql import CLAIM_RUN, OWNS_RUN, RENEW_LEASES
 
