@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from nodes.data.denylist import denied
-from nodes.data.reach import TargetRefused, check_sqlite, check_target, refuse_if_own
+from nodes.data.reach import TargetRefused, check_target, refuse_if_own
 from nodes.data.runtime import own_identity, reach_settings
 from persistence import connections as repo
 from persistence.connections import server_identity
@@ -100,12 +100,6 @@ def check_options(driver: str, options: dict[str, Any]) -> None:
             raise ValueError(f"option {key!r} is not supported for {driver}; allowed: {sorted(allowed)}")
         if not isinstance(value, str | int | bool) or isinstance(value, str) and not re.fullmatch(r"[\w./:@ -]*", value):
             raise ValueError(f"option {key!r}: a plain string or number is required")
-
-
-def check_sqlite_path(path: str, data_dir: Path) -> None:
-    """Refuse a SQLite file inside clew's own data directory (its key file, the embedded Qdrant's SQLite
-    files with every user's knowledge base): ``ValueError`` naming the problem."""
-    check_sqlite(path, data_dir, ["*"])
 
 
 async def check_reach(values: dict[str, Any], db_url: str, data_dir: Path) -> str | None:

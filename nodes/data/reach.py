@@ -182,14 +182,6 @@ def setting_list(values: dict[str, Any], key: str, default: Iterable[str]) -> li
 
 
 # --------------------------------------------------------------------- the running server's identity
-async def identity(conn: Any) -> tuple[str, str]:
-    """``(current_database(), pg_postmaster_start_time())`` of a psycopg async connection: the pair names
-    one database of one running server, whatever host name or address reached it."""
-    from persistence.connections import server_identity
-
-    return await server_identity(conn)
-
-
 def refuse_if_own(theirs: tuple[str, str], own: tuple[str, str] | None) -> None:
     if own is not None and theirs == own:
         raise TargetRefused(OWN_DATABASE)
