@@ -71,6 +71,9 @@ class ContentInput(TypedDict, total=False):
     category: str
     keywords: list[str]
     topic: str
+    angle: str
+    source_mode: str
+    preset: str
 
 
 def engine_flags(state: Mapping[str, Any], stage: str, offline: bool) -> dict[str, bool]:
