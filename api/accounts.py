@@ -1,6 +1,6 @@
 """clew's own accounts: password sign-in, access + refresh JWTs with rotation and reuse detection, API keys.
 
-- Passwords are hashed with argon2id through ``pwdlib`` (its recommended parameters), off the event loop.
+- Passwords are hashed with argon2id through ``pwdlib`` (``engine/accounts.py``, shared with the CLI).
 - Access tokens: HS256 JWTs issued by clew (``iss`` = ``clew``, ``typ`` = ``access``, ``role`` claim), valid
   ``CLEW_ACCESS_TOKEN_MINUTES``; signed with ``CLEW_JWT_SECRET`` or, when unset, a random secret stored once in
   the database (``clew_secrets``) so every process agrees.
@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 import secrets
 import uuid
 import weakref
@@ -22,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import jwt
-from pwdlib import PasswordHash
 
 from api.errors import ApiError
+from engine.accounts import check_username, hash_password, verify_password
 from persistence import accounts as repo
 from persistence.db import Conn
 
@@ -33,30 +31,6 @@ if TYPE_CHECKING:
 
 ISSUER = "clew"
 AUDIENCE = "clew"
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.@-]{1,63}$")
-
-_hasher = PasswordHash.recommended()
-# verified against when the account does not exist, so an unknown name costs as long as a wrong password
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def verify_password(password: str, password_hash: str | None) -> bool:
-    ok = await asyncio.to_thread(_hasher.verify, password, password_hash or _DUMMY_HASH)
-    return bool(ok) and password_hash is not None
-
-
-def check_username(name: str) -> str:
-    name = name.strip().lower()
-    if not USERNAME.match(name):
-        raise ApiError(422, "invalid", "username: 2-64 characters of a-z, 0-9, '_', '.', '@', '-', "
-                       "starting with a letter or digit")
-    return name
-
-
 # per runtime (a process has one; tests start several): the secret once read
 _SIGNING_SECRETS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 

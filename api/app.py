@@ -1,13 +1,13 @@
 """The FastAPI application: Agent Server protocol routes plus clew's own, over one :class:`Runtime`.
 
-Optional routers (configuration, todos, knowledge base, research) are included when their module exists,
-so each subsystem adds its routes without this file growing a branch per feature.
+Everything is passed in here, as in ``Starlette(routes=[…], lifespan=…)``: the middlewares, the error
+handlers, every router (:data:`ROUTERS`, in the order they are matched: the web UI's catch-all last), and the
+lifespan that builds the runtime with its node extensions. ``clew serve`` starts it through uvicorn with the
+import string ``"api.app:create_app"`` (settings from the environment).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,15 +17,36 @@ from fastapi import FastAPI
 
 from api import errors, operations, tracing
 from api.limits import RequestLimits
-from api.routers import assistants, runs, store, system, threads
+from api.routers import (
+    accounts,
+    assistants,
+    chat,
+    config,
+    connections,
+    content_sessions,
+    knowledge,
+    ops,
+    research,
+    runs,
+    sessions,
+    store,
+    system,
+    threads,
+    todos,
+    ui,
+)
 from config_schema.settings import RuntimeSettings
 from engine.runtime import Runtime
 from nodes.extensions import node_extensions
 
 log = structlog.get_logger("clew.api")
 
-OPTIONAL_ROUTERS = ("config", "todos", "sessions", "knowledge", "research", "content_sessions", "connections",
-                    "chat", "ui")
+ROUTERS = (
+    ops, accounts,  # /ready, /metrics; sign-in, API keys
+    system, assistants, threads, runs, store,  # the Agent Server protocol
+    config, todos, sessions, knowledge, research, content_sessions, connections, chat,  # clew's own
+    ui,  # the web UI, last: it serves the page for any other GET
+)
 
 
 def create_app(
@@ -36,6 +57,7 @@ def create_app(
     runtime: Runtime | None = None,
 ) -> FastAPI:
     settings = settings or RuntimeSettings()
+    config_path = config_path or settings.graphs_config
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,12 +78,9 @@ def create_app(
     # body-size limit and storable JSON (api/limits.py); added first, so CORS and the browser-safety checks
     # (api/operations.py, outside it) also cover its refusals
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
-    operations.install(app, settings)  # browser safety, request ids, accounts, /ready, /metrics
+    operations.install(app, settings)  # browser safety, request ids
     errors.install(app)
     tracing.install(app, settings)  # OpenTelemetry request spans when CLEW_OTEL_ENABLED (api/tracing.py)
-    for module in (system, assistants, threads, runs, store):
+    for module in ROUTERS:
         app.include_router(module.router)
-    for name in OPTIONAL_ROUTERS:
-        if importlib.util.find_spec(f"api.routers.{name}") is not None:
-            app.include_router(importlib.import_module(f"api.routers.{name}").router)
     return app

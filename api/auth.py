@@ -6,44 +6,28 @@
   RS256 with ``CLEW_JWT_PUBLIC_KEY``, or any asymmetric algorithm with keys from ``CLEW_JWT_JWKS_URL``
   (``jwt.PyJWKClient``: keys cached, refetched when a token names an unknown ``kid``, so rotation works).
 
-API keys are random 32-byte tokens prefixed ``clew_``; only their SHA-256 is stored, so a database leak does
-not leak keys (a fast hash is right here: the key has 256 bits of entropy, unlike a password). Admins are
-users whose role is ``admin`` or who are listed in ``CLEW_ADMIN_USERS``.
+API keys (created and hashed in ``engine/accounts.py``) are looked up by their SHA-256. Admins are users whose
+role is ``admin`` or who are listed in ``CLEW_ADMIN_USERS``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import secrets
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import jwt
-from pydantic import BaseModel
 
 from api.errors import ApiError
+from domain.users import LOCAL_USER, User
+from engine.accounts import hash_key
 from persistence import accounts as accounts_repo
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
-LOCAL_USER = "local"
 JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
-
-
-class User(BaseModel):
-    user_id: str
-    is_admin: bool = False
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_key() -> str:
-    return "clew_" + secrets.token_urlsafe(32)
 
 
 def _unauthorized(detail: str) -> ApiError:
@@ -129,16 +113,3 @@ async def _decode_jwt(runtime: Runtime, token: str) -> str:
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"invalid token: {exc}") from exc
     return str(claims["sub"])
-
-
-async def create_api_key(runtime: Runtime, user_id: str, name: str = "") -> str:
-    """Create a key for ``user_id`` (creating the user if needed) and return it; it is shown only once."""
-    key, _ = await create_api_key_row(runtime, user_id, name)
-    return key
-
-
-async def create_api_key_row(runtime: Runtime, user_id: str, name: str = "") -> tuple[str, dict[str, Any]]:
-    key = new_key()
-    async with runtime.db.transaction() as conn:
-        row = await accounts_repo.insert_key(conn, user_id, hash_key(key), name)
-    return key, row

@@ -14,10 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from api.limits import Label, Metadata, StoreKey
-from engine.run_stream import STREAM_MODES
+from domain.values import Label, Metadata, StoreKey
+from engine.run_models import CommandBody
 
-MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 MAX_OFFSET = 2**63 - 1
 _PATH = re.compile(r"[A-Za-z_][\w-]*(\[-?\d+\])*(\.[A-Za-z_][\w-]*(\[-?\d+\])*)*")  # Postgres OFFSET is a bigint: larger values would fail in the database
 
@@ -31,49 +30,6 @@ def _uuid(value: str, what: str) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise ValueError(f"{what} {value!r}: must be a UUID") from None
-
-
-class CommandBody(_Body):
-    resume: Any = None
-    update: Any = None
-    goto: Any = None
-
-
-class RunCreate(_Body):
-    assistant_id: str = Field(min_length=1)
-    input: Any = None
-    command: CommandBody | None = None
-    config: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
-    metadata: Metadata | None = None
-    stream_mode: list[str] | str = Field(default_factory=lambda: ["values"])
-    stream_subgraphs: bool = False
-    stream_resumable: bool = False
-    multitask_strategy: MultitaskStrategy = "enqueue"
-    if_not_exists: Literal["create", "reject"] = "reject"
-    on_disconnect: Literal["cancel", "continue"] | None = None
-    on_completion: Literal["delete", "keep"] | None = None
-    checkpoint_id: str | None = None
-    checkpoint: dict[str, Any] | None = None
-    interrupt_before: Literal["*"] | list[str] | None = None
-    interrupt_after: Literal["*"] | list[str] | None = None
-    durability: Literal["sync", "async", "exit"] | None = None
-    checkpoint_during: bool | None = None
-    after_seconds: float | None = Field(default=None, ge=0, le=86400)
-    # sent by the SDKs; accepted and not acted on (no webhooks, no LangSmith feedback or tracing from clew)
-    webhook: str | None = None
-    feedback_keys: list[str] | None = None
-    langsmith_tracer: dict[str, Any] | None = None
-    strict_resume: bool | None = None
-
-    @field_validator("stream_mode")
-    @classmethod
-    def _modes(cls, v: list[str] | str) -> list[str]:
-        modes = [v] if isinstance(v, str) else list(v)
-        for m in modes:
-            if m not in STREAM_MODES:
-                raise ValueError(f"unknown stream mode {m!r}; expected one of {sorted(STREAM_MODES)}")
-        return modes or ["values"]
 
 
 class SuperstepUpdate(_Body):

@@ -21,7 +21,6 @@ It is pure ASGI (no ``BaseHTTPMiddleware``) so SSE responses stream through unto
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config_schema.settings import RuntimeSettings
+from domain.hosts import is_loopback, normalise_origin, split_host
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -51,26 +51,6 @@ HTML_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-def split_host(host: str) -> str:
-    """The name part of a ``Host`` header: ``[::1]:2024`` → ``::1``, ``localhost:80`` → ``localhost``."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        end = host.find("]")
-        return host[1:end] if end > 0 else host
-    if host.count(":") == 1:
-        return host.split(":", 1)[0]
-    return host  # a bare IPv6 address or a name without a port
-
-
-def is_loopback(name: str) -> bool:
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def host_allowed(name: str, *, auth_off: bool, allowed: Iterable[str]) -> bool:
     """Whether a request for host ``name`` is served. ``allowed`` entries may start with ``*.``."""
     if is_loopback(name):
@@ -81,13 +61,6 @@ def host_allowed(name: str, *, auth_off: bool, allowed: Iterable[str]) -> bool:
     if not patterns or "*" in patterns:
         return True
     return any(name == p or (p.startswith("*.") and name.endswith(p[1:])) for p in patterns)
-
-
-def normalise_origin(origin: str) -> str:
-    parts = urlsplit(origin.strip())
-    if not parts.scheme or not parts.netloc:
-        return origin.strip().lower()
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 class SecurityMiddleware:

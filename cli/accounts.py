@@ -44,9 +44,9 @@ def with_db(fn: Callable[[_DbRuntime], Awaitable[T]]) -> T:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from api.auth import create_api_key
+    from engine.accounts import create_api_key
 
-    print(with_db(lambda rt: create_api_key(rt, args.user, args.name or "")))  # type: ignore[arg-type]
+    print(with_db(lambda rt: create_api_key(rt.db, args.user, args.name or "")))
     return 0
 
 
@@ -87,8 +87,8 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_users_create(args: argparse.Namespace) -> int:
-    from api.accounts import check_username, hash_password
     from domain.errors import ClewError
+    from engine.accounts import check_username, hash_password
     from persistence import accounts as repo
 
     try:

@@ -1,6 +1,9 @@
 """The ``clew`` command: serve the API with workers, run workers only, manage keys, run research.
 
-Subcommands are registered by small modules (``cli/<name>.py``) so each concern stays in its own file.
+``serve`` and ``worker`` are here; the other subcommands live in one module per concern, each adding its
+parsers with ``register`` and listed in :data:`SUBCOMMANDS`. ``serve`` starts the API through uvicorn with the
+import string ``"api.app:create_app"`` (the CLI does not import the API), handing it its options through the
+environment (``CLEW_WORKERS``, ``CLEW_GRAPHS_CONFIG``).
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ import signal
 import sys
 from pathlib import Path
 
+from cli import accounts, ingest, ops, research
 from config_schema.settings import RuntimeSettings
 from engine.logging_setup import configure
 
 DEFAULT_PORT = 2024
+APP = "api.app:create_app"
+
+# the subcommands of the modules beside this one, in the order `clew --help` lists them
+SUBCOMMANDS = (accounts, ops, research, ingest)
 
 
 def _diagnostics() -> None:
@@ -57,11 +65,12 @@ def _starting(kind: str, workers: int) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
-
-    settings = RuntimeSettings()
     if args.workers is not None:
-        settings.workers = args.workers
+        os.environ["CLEW_WORKERS"] = str(args.workers)
+    config_path = Path(args.config) if args.config else _default_config()
+    if config_path is not None:
+        os.environ["CLEW_GRAPHS_CONFIG"] = str(config_path)
+    settings = RuntimeSettings()
     if settings.auth == "none" and not _is_loopback(args.host):
         print(
             f"refusing to listen on {args.host} with auth off: set CLEW_AUTH=api_key or jwt, "
@@ -71,13 +80,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_format, settings.log_level)
     _diagnostics()
-    config_path = Path(args.config) if args.config else _default_config()
     _starting("serve", settings.workers)
-    app = create_app(settings, config_path)
     # keep-alive longer than clients' idle gaps: a connection closed by the server just as a client reuses
     # it is a spurious "server disconnected" for that client
     uvicorn.run(
-        app,
+        APP,
+        factory=True,  # create_app() reads the settings (and the options set above) from the environment
         host=args.host,
         port=args.port,
         log_level="warning",
@@ -140,14 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="serve /metrics and /ready on this port (default: CLEW_METRICS_PORT, 0 = none)")
     worker.set_defaults(func=cmd_worker)
 
-    for module in ("accounts", "ops", "research", "ingest"):
-        try:
-            mod = __import__(f"cli.{module}", fromlist=["register"])
-        except ModuleNotFoundError:
-            continue
-        register = getattr(mod, "register", None)
-        if register is not None:
-            register(sub)
+    for module in SUBCOMMANDS:
+        module.register(sub)
     return parser
 
 

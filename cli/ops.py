@@ -79,7 +79,7 @@ async def _open_knowledge(settings: RuntimeSettings, db: Any) -> Any:
 
 
 def _auth_checks(s: RuntimeSettings) -> list[Check]:
-    from api.security import is_loopback, normalise_origin, split_host
+    from domain.hosts import is_loopback, normalise_origin, split_host
 
     out: list[Check] = []
     if s.auth == "none":
@@ -225,8 +225,8 @@ async def serve_worker_metrics(runtime: Any, port: int, host: str = "0.0.0.0") -
     import uvicorn
     from fastapi import FastAPI, Response
 
-    from api.routers.ops import readiness
     from engine import metrics
+    from engine.operations import readiness
 
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 

@@ -75,6 +75,8 @@ class RuntimeSettings(BaseSettings):
     # checkpoint commits, on models), so with 4 slots the CPU idled while runs queued: 10 served more runs/s in
     # 5 of 6 paired rounds on 2 cores (median 47 against 28; docs/benchmarks.md, issue 18)
     workers: int = 10
+    # the langgraph.json graphs are loaded from (`clew serve --config` sets it; none: no graphs)
+    graphs_config: Path | None = None
     lease_seconds: float = 6.0
     max_attempts: int = 3
     run_timeout_seconds: float = 3600.0

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import structlog
 
-from api.schemas import RunCreate
 from domain.errors import Conflict, InvalidInput, NotFound
 from engine.accounting import check_run_budget
 from engine.context import without_secrets
 from engine.graphs import system_assistant_id
 from engine.interrupts import check_resume
 from engine.queue_cap import check_queued_runs
+from engine.run_models import RunCreate
 from persistence import assistants as assistants_repo
 from persistence import channels, checkpoint_sql
 from persistence import runs as runs_repo
@@ -30,7 +30,7 @@ from persistence.channels import CANCEL_CHANNEL, EVENTS_CHANNEL, RUNS_CHANNEL
 from persistence.runs_sql import LOCK_THREAD, SETTLE_THREAD, TAKE_OVER_CANCELLED
 
 if TYPE_CHECKING:
-    from api.auth import User
+    from domain.users import User
     from engine.runtime import Runtime
     from persistence.db import Conn
 

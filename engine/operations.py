@@ -8,6 +8,9 @@
   (read by ``/ready``, the ``clew_workers_alive`` metric and ``clew doctor``), removed on a clean stop;
 - the retention job (``engine/retention.py``) every ``CLEW_RETENTION_INTERVAL_SECONDS``; the advisory lock
   makes every process but one skip a pass.
+
+:func:`readiness` is the readiness check behind ``/ready`` of ``clew serve`` (``api/routers/ops.py``) and of
+``clew worker``'s metrics port (``cli/ops.py``).
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from engine import metrics
 from engine.retention import RetentionContext, run_retention
 from persistence import metrics_sql
+from persistence.migrations import migration_files
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -31,6 +35,40 @@ log = structlog.get_logger("clew.operations")
 HEARTBEAT_SECONDS = 10.0
 # the first pass waits a little, so start-up (and a test's first requests) are not competing with it
 RETENTION_FIRST_DELAY = 30.0
+WORKER_HEARTBEAT_WINDOW = 30.0
+
+
+async def readiness(runtime: Any) -> dict[str, dict[str, Any]]:
+    """Each check's ``{"ok": bool, "detail": str}``."""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        async with asyncio.timeout(5):
+            async with runtime.db.connection() as conn:
+                applied = await metrics_sql.applied_migrations(conn)
+                workers = await metrics_sql.live_workers(conn, WORKER_HEARTBEAT_WINDOW)
+        checks["database"] = {"ok": True, "detail": "answers"}
+        missing = sorted({v for v, _, _ in migration_files()} - applied)
+        checks["migrations"] = {"ok": not missing, "detail": f"missing {missing}" if missing else "all applied"}
+        checks["workers"] = {"ok": workers > 0, "detail": f"{workers} worker process(es) alive"
+                             if workers else "no worker heartbeat in the last 30 s: start `clew worker` or "
+                             "serve with --workers > 0"}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+    checks["listener"] = {"ok": runtime.listener.listening,
+                          "detail": "listening" if runtime.listener.listening else "reconnecting"}
+    kb = runtime.knowledge
+    if kb is not None:
+        try:
+            async with asyncio.timeout(5):
+                await kb.store.other_collections()
+            checks["vector_store"] = {"ok": True, "detail": f"collection {kb.store.collection}"}
+        except Exception as exc:
+            checks["vector_store"] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
+    elif runtime.settings.qdrant_url:
+        checks["vector_store"] = {"ok": False, "detail": f"Qdrant at {runtime.settings.qdrant_url} not reachable"}
+    else:
+        checks["vector_store"] = {"ok": True, "detail": "embedded store owned by another process"}
+    return checks
 
 
 async def _heartbeats(runtime: Runtime) -> None:

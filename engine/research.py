@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import ValidationError
 
-from api.schemas import RunCreate
 from domain.errors import Conflict, InvalidInput, NotFound
 from engine import lifecycle
+from engine.run_models import RunCreate
 from engine.serde import to_jsonable
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
 from reports.export import ExportFormat, export_report
 
 if TYPE_CHECKING:
-    from api.auth import User
+    from domain.users import User
     from engine.runtime import Runtime
 
 # Research mode -> the graph that runs it.

@@ -294,9 +294,9 @@ async def resume_if_ready(runtime: Runtime, thread_id: str) -> str | None:
     Safe to call any number of times from anywhere: ``create_run`` decides under the thread lock, so at
     most one resume is created for one interruption.
     """
-    from api.auth import User
-    from api.schemas import CommandBody, RunCreate
+    from domain.users import User
     from engine import lifecycle
+    from engine.run_models import CommandBody, RunCreate
 
     async with runtime.db.connection() as conn:
         thread = await threads_repo.get_any(conn, thread_id)

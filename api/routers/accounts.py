@@ -15,11 +15,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import accounts
-from api.auth import create_api_key_row
 from api.deps import AdminUser, CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
 from api.rate_limits import limiter
 from api.responses import JSON
+from engine.accounts import create_api_key_row
 from persistence import accounts as repo
 
 router = APIRouter(tags=["accounts"])
@@ -109,7 +109,7 @@ async def list_keys(user: CurrentUser, runtime: RuntimeDep) -> Response:
 
 @router.post("/api/v1/keys", status_code=201)
 async def create_key(body: KeyCreate, user: CurrentUser, runtime: RuntimeDep) -> Response:
-    key, row = await create_api_key_row(runtime, user.user_id, body.name)
+    key, row = await create_api_key_row(runtime.db, user.user_id, body.name)
     return JSON({**_key_out(row), "key": key}, status_code=201)
 
 

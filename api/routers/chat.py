@@ -36,9 +36,9 @@ from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, conflict, not_found
 from api.responses import JSON
 from api.routers.threads import delete_thread, load_thread
-from api.schemas import CommandBody, RunCreate
 from api.streaming import HEARTBEAT_SECONDS, run_events
 from engine import lifecycle
+from engine.run_models import CommandBody, RunCreate
 from engine.serde import to_jsonable
 from nodes.data.flow import STAGES
 from nodes.data.results import to_csv

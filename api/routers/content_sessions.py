@@ -41,14 +41,14 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from api import streaming
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import ApiError, not_found
-from api.limits import Metadata
 from api.responses import JSON
 from api.routers.threads import load_thread, thread_graph
-from api.schemas import CommandBody, RunCreate
 from config_schema.access import setting
 from domain.errors import Conflict
+from domain.values import Metadata
 from engine import lifecycle
 from engine.interrupts import answer_errors, pending_interrupts
+from engine.run_models import CommandBody, RunCreate
 from engine.serde import to_jsonable
 from graphs.content_pipeline import CAPABILITIES, GRAPH_ID
 from nodes.content.actions import actions_of, is_content_interrupt

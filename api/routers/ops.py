@@ -9,55 +9,15 @@ or ``CLEW_METRICS_PUBLIC``, else it needs an administrator's credentials (a Prom
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 
 from api.deps import RuntimeDep, current_user
 from api.errors import ApiError
 from api.responses import JSON
 from engine import metrics
-from persistence import metrics_sql
-from persistence.migrations import migration_files
+from engine.operations import readiness
 
 router = APIRouter(tags=["system"])
-
-WORKER_HEARTBEAT_WINDOW = 30.0
-
-
-async def readiness(runtime: Any) -> dict[str, dict[str, Any]]:
-    """Each check's ``{"ok": bool, "detail": str}``."""
-    checks: dict[str, dict[str, Any]] = {}
-    try:
-        async with asyncio.timeout(5):
-            async with runtime.db.connection() as conn:
-                applied = await metrics_sql.applied_migrations(conn)
-                workers = await metrics_sql.live_workers(conn, WORKER_HEARTBEAT_WINDOW)
-        checks["database"] = {"ok": True, "detail": "answers"}
-        missing = sorted({v for v, _, _ in migration_files()} - applied)
-        checks["migrations"] = {"ok": not missing, "detail": f"missing {missing}" if missing else "all applied"}
-        checks["workers"] = {"ok": workers > 0, "detail": f"{workers} worker process(es) alive"
-                             if workers else "no worker heartbeat in the last 30 s: start `clew worker` or "
-                             "serve with --workers > 0"}
-    except Exception as exc:
-        checks["database"] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
-    checks["listener"] = {"ok": runtime.listener.listening,
-                          "detail": "listening" if runtime.listener.listening else "reconnecting"}
-    kb = runtime.knowledge
-    if kb is not None:
-        try:
-            async with asyncio.timeout(5):
-                await kb.store.other_collections()
-            checks["vector_store"] = {"ok": True, "detail": f"collection {kb.store.collection}"}
-        except Exception as exc:
-            checks["vector_store"] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
-    elif runtime.settings.qdrant_url:
-        checks["vector_store"] = {"ok": False, "detail": f"Qdrant at {runtime.settings.qdrant_url} not reachable"}
-    else:
-        checks["vector_store"] = {"ok": True, "detail": "embedded store owned by another process"}
-    return checks
-
 
 @router.get("/ready")
 async def ready(runtime: RuntimeDep) -> Response:

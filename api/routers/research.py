@@ -30,7 +30,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import CurrentUser, RuntimeDep
-from api.limits import Metadata
+from domain.values import Metadata
 from engine import research
 from reports.export import content_disposition, content_type, parse_format
 

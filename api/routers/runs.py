@@ -10,10 +10,11 @@ from sse_starlette import EventSourceResponse
 from api.deps import CurrentUser, RuntimeDep
 from api.errors import bad_request, conflict, not_found
 from api.responses import JSON, run_out
-from api.schemas import RunCreate, RunsCancel
+from api.schemas import RunsCancel
 from api.streaming import parse_last_event_id, sse_response
 from domain.errors import Conflict
 from engine import lifecycle
+from engine.run_models import RunCreate
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
 

@@ -19,8 +19,8 @@ from api.errors import ApiError
 from api.responses import JSON, run_out
 from api.routers.threads import load_thread, thread_graph
 from api.routers.todos import finished_out, thread_todos
-from api.schemas import CommandBody, RunCreate
 from engine import lifecycle
+from engine.run_models import CommandBody, RunCreate
 from nodes.todos import complete_todo
 
 router = APIRouter(prefix="/agent", tags=["sessions"])

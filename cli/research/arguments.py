@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from api.auth import LOCAL_USER
 from cli.research.commands import cmd_research, cmd_resume, cmd_threads
+from domain.users import LOCAL_USER
 
 
 def register(subparsers: Any) -> None:

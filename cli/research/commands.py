@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Column, Table
 
-from api.auth import User
 from cli.output import CliError, terminal
 from config_schema.settings import RuntimeSettings
 from domain.errors import ClewError
+from domain.users import User
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime

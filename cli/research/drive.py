@@ -23,7 +23,7 @@ from engine.research import research_state, result_of, resume_research
 from persistence import threads as threads_repo
 
 if TYPE_CHECKING:
-    from api.auth import User
+    from domain.users import User
     from engine.runtime import Runtime
 
 # How long the CLI waits for a wake-up before it checks that the run still exists.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import psycopg
 
-from api.auth import hash_key, new_key
+from engine.accounts import hash_key, new_key
 
 
 def make_key(db_url: str, user: str) -> str:
