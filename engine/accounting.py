@@ -14,6 +14,8 @@ from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler
 
+from domain.usage import UsageRecord
+from engine import metrics
 from engine.budget import check_budget
 from persistence.usage import usage_sink
 from providers.usage import UsageTracker
@@ -49,10 +51,13 @@ class BudgetGuard(AsyncCallbackHandler):
 
 def run_callbacks(db: Any, run: dict[str, Any], values: Mapping[str, Any] | None) -> list[Any]:
     """The callbacks every run gets: usage tracking (stored as it happens) and the budget guard."""
-    tracker = UsageTracker(
-        values,
-        sink=usage_sink(db.pool, user_id=run["user_id"], run_id=str(run["run_id"]), thread_id=str(run["thread_id"])),
-    )
+    store = usage_sink(db.pool, user_id=run["user_id"], run_id=str(run["run_id"]), thread_id=str(run["thread_id"]))
+
+    async def sink(record: UsageRecord) -> None:
+        metrics.model_call(record.model, record.input_tokens, record.output_tokens, record.cost_usd)
+        await store(record)
+
+    tracker = UsageTracker(values, sink=sink)
     return [tracker, BudgetGuard(db.pool, run["user_id"], values)]
 
 

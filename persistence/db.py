@@ -18,7 +18,8 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 import structlog
@@ -26,7 +27,6 @@ from psycopg.pq import ConnStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from config_schema.settings import RuntimeSettings
 from persistence import channels
 from persistence.embedded import start_embedded
 from persistence.migrations import migrate
@@ -83,7 +83,24 @@ async def retrying(fn: Callable[[], Awaitable[T]], *, within: float = 30.0, what
             delay = min(delay * 2, 1.0)
 
 
-async def resolve_url(settings: RuntimeSettings) -> str:
+class DatabaseSettings(Protocol):
+    """The process settings the database needs (``config_schema.settings.RuntimeSettings`` has them; it sits
+    above this package, so only their shape is named here)."""
+
+    @property
+    def database_url(self) -> str | None: ...
+
+    @property
+    def pg_dir(self) -> Path: ...
+
+    @property
+    def pool_min_size(self) -> int: ...
+
+    @property
+    def pool_max_size(self) -> int: ...
+
+
+async def resolve_url(settings: DatabaseSettings) -> str:
     """The Postgres URL to use: ``DATABASE_URL`` or the embedded server's."""
     if settings.database_url:
         return settings.database_url
@@ -99,7 +116,7 @@ class Database:
 
     @classmethod
     async def open(
-        cls, settings: RuntimeSettings, *, url: str | None = None, run_migrations: bool = True
+        cls, settings: DatabaseSettings, *, url: str | None = None, run_migrations: bool = True
     ) -> Database:
         url = url or await resolve_url(settings)
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from providers.usage import UsageRecord, UsageSink, UsageTotals
+from domain.usage import UsageRecord, UsageSink, UsageTotals
 
 _INSERT = (
     "INSERT INTO usage_records (run_id, thread_id, user_id, node, model, input_tokens, output_tokens, cost_usd,"

@@ -22,7 +22,7 @@ import hashlib
 import math
 import os
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -31,9 +31,9 @@ import structlog
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
-from pydantic import BaseModel
 
 from config_schema.access import setting
+from domain.usage import UsageRecord, UsageSink, UsageTotals
 
 log = structlog.get_logger("clew.providers")
 
@@ -178,35 +178,6 @@ def cost_usd(prices: Mapping[str, Any] | None, model: str, input_tokens: int, ou
 # accounting
 
 
-class UsageRecord(BaseModel):
-    """One model call: where it ran, which model answered, its tokens and cost."""
-
-    node: str = ""
-    model: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    estimated: bool = False
-
-
-class UsageTotals(BaseModel):
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-    def add(self, record: UsageRecord) -> None:
-        self.calls += 1
-        self.input_tokens += record.input_tokens
-        self.output_tokens += record.output_tokens
-        self.cost_usd += record.cost_usd
-
-
-UsageSink = Callable[[UsageRecord], Awaitable[None]]
 
 
 def _usage_from_generation(gen: Any, llm_output: Mapping[str, Any] | None) -> tuple[int, int] | None:
@@ -293,9 +264,6 @@ class UsageTracker(AsyncCallbackHandler):
             estimated=estimated,
         )
         self.records.append(record)
-        from engine.metrics import model_call
-
-        model_call(model, usage[0], usage[1], record.cost_usd)
         if self.sink is not None:
             await self.sink(record)
 

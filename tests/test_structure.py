@@ -17,6 +17,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_PACKAGES = {"tests", "benchmarks", "docs", "ui", "node_modules"}
+# the intended layering, left to right (docs/architecture.md): a cycle is reported by its imports that point
+# right-to-left or sideways, the ones to remove
+LAYER = {"domain": 0, "persistence": 1, "config_schema": 2, "providers": 3, "retrieval": 3, "reports": 3,
+         "engine": 4, "nodes": 5, "graphs": 6, "api": 7, "cli": 7}
 
 Edges = dict[tuple[str, str], list[str]]
 
@@ -103,8 +107,8 @@ def test_no_import_cycle_between_top_level_packages() -> None:
     edges = import_edges()
     problems = []
     for component in cycles(edges):
-        sites = [site for (a, b), where in sorted(edges.items()) if a in component and b in component
-                 for site in where]
+        sites = [site for (a, b), where in sorted(edges.items())
+                 if a in component and b in component and LAYER.get(a, 99) <= LAYER.get(b, 99) for site in where]
         problems.append(f"cycle between {', '.join(component)}:\n  " + "\n  ".join(sites))
     assert not problems, "\n".join(problems)
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from config_schema.definitions import Setting
-from nodes.data.reach import DEFAULT_ALLOWED_HOSTS, DEFAULT_SQLITE_DIRECTORIES
+
+# Safe defaults: this machine only (loopback addresses and the usual unix socket directories), and SQLite
+# files under the clew user's home, /srv, /mnt, /media and /tmp. An administrator adds a database server's
+# name, address or network (CIDR), or "*" for any host.
+DEFAULT_ALLOWED_HOSTS: list[str] = [
+    "localhost", "127.0.0.0/8", "::1", "/run/postgresql", "/var/run/postgresql", "/run/mysqld",
+    "/var/run/mysqld", "/tmp",
+]
+DEFAULT_SQLITE_DIRECTORIES: list[str] = ["~", "/srv", "/mnt", "/media", "/tmp"]
 
 SETTINGS: list[Setting] = [
     Setting(

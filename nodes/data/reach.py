@@ -31,14 +31,8 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
-# Safe defaults: this machine only (loopback addresses and the usual unix socket directories), and SQLite
-# files under the clew user's home, /srv, /mnt, /media and /tmp. An administrator adds a database server's
-# name, address or network (CIDR), or "*" for any host.
-DEFAULT_ALLOWED_HOSTS: list[str] = [
-    "localhost", "127.0.0.0/8", "::1", "/run/postgresql", "/var/run/postgresql", "/run/mysqld",
-    "/var/run/mysqld", "/tmp",
-]
-DEFAULT_SQLITE_DIRECTORIES: list[str] = ["~", "/srv", "/mnt", "/media", "/tmp"]
+from config_schema.categories.data import DEFAULT_ALLOWED_HOSTS, DEFAULT_SQLITE_DIRECTORIES
+
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 
 NOT_ALLOWED = "this host is not allowed for data connections (an administrator sets data.allowed_hosts)"
