@@ -13,9 +13,7 @@ One pass (:func:`run_retention`) does, in order:
 4. **content sessions** — sessions of the content pipeline expired for ``CLEW_CONTENT_SESSION_RETENTION_HOURS``
    with no pending or running run: their thread with everything in it (the session row goes with it);
 5. **housekeeping** — stream events of runs that no longer exist, expired rate-limit windows, refresh
-   tokens expired for a day, heartbeats of workers gone for a day;
-6. **registered tasks** — :data:`RETENTION_TASKS`: other subsystems add ``(name, fn)`` with
-   ``fn(context, dry_run) -> int`` (:func:`register_task`) for data of their own.
+   tokens expired for a day, heartbeats of workers gone for a day.
 
 ``dry_run`` counts instead of deleting. ``clew retention [--dry-run]`` runs one pass; ``clew serve`` and
 ``clew worker`` run one every ``CLEW_RETENTION_INTERVAL_SECONDS`` (the lock makes the others skip).
@@ -23,7 +21,6 @@ One pass (:func:`run_retention`) does, in order:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,16 +31,6 @@ from persistence import retention_sql as sql
 from persistence.db import Database
 
 log = structlog.get_logger("clew.retention")
-
-RetentionTask = Callable[[Any, bool], Awaitable[int]]
-RETENTION_TASKS: list[tuple[str, RetentionTask]] = []
-
-
-def register_task(name: str, fn: RetentionTask) -> None:
-    """Add a retention step (e.g. expired content sessions); ``fn(job_context, dry_run)`` returns a count."""
-    if all(n != name for n, _ in RETENTION_TASKS):
-        RETENTION_TASKS.append((name, fn))
-
 
 @dataclass
 class RetentionReport:
@@ -86,12 +73,6 @@ async def run_retention(ctx: RetentionContext, *, dry_run: bool = False) -> Rete
             async with ctx.db.connection() as conn:
                 for name in sql.HOUSEKEEPING:
                     report.counts[name] = await sql.housekeeping(conn, name, delete=not dry_run)
-            for name, fn in list(RETENTION_TASKS):
-                try:
-                    report.counts[name] = await fn(ctx, dry_run)
-                except Exception as exc:
-                    report.notes.append(f"{name} failed: {exc}")
-                    log.warning("retention task failed", task=name, error=str(exc))
         finally:
             await sql.unlock(lock_conn)
     if not dry_run and any(report.counts.values()):
