@@ -77,7 +77,7 @@ class SearchResponse(BaseModel):
 
 
 def _kb(runtime: Any) -> KnowledgeBase:
-    kb = getattr(runtime, "knowledge", None)
+    kb = runtime.knowledge
     if kb is None:
         raise ApiError(503, "unavailable", "the knowledge base is not available in this process")
     return kb
