@@ -9,6 +9,7 @@ Starting it blocks (initdb, pg_ctl), so it runs in a thread.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,17 @@ log = structlog.get_logger("clew.persistence")
 _servers: dict[Path, Any] = {}
 
 
-def _start(pg_dir: Path) -> str:
-    import pgserver
+def pgserver_module() -> Any:
+    """pgserver, imported without the warning platformdirs gives (when ``XDG_RUNTIME_DIR`` is unset: root over
+    ssh, containers) about the fallback runtime directory pgserver's lock file then uses, which works."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+    return pgserver
 
+
+def _start(pg_dir: Path) -> str:
+    pgserver = pgserver_module()
     pg_dir.mkdir(parents=True, exist_ok=True)
     server = _servers.get(pg_dir)
     if server is None:
