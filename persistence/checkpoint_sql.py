@@ -7,6 +7,10 @@ the run's fencing token still owns it, and the inserts, which only happen when i
 under autocommit, needs no transaction and no pipeline, and costs one round trip; the stock saver sends a
 pipeline of one statement per blob or write plus a Sync. The check locks the run row until the statement
 commits, so a takeover (which updates that row) waits for an in-flight write instead of racing it.
+
+The array parameters are sent in binary (``%(name)b``): psycopg builds a text array literal element by element
+with a regular expression for the quoting, which cost more client CPU than the rest of the statement (about
+half of each fenced write's parameter conversion, py-spy under the chain10 benchmark, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ WITH {_OWNER},
 blobs AS (
     INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
     SELECT %(thread_id)s::text, %(checkpoint_ns)s::text, b.channel, b.version, b.type, b.blob
-    FROM unnest(%(channels)s::text[], %(versions)s::text[], %(types)s::text[], %(blobs)s::bytea[])
+    FROM unnest(%(channels)b::text[], %(versions)b::text[], %(types)b::text[], %(blobs)b::bytea[])
         AS b(channel, version, type, blob)
     WHERE EXISTS (SELECT 1 FROM owner)
     ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
@@ -53,7 +57,7 @@ written AS (
         (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
     SELECT %(thread_id)s::text, %(checkpoint_ns)s::text, %(checkpoint_id)s::text, %(task_id)s::text,
         %(task_path)s::text, w.idx, w.channel, w.type, w.blob
-    FROM unnest(%(idxs)s::int[], %(channels)s::text[], %(types)s::text[], %(blobs)s::bytea[])
+    FROM unnest(%(idxs)b::int[], %(channels)b::text[], %(types)b::text[], %(blobs)b::bytea[])
         AS w(idx, channel, type, blob)
     WHERE EXISTS (SELECT 1 FROM owner)
     ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {conflict}

@@ -1,4 +1,7 @@
-"""SQL of the run queue, kept in one place (like langgraph-checkpoint-postgres's base module)."""
+"""SQL of the run queue, kept in one place (like langgraph-checkpoint-postgres's base module).
+
+Array parameters are sent in binary (``%(name)b``), as in ``checkpoint_sql.py``: cheaper to build than a text array.
+"""
 
 # Locks the run row in share mode for the rest of the caller's transaction: a takeover (which updates the
 # row) waits for the write, and a write after a takeover finds the token changed.
@@ -66,7 +69,7 @@ UPDATE runs SET lease_expires_at = now() + make_interval(secs => %(lease)s)
 WHERE run_id IN (
     SELECT run_id FROM runs
     WHERE status = 'running' AND lease_owner = %(worker)s
-      AND (run_id, fencing_token) IN (SELECT * FROM unnest(%(run_ids)s::uuid[], %(tokens)s::bigint[]))
+      AND (run_id, fencing_token) IN (SELECT * FROM unnest(%(run_ids)b::uuid[], %(tokens)b::bigint[]))
     ORDER BY run_id
     FOR UPDATE
 )
@@ -107,7 +110,7 @@ INSERT_RUN_EVENTS = """
 WITH ins AS (
     INSERT INTO run_events (run_id, seq, event, data)
     SELECT %(run_id)s, e.seq, e.event, e.data
-    FROM unnest(%(seqs)s::bigint[], %(events)s::text[], %(datas)s::text[]) AS e(seq, event, data)
+    FROM unnest(%(seqs)b::bigint[], %(events)b::text[], %(datas)b::text[]) AS e(seq, event, data)
     WHERE EXISTS (
         SELECT 1 FROM runs WHERE run_id = %(run_id)s AND fencing_token = %(token)s AND status = 'running' FOR SHARE
     )
@@ -122,8 +125,8 @@ SELECT (SELECT count(*) FROM ins) AS written, pg_notify(%(channel)s, %(run_id)s:
 # Rows already there are skipped, so a repetition after a commit whose answer was lost is harmless.
 INSERT_EVENTS_BATCH = """
 WITH batch AS (
-    SELECT * FROM unnest(%(run_ids)s::uuid[], %(tokens)s::bigint[], %(seqs)s::bigint[], %(events)s::text[],
-        %(datas)s::text[]) AS e(run_id, token, seq, event, data)
+    SELECT * FROM unnest(%(run_ids)b::uuid[], %(tokens)b::bigint[], %(seqs)b::bigint[], %(events)b::text[],
+        %(datas)b::text[]) AS e(run_id, token, seq, event, data)
 ),
 owners AS MATERIALIZED (
     SELECT r.run_id FROM runs r
@@ -170,7 +173,7 @@ go AS MATERIALIZED (
 events AS (
     INSERT INTO run_events (run_id, seq, event, data)
     SELECT %(run_id)s, e.seq, e.event, e.data
-    FROM unnest(%(seqs)s::bigint[], %(events)s::text[], %(datas)s::text[]) AS e(seq, event, data)
+    FROM unnest(%(seqs)b::bigint[], %(events)b::text[], %(datas)b::text[]) AS e(seq, event, data)
     WHERE EXISTS (SELECT 1 FROM go)
 ),
 finished AS (
