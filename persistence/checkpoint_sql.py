@@ -28,7 +28,8 @@ _OWNER = """owner AS MATERIALIZED (
     FOR SHARE
 )"""
 
-# One checkpoint with its channel blobs (the stock UPSERT_CHECKPOINT_BLOBS_SQL + UPSERT_CHECKPOINTS_SQL).
+# One checkpoint with its channel blobs (the stock UPSERT_CHECKPOINT_BLOBS_SQL + UPSERT_CHECKPOINTS_SQL), and the
+# parent checkpoint's task writes folded into it, if any.
 PUT_CHECKPOINT = f"""
 WITH {_OWNER},
 blobs AS (
@@ -46,6 +47,18 @@ saved AS (
     WHERE EXISTS (SELECT 1 FROM owner)
     ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
     DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
+),
+-- the task writes of the parent checkpoint that were still waiting to be sent when this checkpoint was put
+-- (see FencedSaver: folded in, they land with it); the stock INSERT_CHECKPOINT_WRITES_SQL, several tasks at once
+writes AS (
+    INSERT INTO checkpoint_writes
+        (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
+    SELECT %(thread_id)s::text, %(checkpoint_ns)s::text, %(parent_id)s::text, w.task_id, w.task_path, w.idx,
+        w.channel, w.type, w.blob
+    FROM unnest(%(w_task_ids)b::text[], %(w_task_paths)b::text[], %(w_idxs)b::int[], %(w_channels)b::text[],
+        %(w_types)b::text[], %(w_blobs)b::bytea[]) AS w(task_id, task_path, idx, channel, type, blob)
+    WHERE EXISTS (SELECT 1 FROM owner)
+    ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO NOTHING
 )
 SELECT count(*) AS owned FROM owner
 """

@@ -164,6 +164,56 @@ async def test_fenced_writes_store_exactly_what_the_stock_saver_stores(db: Datab
     assert loaded is not None and loaded.checkpoint["channel_values"]["items"] == [1, 2, 3]
 
 
+async def test_task_writes_followed_by_their_checkpoint_ride_in_its_statement(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task's ordinary writes handed over just before the checkpoint that closes the step (LangGraph submits
+    both without waiting, a couple of loop passes apart) go in that checkpoint's one statement; the rows are
+    still the stock saver's. Special writes (an interrupt) and writes with no checkpoint after them go alone."""
+    from langgraph.checkpoint.base import create_checkpoint
+    from langgraph.constants import INTERRUPT
+
+    statements: list[str] = []
+    real = FencedSaver._write
+
+    async def spy(self: FencedSaver, sql: str, params: dict[str, Any]) -> None:
+        statements.append("put" if "INSERT INTO checkpoints" in sql else "writes")
+        await real(self, sql, params)
+
+    monkeypatch.setattr(FencedSaver, "_write", spy)
+    stock, stock_thread = PooledSaver(db.pool), str(uuid.uuid4())
+    fenced, fenced_thread = FencedSaver(db.pool, await _run_row(db, token=1), 1), str(uuid.uuid4())
+    first = empty_checkpoint()
+    first["channel_values"] = {"count": 3, "items": [1]}
+    first["channel_versions"] = {"count": "1", "items": "1"}
+    second = create_checkpoint(first, None, 2)
+    second["channel_values"] = {"count": 4, "items": [1, 2]}
+    second["channel_versions"] = {"count": "2", "items": "2"}
+    for saver, thread in ((stock, stock_thread), (fenced, fenced_thread)):
+        cfg = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+        nxt = await saver.aput(cfg, first, {"source": "input", "step": -1}, dict(first["channel_versions"]))
+        statements.clear()
+        await asyncio.gather(
+            saver.aput_writes(nxt, [("items", [2]), ("count", 4)], "task-1", "path"),
+            saver.aput_writes(nxt, [("items", [3])], "task-2", "path2"),
+            saver.aput_writes(nxt, [(INTERRUPT, {"q": 1})], "task-3"),
+            saver.aput(nxt, second, {"source": "loop", "step": 0}, {"count": "2", "items": "2"}),
+        )
+    assert sorted(statements) == ["put", "writes"]  # the interrupt alone; both tasks' writes with the checkpoint
+    assert await _rows(db, fenced_thread) == await _rows(db, stock_thread)
+    assert len((await _rows(db, fenced_thread))["checkpoint_writes"]) == 4
+    # no checkpoint follows: the writes go alone after a few loop passes
+    statements.clear()
+    await fenced.aput_writes(nxt, [("items", [5])], "task-4")
+    assert statements == ["writes"]
+    # a fenced-out checkpoint statement fails the writes it carried too
+    stale = FencedSaver(db.pool, fenced.run_id, 0)
+    third = create_checkpoint(second, None, 3)
+    with pytest.raises(FencedOut):
+        await asyncio.gather(stale.aput_writes(nxt, [("items", [6])], "task-5"),
+                             stale.aput(nxt, third, {"source": "loop", "step": 1}, {}))
+
+
 async def test_fenced_writes_of_a_lost_run_land_nowhere(db: Database) -> None:
     run_id = await _run_row(db, token=3)
     thread = str(uuid.uuid4())
