@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from pypdf import PdfReader
 
+from tests.support.core import user_clients
 from tests.support.keys import make_key
 from tests.support.openai_stub import OpenAIStub, Reply
 from tests.support.pg import create_database, drop_database
@@ -77,11 +78,8 @@ def keys(server: ClewProcess) -> dict[str, str]:
 
 @pytest.fixture
 async def http(server: ClewProcess, keys: dict[str, str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    clients = {u: httpx.AsyncClient(base_url=server.url, headers={"x-api-key": k}, timeout=60)
-               for u, k in keys.items()}
-    yield clients
-    for c in clients.values():
-        await c.aclose()
+    async with user_clients(server, keys) as clients:
+        yield clients
 
 
 # --- helpers --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests.support.core import user_clients
 from tests.support.data import Target, checksum, mysql_target, postgres_target, sqlite_target
 from tests.support.keys import make_key
 from tests.support.openai_stub import OpenAIStub, Reply
@@ -70,10 +71,8 @@ def keys(server: ClewProcess) -> dict[str, str]:
 
 @pytest.fixture
 async def http(server: ClewProcess, keys: dict[str, str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    clients = {u: httpx.AsyncClient(base_url=server.url, headers={"x-api-key": k}, timeout=60) for u, k in keys.items()}
-    yield clients
-    for c in clients.values():
-        await c.aclose()
+    async with user_clients(server, keys) as clients:
+        yield clients
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 from langgraph_sdk import get_client
 from pypdf import PdfReader
 
+from tests.support.core import user_clients
 from tests.support.keys import make_key
 from tests.support.pg import create_database, drop_database
 from tests.support.research import QUESTION, WebStub
@@ -55,13 +56,8 @@ def keys(server: ClewProcess) -> dict[str, str]:
 
 @pytest.fixture
 async def http(server: ClewProcess, keys: dict[str, str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    clients = {
-        u: httpx.AsyncClient(base_url=server.url, headers={"x-api-key": k}, timeout=60)
-        for u, k in keys.items()
-    }
-    yield clients
-    for c in clients.values():
-        await c.aclose()
+    async with user_clients(server, keys) as clients:
+        yield clients
 
 
 async def _start(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

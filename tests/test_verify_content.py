@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from tests.support.core import http
 from tests.support.keys import make_key
 from tests.support.research import WebStub
 from tests.support.server import ClewProcess, clew_server
@@ -42,8 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, web: WebStub) -> Iterator[C
 
 @pytest.fixture(scope="module")
 async def alice(server: ClewProcess) -> AsyncIterator[httpx.AsyncClient]:
-    key = make_key(server.db_url, "alice")
-    async with httpx.AsyncClient(base_url=server.url, headers={"x-api-key": key}, timeout=60) as c:
+    async with http(server, make_key(server.db_url, "alice")) as c:
         yield c
 
 

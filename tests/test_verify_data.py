@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from tests.support.core import http
 from tests.support.data import Target, postgres_target
 from tests.support.keys import make_key
 from tests.support.openai_stub import OpenAIStub, Reply
@@ -73,8 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, stub: OpenAIStub) -> Iterat
 
 @pytest.fixture(scope="module")
 async def alice(server: ClewProcess) -> AsyncIterator[httpx.AsyncClient]:
-    key = make_key(server.db_url, "alice")
-    async with httpx.AsyncClient(base_url=server.url, headers={"x-api-key": key}, timeout=60) as c:
+    async with http(server, make_key(server.db_url, "alice")) as c:
         yield c
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
@@ -105,6 +106,17 @@ def http(server: Any, key: str | None, **headers: str) -> httpx.AsyncClient:
     if key is not None:
         h["x-api-key"] = key
     return httpx.AsyncClient(base_url=server.url, headers=h, timeout=60.0)
+
+
+@asynccontextmanager
+async def user_clients(server: Any, keys: dict[str, str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """An HTTP client of ``server`` per user of ``keys`` (``{user: key}``), closed afterwards."""
+    clients = {u: http(server, k) for u, k in keys.items()}
+    try:
+        yield clients
+    finally:
+        for c in clients.values():
+            await c.aclose()
 
 
 async def sse_events(resp: httpx.Response) -> list[tuple[str, str, str]]:
