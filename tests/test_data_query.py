@@ -65,6 +65,11 @@ def data(server: ClewProcess) -> Path:
 
 
 @pytest.fixture(scope="module")
+def dq_db(server: ClewProcess) -> str:
+    return server.db_url
+
+
+@pytest.fixture(scope="module")
 def keys(server: ClewProcess) -> dict[str, str]:
     return {u: make_key(server.db_url, u) for u in ("alice", "bob", "carol")}
 
