@@ -1,17 +1,32 @@
 """The registry that collects every :class:`Setting`.
 
-Category modules (``config_schema/categories``) and research modes (a ``SETTINGS`` list in the module beside
-their graph) register their definitions here; :func:`load_all` imports them all once, so asking the registry
+Every category module (``config_schema/categories``, one ``SETTINGS`` list each, the research modes' too) is
+listed in :data:`CATEGORY_MODULES`; :meth:`Registry.load_all` registers them all once, so asking the registry
 is enough to know every key clew understands.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterable
 
+from config_schema.categories import (
+    agent_behavior,
+    budget,
+    content,
+    data,
+    llm,
+    mcp,
+    memory,
+    multi_agent,
+    reading,
+    research,
+    search,
+    ui,
+)
 from config_schema.definitions import Setting
+
+CATEGORY_MODULES = (agent_behavior, budget, content, data, llm, mcp, memory, reading, search, ui, multi_agent,
+                    research)
 
 
 class Registry:
@@ -35,22 +50,12 @@ class Registry:
         return sorted(self._settings.values(), key=lambda s: (s.category, s.key))
 
     def load_all(self) -> None:
-        """Import every category module and every graph module's settings once."""
+        """Register every category module's settings, once."""
         if self._loaded:
             return
         self._loaded = True
-        for package in ("config_schema.categories", "graphs"):
-            try:
-                pkg = importlib.import_module(package)
-            except ModuleNotFoundError:
-                continue
-            for info in pkgutil.iter_modules(pkg.__path__):
-                if package == "graphs" and not info.name.endswith("_settings"):
-                    continue
-                mod = importlib.import_module(f"{package}.{info.name}")
-                settings = getattr(mod, "SETTINGS", None)
-                if settings:
-                    self.register(settings)
+        for module in CATEGORY_MODULES:
+            self.register(module.SETTINGS)
 
 
 REGISTRY = Registry()

@@ -1,1 +1,1 @@
-"""Setting definitions by category; each module exposes a ``SETTINGS`` list collected by the registry."""
+"""Setting definitions by category; each module exposes a ``SETTINGS`` list, listed in ``config_schema.registry``."""

@@ -1,8 +1,9 @@
-"""Settings of the multi-agent research mode (category ``research``), declared beside its graph.
+"""Settings of the multi-agent research mode (category ``research``).
 
-Collected by ``config_schema.registry`` like every ``graphs/*_settings.py``. All are session scope: a user's
-default, changeable per thread or per run. Whether the human reviews the outline is the shared
-``research.human_review`` (``graphs/research_settings.py``), which this mode treats as on while it is unset.
+Listed in ``config_schema.registry`` with every other category. All are session scope: a user's default,
+changeable per thread or per run. Whether the human reviews the outline is the shared
+``research.human_review`` (``config_schema/categories/research.py``), which this mode treats as on while it is
+unset.
 """
 
 from __future__ import annotations

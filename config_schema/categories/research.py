@@ -1,7 +1,6 @@
-"""Settings of the deep-research mode (category ``research``), declared beside its graph.
+"""Settings of the research modes (category ``research``).
 
-The registry (``config_schema.registry``) collects every ``graphs/*_settings.py`` module, so a research mode
-owns its knobs without touching ``config_schema``. The graph reads them from its run context with
+Listed in ``config_schema.registry`` with every other category. The graphs read them from its run context with
 ``config_schema.access.setting(runtime.context, "research.depth")``. All are session scope (a user's default,
 changeable per thread or per run) except the fan-out concurrency, which loads the server and the searched sites
 and is therefore capped per user.
