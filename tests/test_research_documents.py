@@ -284,6 +284,38 @@ async def test_a_citation_names_the_page_of_the_sentence_it_quotes(located_kb: K
     assert numbered[0].metadata["page"] == 2 and "p. 2" in numbered[0].title
 
 
+def _fleet_manual() -> bytes:
+    """A handbook whose table (vessels, speeds, crews) is on page 2, after a page of prose."""
+    filler = " ".join(["The reference fleet was assembled over several seasons and audited by a team."] * 6)
+    prose = "\n\n".join([filler] * 7)
+    return render_report(
+        f"# Harbor Fleet Handbook\n\n## Operations\n\n{prose}\n\n## Vessel specifications\n\n"
+        "The table below lists each vessel in the fleet with its maximum speed and crew size.\n\n"
+        "| Vessel | Max speed (knots) | Crew | Home port |\n|---|---|---|---|\n| Albatross | 18 | 12 | Brest |\n"
+        "| Petrel | 31 | 5 | Saint-Malo |\n| Gannet | 15 | 20 | Cherbourg |\n\n"
+        "Speeds were measured in calm water at full load.\n",
+        "pdf",
+    )
+
+
+async def test_a_question_about_a_table_is_answered_by_its_row(located_kb: KnowledgeBase) -> None:
+    """QA: the offline research quoted "The table below lists …" and never the table (its branches dropped
+    every table line as not prose), so the answer, 31 knots, was missing."""
+    from nodes.research.prose import prose_text
+
+    await located_kb.ingest_file("tia", "fleet.pdf", _fleet_manual(), background=False)
+    question = "What is the maximum speed of the Petrel?"
+    hits = await located_kb.search("tia", question, k=4)
+    # as a research branch without a model: the offline engine reads each document's prose
+    docs = [d.model_copy(update={"text": prose_text(d.text)}) for d in (h.to_source() for h in hits)]
+    finding = Finding(index=0, query=question, docs=docs)
+    finding.learnings = offline.summarize(question, docs, 3).sentences
+    report, _ = offline_report(question, [finding], summary_sentences=3, sentences_per_section=1)
+    assert "Vessel: Petrel; Max speed (knots): 31; Crew: 5; Home port: Saint-Malo." in report, report
+    sources = report.split("## Sources")[1]
+    assert "fleet.pdf" in sources and "p. 2" in sources, sources
+
+
 # --- 3. the offline engine ---------------------------------------------------------------------------
 
 

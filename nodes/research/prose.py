@@ -1,14 +1,17 @@
-"""A document's prose for the offline engine: no code blocks, diagrams, tables or markdown markers.
+"""A document's prose for the offline engine: no code blocks, diagrams or markdown markers; tables as rows.
 
 The offline engine quotes sentences (:mod:`providers.offline`); a research branch with no ``fast`` model
 configured cleans each document with :func:`prose_text` first, so that a quoted code fence or box-drawing
-diagram never reaches a report.
+diagram never reaches a report. A Markdown table's rows become sentences naming their columns
+(:func:`providers.offline.sentences.table_rows`): a question about a table's values is answered by its row.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+from providers.offline.sentences import table_rows
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Box-drawing and block characters only appear in diagrams; arrows and geometric shapes also appear in prose
@@ -62,12 +65,25 @@ def prose_text(text: str) -> str:
     fences = [ln.strip() for ln in lines if _FENCE.match(ln)]
     in_code = _starts_in_code(fences)
     in_list = False
+    table: list[str] = []
+
+    def end_table() -> None:
+        rows = table_rows(table) or []
+        out.extend(part for row in rows for part in ("", row, ""))
+        out.extend("" for _ in range(len(table) - len(rows)))
+        table.clear()
+
     for line in lines:
+        if not in_code and line.lstrip().startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            end_table()
         if _FENCE.match(line):
             in_code = not in_code
             out.append("")
             continue
-        if in_code or line.lstrip().startswith("|") or _is_drawing(line):
+        if in_code or _is_drawing(line):
             out.append("")
             continue
         if line.lstrip().startswith("#"):
@@ -89,4 +105,6 @@ def prose_text(text: str) -> str:
         line = _RUN_IN.sub("", line[item.end():] if item else line.lstrip())  # a run-in label goes
         line = _LINK.sub(r"\1", line).replace("`", "").replace("**", "").strip()
         out.append(line)
+    if table:
+        end_table()
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()

@@ -147,12 +147,37 @@ def _join_continuations(sentences: list[str]) -> list[str]:
     return out
 
 
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
+
+
+def table_rows(lines: list[str]) -> list[str] | None:
+    """The data rows of a Markdown table block as sentences naming their columns (``Vessel: Petrel; Max speed
+    (knots): 31; Crew: 5``), or None when the lines are no table. A row alone ("| Petrel | 31 | 5 |") says
+    nothing; with its header it is a quotable fact."""
+    if len(lines) < 3 or not all(line.lstrip().startswith("|") for line in lines):
+        return None
+    if not _TABLE_RULE.match(lines[1].strip()):
+        return None
+
+    def cells(line: str) -> list[str]:
+        return [" ".join(c.split()) for c in line.strip().strip("|").split("|")]
+
+    header = cells(lines[0])
+    out = []
+    for line in lines[2:]:
+        pairs = [f"{h}: {v}" if h else v for h, v in zip(header, cells(line), strict=False) if v]
+        if pairs:
+            out.append("; ".join(pairs).rstrip(".") + ".")
+    return out
+
+
 def passages(text: str) -> list[tuple[str, str | None, str | None]]:
     """Sentences of a structured text with what they are about: ``(sentence, term, heading)``.
 
     Understands what the knowledge base writes (:mod:`retrieval.structure`): a markdown heading line sets the
     heading of what follows (and is not itself a sentence); a definition ``term\n:   description`` gives
-    every sentence of its description that term. Other text is split with :func:`split_sentences`. A
+    every sentence of its description that term; each row of a Markdown table is one sentence naming its
+    columns (:func:`table_rows`). Other text is split with :func:`split_sentences`. A
     sentence that leans on the one before it ("This will be either …") stays joined to it.
     """
     out: list[tuple[str, str | None, str | None]] = []
@@ -165,6 +190,10 @@ def passages(text: str) -> list[tuple[str, str | None, str | None]]:
             heading = _HEADING_LINE.match(lines[0]).group(1)  # type: ignore[union-attr]
             lines = lines[1:]
         if not lines:
+            continue
+        rows = table_rows(lines)
+        if rows is not None:
+            out.extend((row, None, heading) for row in rows)
             continue
         rest = "\n".join(lines)
         m = _DEFINITION.match(rest)
