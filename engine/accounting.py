@@ -16,7 +16,7 @@ from langchain_core.callbacks import AsyncCallbackHandler
 
 from domain.usage import UsageRecord
 from engine import metrics
-from engine.budget import check_budget
+from engine.budget import check_budget, daily_limit
 from persistence.usage import usage_sink
 from providers.usage import UsageTracker
 
@@ -50,7 +50,8 @@ class BudgetGuard(AsyncCallbackHandler):
 
 
 def run_callbacks(db: Any, run: dict[str, Any], values: Mapping[str, Any] | None) -> list[Any]:
-    """The callbacks every run gets: usage tracking (stored as it happens) and the budget guard."""
+    """The callbacks every run gets: usage tracking (stored as it happens), and the budget guard when the run's
+    configuration sets a daily budget."""
     store = usage_sink(db.pool, user_id=run["user_id"], run_id=str(run["run_id"]), thread_id=str(run["thread_id"]))
 
     async def sink(record: UsageRecord) -> None:
@@ -58,6 +59,10 @@ def run_callbacks(db: Any, run: dict[str, Any], values: Mapping[str, Any] | None
         await store(record)
 
     tracker = UsageTracker(values, sink=sink)
+    if daily_limit(values) is None:
+        # unlimited for this run (its configuration is fixed at its start): a guard would only cost a callback
+        # on every chain start of every node (LangChain dispatches async handlers one coroutine each)
+        return [tracker]
     return [tracker, BudgetGuard(db.pool, run["user_id"], values)]
 
 

@@ -15,7 +15,13 @@ from config_schema.access import setting
 from domain.errors import BudgetExceeded
 from persistence.usage import spent_today
 
-__all__ = ["BudgetExceeded", "check_budget"]
+__all__ = ["BudgetExceeded", "check_budget", "daily_limit"]
+
+
+def daily_limit(values: Mapping[str, Any] | None) -> float | None:
+    """The ``budget.daily_usd`` of these configuration values, or None when unlimited."""
+    limit = float(setting(values, "budget.daily_usd") or 0.0)
+    return limit if limit > 0 else None
 
 
 async def check_budget(pool: Any, user_id: str, values: Mapping[str, Any] | None) -> float | None:
@@ -24,8 +30,8 @@ async def check_budget(pool: Any, user_id: str, values: Mapping[str, Any] | None
     ``pool`` is a psycopg pool or connection (or ``persistence.db.Database``). Returns the USD left today, or
     None when the budget is unlimited (then the database is not queried).
     """
-    limit = float(setting(values, "budget.daily_usd") or 0.0)
-    if limit <= 0:
+    limit = daily_limit(values)
+    if limit is None:
         return None
     spent = await spent_today(pool, user_id)
     if spent >= limit:

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -106,6 +109,19 @@ class _PendingWrites:
         self.task_path = task_path
         self.rows = rows
         self.done: asyncio.Future[None] | None = None  # set when a checkpoint took them
+
+
+def _checkpoint_json(checkpoint: dict[str, Any]) -> bytes | str:
+    """The checkpoint's JSON for its ``jsonb`` column: orjson (a tenth of the stdlib's time, which psycopg's
+    ``Jsonb`` uses: 3 % of a busy server's CPU), unless orjson would write it differently — a NaN or infinite
+    float (orjson writes ``null``; the stdlib's ``NaN`` is refused by Postgres, as before) can only be an inline
+    channel value, non-string keys and integers beyond 64 bits make orjson raise — then the stdlib's."""
+    if all(not isinstance(v, float) or math.isfinite(v) for v in checkpoint["channel_values"].values()):
+        try:
+            return orjson.dumps(checkpoint)
+        except TypeError:
+            pass
+    return json.dumps(checkpoint)
 
 
 class FencedOut(Exception):
@@ -243,7 +259,7 @@ class FencedSaver(PooledSaver):
                     "checkpoint_ns": checkpoint_ns,
                     "checkpoint_id": checkpoint["id"],
                     "parent_id": parent_id,
-                    "checkpoint": Jsonb(copy),
+                    "checkpoint": Jsonb(copy, dumps=_checkpoint_json),
                     "metadata": Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
                     "channels": [b[2] for b in blobs],
                     "versions": [b[3] for b in blobs],

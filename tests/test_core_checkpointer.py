@@ -259,3 +259,19 @@ async def test_fenced_writes_serialize_small_values_on_the_loop_and_large_ones_i
     await saver.aput(cfg, ckpt2, {}, {"items": "2"})
     assert handed == ["_dump_writes", "_dump_writes", "_dump_blobs"]
     assert ckpt_module._small({"a": [1, 2, "abc"]}) == ckpt_module.INLINE_SERDE_BUDGET - 14
+
+
+def test_checkpoint_json_is_orjson_unless_it_would_differ() -> None:
+    """The checkpoint's JSON is written by orjson; where orjson would write something else than the stdlib (a NaN
+    becomes null) or refuses (non-string keys, huge integers), the stdlib's JSON is used, as before."""
+    import json
+
+    from persistence.checkpointer import _checkpoint_json
+
+    ckpt = empty_checkpoint()
+    ckpt["channel_values"] = {"count": 3, "ratio": 0.5, "name": "é", "flag": None}
+    assert isinstance(_checkpoint_json(ckpt), bytes)
+    assert json.loads(_checkpoint_json(ckpt)) == json.loads(json.dumps(ckpt))
+    for odd in (float("nan"), float("inf"), 2**70):
+        ckpt["channel_values"] = {"x": odd}
+        assert _checkpoint_json(ckpt) == json.dumps(ckpt)
