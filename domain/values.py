@@ -45,10 +45,22 @@ def _check_str(value: str, where: str) -> None:
         raise InvalidValue(where, "text contains an unpaired UTF-16 surrogate") from None
 
 
+# An integer literal too long for any allowed value: kept as this marker while parsing (Python refuses to
+# convert one of over 4300 digits, which would fail the whole body without naming the field).
+_LONG_INT = object()
+_MAX_INT_DIGITS = 40
+
+
+def _parse_int(text: str) -> Any:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else _LONG_INT
+
+
 def check_value(value: Any, where: str = "", depth: int = 0) -> None:
     """Raise :class:`InvalidValue` if ``value`` (parsed JSON) holds something clew cannot store and read back."""
     if depth > MAX_DEPTH:
         raise InvalidValue(where, f"nested more than {MAX_DEPTH} levels deep")
+    if value is _LONG_INT:
+        raise InvalidValue(where, f"integer out of range (allowed: {MIN_INT} to {MAX_INT})")
     if isinstance(value, str):
         _check_str(value, where)
     elif isinstance(value, bool) or value is None:
@@ -79,7 +91,7 @@ def parse_json(body: bytes) -> Any:
     """Parse a JSON body like the route will, refusing ``NaN``/``Infinity``; raises ``ValueError`` on bad JSON
     and :class:`InvalidValue` on a value clew refuses."""
     try:
-        value = json.loads(body, parse_constant=_constant)
+        value = json.loads(body, parse_constant=_constant, parse_int=_parse_int)
     except RecursionError:
         raise InvalidValue("", f"nested more than {MAX_DEPTH} levels deep") from None
     check_value(value)

@@ -25,7 +25,9 @@ test names the route, the request and the answer expected; each failed when it w
   is a 422 but leaves an empty thread behind (listed in the web UI as a session): the thread was inserted
   in a transaction of its own before the run's settings were checked;
 - ``POST /api/v1/knowledge/upload`` of ``<300 characters>.md`` is a 415 "a file without extension": the
-  name was cut to 255 characters, extension included.
+  name was cut to 255 characters, extension included;
+- a JSON body holding an integer of thousands of digits was a 400 "There was an error parsing the body"
+  (Python's int conversion limit, met while the route parsed it) rather than a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -221,3 +223,10 @@ def test_a_long_file_name_keeps_its_extension(alice: httpx.Client) -> None:
     assert r.status_code == 201, r.text
     stored = r.json()["filename"]
     assert stored.endswith(".md") and len(stored) <= 255 and stored.startswith("é"), stored
+
+
+def test_an_integer_of_thousands_of_digits_is_a_422_naming_it(alice: httpx.Client) -> None:
+    body = b'{"metadata": {"n": ' + b"9" * 5000 + b"}}"
+    r = alice.post("/threads", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert "metadata.n" in r.json()["detail"] and "integer" in r.json()["detail"], r.text
