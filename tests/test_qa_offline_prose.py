@@ -112,3 +112,14 @@ def test_an_indented_code_block_is_not_quoted() -> None:
     prose = prose_text(text)
     assert "COLUMNS" not in prose and "No model is configured" not in prose, prose
     assert "A fresh knowledge base, no model:" in prose and "The report follows." in prose
+
+
+def test_a_table_row_is_quoted_without_its_markup() -> None:
+    """A table row quoted from docs/architecture.md kept its backticks ("(its step's checkpoint committed, or
+    its `Send` branch's writes saved)"); prose lines lose them, table rows must too."""
+    table = (
+        "| fault | a **finished** node | see |\n|---|---|---|\n"
+        "| worker killed | not run again (its `Send` branch's writes saved) | [recovery](docs/x.md) |\n"
+    )
+    assert prose_text(table) == "fault: worker killed; a finished node: not run again (its Send branch's writes " \
+        "saved); see: recovery."

@@ -44,6 +44,11 @@ def _starts_in_code(fences: Sequence[str]) -> bool:
     return inside and bool(fences) and fences[-1] in ("```", "~~~")
 
 
+def _inline(text: str) -> str:
+    """``text`` without inline markup: links keep their text, code and bold markers go."""
+    return _LINK.sub(r"\1", text).replace("`", "").replace("**", "").strip()
+
+
 def _is_drawing(line: str) -> bool:
     """Whether a line is (part of) a diagram: box drawing, or more arrows and shapes than words."""
     if _BOX_DRAWING.search(line):
@@ -68,7 +73,7 @@ def prose_text(text: str) -> str:
     table: list[str] = []
 
     def end_table() -> None:
-        rows = table_rows(table) or []
+        rows = table_rows([_inline(line) for line in table]) or []
         out.extend(part for row in rows for part in ("", row, ""))
         out.extend("" for _ in range(len(table) - len(rows)))
         table.clear()
@@ -103,8 +108,7 @@ def prose_text(text: str) -> str:
         elif not line.strip():
             in_list = False
         line = _RUN_IN.sub("", line[item.end():] if item else line.lstrip())  # a run-in label goes
-        line = _LINK.sub(r"\1", line).replace("`", "").replace("**", "").strip()
-        out.append(line)
+        out.append(_inline(line))
     if table:
         end_table()
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
