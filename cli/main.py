@@ -56,10 +56,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _starting(kind: str, workers: int) -> None:
+def _starting(kind: str, workers: int, **where: str) -> None:
     import structlog
 
-    structlog.get_logger("clew").info("clew starting", kind=kind, pid=os.getpid(), workers=workers)
+    structlog.get_logger("clew").info("clew starting", kind=kind, pid=os.getpid(), workers=workers, **where)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -80,7 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     configure(settings.log_format, settings.log_level)
     _diagnostics()
-    _starting("serve", settings.workers)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    _starting("serve", settings.workers, url=f"http://{host}:{args.port}/")  # uvicorn's own line is below "warning"
     # keep-alive longer than clients' idle gaps: a connection closed by the server just as a client reuses
     # it is a spurious "server disconnected" for that client
     uvicorn.run(

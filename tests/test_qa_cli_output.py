@@ -4,6 +4,8 @@
   ``RuntimeDirWarning: XDG_RUNTIME_DIR is not set`` with a line of platformdirs' source where
   ``XDG_RUNTIME_DIR`` is unset (root over ssh, containers, CI): pgserver asks platformdirs for a runtime
   directory when it is imported; the fallback it gets (``/tmp/runtime-UID``) works, the warning is noise.
+- ``clew serve`` never said where it listens (uvicorn's "running on" line is below its log level), so a new
+  user had to guess the address of the page the README tells them to open.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.support.server import ROOT
+from tests.support.pg import create_database, drop_database
+from tests.support.server import ROOT, ClewProcess
 
 
 def test_the_embedded_postgres_import_prints_no_runtime_dir_warning() -> None:
@@ -23,3 +27,14 @@ def test_the_embedded_postgres_import_prints_no_runtime_dir_warning() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "XDG_RUNTIME_DIR" not in out.stderr, out.stderr
+
+
+def test_clew_serve_says_where_to_open_it(tmp_path: Path) -> None:
+    url = create_database("clew_qa_cli_output")
+    proc = ClewProcess(url, tmp_path, workers=1)
+    try:
+        proc.start()
+        assert f"{proc.url}/" in proc.log_path.read_text()
+    finally:
+        proc.stop()
+        drop_database(url)
