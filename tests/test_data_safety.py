@@ -15,15 +15,18 @@ prove a point is not worth the risk, and docs/data-questions.md says which layer
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from nodes.data.execution import QueryFailed, execute_readonly
+from nodes.data.execution import QueryFailed, QueryResult, execute_readonly
 from nodes.data.sql_safety import Refused, validate
+from persistence.db import Database
 from tests.support.data import Target, checksum, mysql_target, postgres_target, sqlite_target
+from tests.support.pg import scratch_database
+from tests.support.runtime import node_runtime
 
 ALLOWED = {"customers", "orders"}  # audit_log exists but is not allow-listed
 
@@ -208,6 +211,20 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             yield t
 
 
+@pytest.fixture(scope="module")
+async def own_db() -> AsyncIterator[Database]:
+    """clew's own database for the runtime the execution layer runs under: a Postgres target is connected
+    only after its server identity is compared with clew's (refused when they are the same database)."""
+    async with scratch_database("clew_dq_own") as db:
+        yield db
+
+
+async def _execute(own_db: Database, spec: object, sql: str, *, timeout_s: float, max_rows: int) -> QueryResult:
+    """``execute_readonly`` as a node runs it: inside a run, with clew's runtime current."""
+    with node_runtime(db=own_db):
+        return await execute_readonly(spec, sql, timeout_s=timeout_s, max_rows=max_rows)  # type: ignore[arg-type]
+
+
 def _dir(target: Target) -> Path | None:
     return Path(target.fields["database"]).parent if target.driver == "sqlite" else None
 
@@ -235,16 +252,16 @@ def test_validator_refuses_every_hostile_statement(target: Target) -> None:
     assert checksum(target) == before
 
 
-async def test_literal_lookalike_runs_as_a_plain_select(target: Target) -> None:
+async def test_literal_lookalike_runs_as_a_plain_select(target: Target, own_db: Database) -> None:
     before = checksum(target)
     sql = "SELECT 'x' AS x FROM orders WHERE status = 'a'';DELETE FROM orders;--'"
     checked = validate(sql, target.driver, allowed_tables=ALLOWED, max_rows=100)
-    result = await execute_readonly(target.spec(), checked.sql, timeout_s=5, max_rows=100)
+    result = await _execute(own_db, target.spec(), checked.sql, timeout_s=5, max_rows=100)
     assert result.rows == []
     assert checksum(target) == before
 
 
-async def test_read_only_transaction_holds_without_the_validator(target: Target) -> None:
+async def test_read_only_transaction_holds_without_the_validator(target: Target, own_db: Database) -> None:
     """The execution layer alone: every statement that would modify data fails, nothing changes."""
     spec = target.spec()
     before = checksum(target)
@@ -253,9 +270,10 @@ async def test_read_only_transaction_holds_without_the_validator(target: Target)
         if not h.bypass:
             continue
         try:
-            await execute_readonly(spec, h.sql, timeout_s=1.0, max_rows=10)
-        except QueryFailed:
-            pass
+            await _execute(own_db, spec, h.sql, timeout_s=1.0, max_rows=10)
+        except QueryFailed as exc:
+            # refused by the database itself, not before reaching it (a missing runtime made this vacuous once)
+            assert "runtime" not in str(exc), str(exc)
         else:
             if h.writes:
                 not_refused.append(h.sql)
@@ -266,20 +284,20 @@ async def test_read_only_transaction_holds_without_the_validator(target: Target)
         assert leftovers == []
 
 
-async def test_statement_timeout_stops_a_long_query(target: Target) -> None:
+async def test_statement_timeout_stops_a_long_query(target: Target, own_db: Database) -> None:
     slow = {
         "postgresql": "SELECT count(*) FROM generate_series(1, 1000000000)",
         "mysql": "SELECT count(*) FROM information_schema.columns a, information_schema.columns b, information_schema.columns c",
         "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
     }[target.driver]
     with pytest.raises(QueryFailed) as info:
-        await execute_readonly(target.spec(), slow, timeout_s=0.5, max_rows=10)
+        await _execute(own_db, target.spec(), slow, timeout_s=0.5, max_rows=10)
     assert info.value.kind == "timeout"
 
 
-async def test_forced_limit_truncates(target: Target) -> None:
+async def test_forced_limit_truncates(target: Target, own_db: Database) -> None:
     checked = validate("SELECT id FROM orders ORDER BY id", target.driver, allowed_tables=ALLOWED, max_rows=4)
     assert checked.limit_forced and checked.limit == 5
-    result = await execute_readonly(target.spec(), checked.sql, timeout_s=5, max_rows=4)
+    result = await _execute(own_db, target.spec(), checked.sql, timeout_s=5, max_rows=4)
     assert [r[0] for r in result.rows] == [1, 2, 3, 4]
     assert result.truncated is True and result.row_count == 4
