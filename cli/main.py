@@ -82,6 +82,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _diagnostics()
     host = f"[{args.host}]" if ":" in args.host else args.host
     _starting("serve", settings.workers, url=f"http://{host}:{args.port}/")  # uvicorn's own line is below "warning"
+    # uvicorn re-raises the SIGTERM it caught once it has shut down: as an exit rather than death by the signal,
+    # atexit handlers run, among them pgserver's, which stops the embedded Postgres when no other clew process
+    # uses it
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # keep-alive longer than clients' idle gaps: a connection closed by the server just as a client reuses
     # it is a spurious "server disconnected" for that client
     uvicorn.run(
