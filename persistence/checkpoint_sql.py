@@ -9,8 +9,8 @@ pipeline of one statement per blob or write plus a Sync. The check locks the run
 commits, so a takeover (which updates that row) waits for an in-flight write instead of racing it.
 
 The array parameters are sent in binary (``%(name)b``): psycopg builds a text array literal element by element
-with a regular expression for the quoting, which cost more client CPU than the rest of the statement (about
-half of each fenced write's parameter conversion, py-spy under the chain10 benchmark, docs/benchmarks.md).
+with a regular expression for the quoting; binary arrays take a fifth less client CPU to convert
+(docs/benchmarks.md, issue 18).
 """
 
 from __future__ import annotations
