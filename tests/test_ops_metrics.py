@@ -158,9 +158,10 @@ async def test_request_logs_carry_request_and_user_ids(api: ClewProcess) -> None
     async with httpx.AsyncClient(base_url=api.url, timeout=30) as c:
         r = await c.get("/threads/00000000-0000-0000-0000-00000000abcd", headers={"X-Request-Id": "req-log-1"})
         assert r.status_code == 404
-    # the access line is written once the response went out: wait for it
+    # the access line is written once the response went out (after the error handler's "request rejected"
+    # line of the same request): wait for it
     async def logged() -> list[dict[str, Any]]:
-        return [r for r in _records(api.log_path) if r.get("request_id") == "req-log-1"]
+        return [r for r in _records(api.log_path) if r.get("request_id") == "req-log-1" and r.get("event") == "request"]
 
     mine = await eventually(logged, timeout=30, what="the request's log line")
     records = _records(api.log_path)  # every line, uvicorn's and psycopg's too, is one JSON object

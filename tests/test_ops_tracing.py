@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from langgraph_sdk import get_client
 
+from tests.support.pg import create_database, drop_database
 from tests.support.server import ROOT, ClewProcess
 
 
@@ -92,7 +93,10 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.fixture(scope="module")
-def traced(db_url: str, collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClewProcess]:
+def traced(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClewProcess]:
+    # A database of its own: the session's shared server (conftest ``server``) would otherwise claim some of
+    # this module's runs from the shared database, and their spans would never reach this collector.
+    db_url = create_database("clew_otel")
     env = {
         "CLEW_OTEL_ENABLED": "true",
         "CLEW_OTEL_SERVICE_NAME": "clew-test",
@@ -100,8 +104,11 @@ def traced(db_url: str, collector: Collector, tmp_path_factory: pytest.TempPathF
         "OTEL_BSP_SCHEDULE_DELAY": "100",  # export every 0.1 s (the SDK's default is 5 s)
     }
     proc = ClewProcess(db_url, tmp_path_factory.mktemp("otel"), workers=2, env=env).start()
-    yield proc
-    proc.stop()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        drop_database(db_url)
 
 
 async def _spans_of(collector: Collector, pred: Any, count: int = 1, timeout: float = 60.0) -> list[dict[str, Any]]:
