@@ -165,6 +165,33 @@ export function SessionView(props: {
     };
   }, [props.threadStatus, stream.isLoading, lost]);
 
+  // A run that came and went between two looks at the session list (the list saw the thread turn idle or
+  // wait again, never busy, or busy only after the run had ended): nothing streamed here since the status
+  // last changed, so the values shown are stale; join the thread's latest run, which replays to its end.
+  const lastStatus = useRef(props.threadStatus);
+  const streamed = useRef(false);
+  if (stream.isLoading) streamed.current = true;
+  useEffect(() => {
+    const before = lastStatus.current;
+    lastStatus.current = props.threadStatus;
+    if (before === undefined || before === props.threadStatus || props.threadStatus === "busy") return;
+    if (streamed.current || stream.isLoading || lost) {
+      streamed.current = false;
+      return;
+    }
+    let cancelled = false;
+    void (async () => {
+      const runs = await client.runs.list(props.threadId, { limit: 1 }).catch(() => []);
+      const run = runs[0];
+      if (cancelled || !run || joined.current === run.run_id) return;
+      joined.current = run.run_id;
+      await stream.joinStream(run.run_id);
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [props.threadStatus]);
+
   const values = stream.values ?? {};
   const report = typeof values.report === "string" ? values.report : "";
   const shown = shownProgress(progress, values, stream.isLoading || props.threadStatus === "busy");
