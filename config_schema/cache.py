@@ -109,27 +109,39 @@ class ResolutionCache:
         self._users.move_to_end(user_id)
         return entry.resolved
 
-    async def user_resolved(self, user_id: str, *, verify: bool = True) -> Resolved:
-        """System → user resolution of ``user_id`` (shared, read-only); ``verify``: against the database."""
+    def _fresh(self, user_id: str, expected: tuple[int, int]) -> Resolved | None:
+        """The cached resolution of ``user_id`` if it is of the generations ``expected`` (system, user)."""
+        entry = self._users.get(user_id)
+        system = self._system
+        if (
+            entry is not None
+            and system is not None
+            and system.generation == expected[0]
+            and entry.system_generation == expected[0]
+            and entry.generation == expected[1]
+        ):
+            self._users.move_to_end(user_id)
+            return entry.resolved
+        return None
+
+    async def user_resolved(
+        self, user_id: str, *, verify: bool = True, generations: tuple[int, int] | None = None
+    ) -> Resolved:
+        """System → user resolution of ``user_id`` (shared, read-only); ``verify``: against the database, or
+        against ``generations`` (system, user) the caller read from it a moment ago (run creation reads them in
+        its first statement)."""
         if not verify:
             hit = self.cached(user_id)
             if hit is not None:
                 return hit
+        elif generations is not None and (hit := self._fresh(user_id, generations)) is not None:
+            return hit
         async with self.db.connection() as conn:
-            expected: tuple[int, int] | None = None
-            if verify:
+            expected: tuple[int, int] | None = generations if verify else None
+            if verify and expected is None:
                 expected = await repo.generations(conn, user_id)
-                entry = self._users.get(user_id)
-                system = self._system
-                if (
-                    entry is not None
-                    and system is not None
-                    and system.generation == expected[0]
-                    and entry.system_generation == expected[0]
-                    and entry.generation == expected[1]
-                ):
-                    self._users.move_to_end(user_id)
-                    return entry.resolved
+                if (hit := self._fresh(user_id, expected)) is not None:
+                    return hit
             epoch = self._epoch
             system = await self._system_entry(conn, expected[0] if expected else None)
             generation, stored = await repo.load_layer(conn, "user", user_id)

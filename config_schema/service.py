@@ -144,6 +144,7 @@ class ConfigService:
         *,
         resuming: bool = False,
         run_context: Mapping[str, Any] | None = None,
+        generations: tuple[int, int] | None = None,
     ) -> dict[str, Any]:
         """The flat values a run starts with (its LangGraph context), snapshotted on the run by the engine.
 
@@ -151,10 +152,11 @@ class ConfigService:
         context). A run that resumes an interrupt (``resuming``) keeps its predecessor's snapshot, with its
         own ``run_context`` laid on top; keys declared since then get their current value, and secrets (API
         keys) are always current. Raises Forbidden / InvalidInput for a session value its layer may not set.
+        ``generations``: the layers' generations as the caller just read them (else they are read here).
         """
         if resuming:
             own = self.check_session(run_context)
-            resolved = await self.cache.user_resolved(user_id, verify=True)
+            resolved = await self.cache.user_resolved(user_id, verify=True, generations=generations)
             async with self.db.connection() as conn:
                 previous = await repo.latest_run_context(conn, user_id, thread_id)
             if previous is not None:
@@ -163,5 +165,5 @@ class ConfigService:
                 secrets = {k: resolved.values[k] for k in self._secret_keys if k in resolved.values}
                 return {**resolved.values, **previous, **secrets, **own}
         session = self.check_session(session_values)
-        resolved = await self.cache.user_resolved(user_id, verify=True)
+        resolved = await self.cache.user_resolved(user_id, verify=True, generations=generations)
         return {**resolved.values, **session}

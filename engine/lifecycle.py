@@ -4,6 +4,11 @@ Creating a run locks the thread row, so concurrent requests on one thread are de
 ``reject`` answers 409 while a run is active, ``interrupt`` and ``rollback`` stop the active run and queue the
 new one behind it, ``enqueue`` queues it. A resume is accepted only on an interrupted thread with no active
 run, and marks the thread busy in the same transaction, so of two concurrent resumes exactly one applies.
+
+The common case — a new thread, or an idle one with no run pending or running, no resume, no checkpoint to fork
+from — has nothing to decide and is one statement (``persistence.runs.CREATE_IF_IDLE``) after one read (assistant,
+thread and configuration generations together); that statement writes nothing when its thread turns out busy
+or changed since its snapshot, and the general path above decides instead.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ from engine.accounting import check_run_budget
 from engine.context import without_secrets
 from engine.graphs import system_assistant_id
 from engine.interrupts import check_resume
-from engine.queue_cap import check_queued_runs
+from engine.queue_cap import check_queued_runs, queued_runs_cap
 from engine.run_models import RunCreate
 from persistence import assistants as assistants_repo
 from persistence import channels, checkpoint_sql
 from persistence import runs as runs_repo
 from persistence import threads as threads_repo
 from persistence.channels import CANCEL_CHANNEL, EVENTS_CHANNEL, RUNS_CHANNEL
+from persistence.rate_limits import lock_user_queue
 from persistence.runs_sql import LOCK_THREAD, SETTLE_THREAD, TAKE_OVER_CANCELLED
 
 if TYPE_CHECKING:
@@ -47,51 +53,72 @@ def valid_uuid(value: str, kind: str) -> str:
         raise InvalidInput(f"invalid {kind} ID {value!r}: must be a UUID") from exc
 
 
-async def resolve_assistant(conn: Conn, runtime: Runtime, user: User, assistant_id: str) -> dict[str, Any]:
-    """An assistant by id or by graph name (its system assistant), visible to ``user``.
-
-    Neither a UUID nor a graph name: 422 listing the graphs; a UUID of no visible assistant: 404."""
+def assistant_ident(runtime: Runtime, assistant_id: str) -> str:
+    """The assistant UUID ``assistant_id`` names: itself, or a graph name's system assistant. Neither a UUID nor a
+    graph name: 422 listing the graphs."""
     if assistant_id in runtime.graphs:
         assistant_id = system_assistant_id(assistant_id)
     try:
-        ident = str(uuid.UUID(assistant_id))
+        return str(uuid.UUID(assistant_id))
     except ValueError as exc:
         raise InvalidInput(
             f"invalid assistant {assistant_id!r}: must be an assistant UUID or one of the graphs {runtime.graphs.ids()}",
         ) from exc
-    row = await assistants_repo.get(conn, user.user_id, ident)
+
+
+def usable_assistant(runtime: Runtime, row: dict[str, Any] | None, ident: str) -> dict[str, Any]:
+    """``row``, the assistant ``ident`` as read for the user: 404 if there is none, 409 if its graph is not loaded."""
     if row is None:
-        raise NotFound.of("assistant", assistant_id)
+        raise NotFound.of("assistant", ident)
     if row["graph_id"] not in runtime.graphs:
         raise Conflict(f"graph {row['graph_id']!r} is not loaded on this server", code="graph_unavailable")
     return row
 
 
+async def resolve_assistant(conn: Conn, runtime: Runtime, user: User, assistant_id: str) -> dict[str, Any]:
+    """An assistant by id or by graph name (its system assistant), visible to ``user``.
+
+    Neither a UUID nor a graph name: 422 listing the graphs; a UUID of no visible assistant: 404."""
+    ident = assistant_ident(runtime, assistant_id)
+    return usable_assistant(runtime, await assistants_repo.get(conn, user.user_id, ident), ident)
+
+
 async def resolve_settings(
     runtime: Runtime, user_id: str, thread: dict[str, Any], assistant: dict[str, Any], context: dict[str, Any] | None,
-    *, resuming: bool = False,
+    *, resuming: bool = False, generations: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The run's resolved configuration (system → user → session), snapshotted on the run.
 
     A resume of an interrupt keeps the interrupted run's snapshot (see ConfigService.resolve_for_run).
+    ``generations``: the configuration layers' generations as just read (else the resolution reads them).
     """
     session = {**(assistant.get("context") or {}), **(thread.get("config") or {}), **(context or {})}
     resolved: dict[str, Any] = await runtime.config.resolve_for_run(
-        user_id, str(thread["thread_id"]), session, resuming=resuming, run_context=context
+        user_id, str(thread["thread_id"]), session, resuming=resuming, run_context=context, generations=generations
     )
     return resolved
 
 
-async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_id: str, body: RunCreate) -> None:
-    """Refuse at creation what the run would only trip over later: unknown interrupt nodes, an unknown checkpoint."""
+def check_run_nodes(runtime: Runtime, graph_id: str, body: RunCreate) -> None:
+    """Refuse interrupt nodes the graph does not have (422)."""
     spec = runtime.graphs.get(graph_id)
     nodes = set(spec.graph.nodes) - {"__start__"} if spec is not None else set()
     for name in ("interrupt_before", "interrupt_after"):
         value = getattr(body, name)
         if isinstance(value, list) and (unknown := [n for n in value if n not in nodes]):
             raise InvalidInput(f"{name}: unknown node(s) {unknown}; graph {graph_id!r} has {sorted(nodes)}")
+
+
+def _checkpoint_id(body: RunCreate) -> str | None:
+    """The checkpoint the run is to start from, if the request names one."""
+    return body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
+
+
+async def check_run_targets(conn: Conn, runtime: Runtime, graph_id: str, thread_id: str, body: RunCreate) -> None:
+    """Refuse at creation what the run would only trip over later: unknown interrupt nodes, an unknown checkpoint."""
+    check_run_nodes(runtime, graph_id, body)
     checkpoint = body.checkpoint or {}
-    checkpoint_id = body.checkpoint_id or checkpoint.get("checkpoint_id")
+    checkpoint_id = _checkpoint_id(body)
     if checkpoint_id:
         if not await checkpoint_sql.checkpoint_exists(conn, thread_id, checkpoint.get("checkpoint_ns") or "",
                                                       checkpoint_id):
@@ -124,27 +151,72 @@ async def _create_run_once(
     cancels: list[str] = []
     resuming = body.command is not None and body.command.resume is not None
     stateless = thread_id is None
-    # Configuration and budget are resolved before the thread row is locked, because they borrow pool
-    # connections of their own: a request holding one connection while waiting for another deadlocks the pool
-    # as soon as every connection is held by a request doing the same (N run creations on a pool of N).
-    async with runtime.db.connection() as conn:
-        assistant = await resolve_assistant(conn, runtime, user, body.assistant_id)
-        seen = None
-        if thread_id is not None:
+    create = stateless or body.if_not_exists == "create"
+    ident = assistant_ident(runtime, body.assistant_id)
+    bad_thread: InvalidInput | None = None
+    if thread_id is not None:
+        try:
             thread_id = valid_uuid(thread_id, "thread")
-            seen = await threads_repo.get(conn, user.user_id, thread_id)
-            if seen is None and body.if_not_exists != "create":
-                raise NotFound.of("thread", thread_id)
+        except InvalidInput as exc:  # reported after the assistant's errors, as before
+            bad_thread = exc
+    # Assistant, thread and configuration generations in one read. Configuration and budget are resolved before
+    # the thread row is locked, because they may borrow pool connections of their own: a request holding one
+    # connection while waiting for another deadlocks the pool as soon as every connection is held by a request
+    # doing the same (N run creations on a pool of N).
+    async with runtime.db.connection() as conn:
+        row, seen, generations = await runs_repo.creation_context(
+            conn, user.user_id, ident, None if bad_thread is not None else thread_id
+        )
+    assistant = usable_assistant(runtime, row, ident)
+    if bad_thread is not None:
+        raise bad_thread
+    if thread_id is not None and seen is None and not create:
+        raise NotFound.of("thread", thread_id)
     thread_id = thread_id or str(uuid.uuid4())
     context = await resolve_settings(runtime, user.user_id, seen or {"thread_id": thread_id, "config": {}},
-                                     assistant, body.context, resuming=resuming)
+                                     assistant, body.context, resuming=resuming, generations=generations)
     await check_run_budget(runtime.db, user.user_id, context)
+    kwargs = body.model_dump(
+        include={
+            "input", "command", "config", "context", "stream_mode", "stream_subgraphs", "checkpoint_id",
+            "interrupt_before", "interrupt_after", "durability", "stream_resumable", "on_completion",
+        },
+        exclude_none=True,
+    )
+    # the timeout counts from the run's start, with the limit in force when it was created
+    kwargs["timeout_seconds"] = runtime.settings.run_timeout_seconds
+    if body.checkpoint and not body.checkpoint_id and body.checkpoint.get("checkpoint_id"):
+        kwargs["checkpoint_id"] = body.checkpoint["checkpoint_id"]
+    if body.durability is None and body.checkpoint_during is False:
+        kwargs["durability"] = "exit"
+    fields: dict[str, Any] = {
+        "run_id": str(uuid.uuid4()),
+        "thread_id": thread_id,
+        "user_id": user.user_id,
+        "assistant_id": str(assistant["assistant_id"]),
+        "graph_id": assistant["graph_id"],
+        "kwargs": kwargs,
+        "config_snapshot": {"config": assistant.get("config") or {}, "context": without_secrets(context)},
+        "metadata": dict(body.metadata or {}),
+        "multitask_strategy": body.multitask_strategy,
+        "max_attempts": runtime.settings.max_attempts,
+        "delay_seconds": body.after_seconds or 0.0,
+        "thread_metadata": {"graph_id": assistant["graph_id"], "assistant_id": str(assistant["assistant_id"])},
+        "channel": RUNS_CHANNEL,
+    }
+    if not resuming and not _checkpoint_id(body) and (seen is None or seen["status"] != "busy"):
+        # the common case, a new or idle thread: nothing to decide, one statement (else the general path below)
+        check_run_nodes(runtime, assistant["graph_id"], body)
+        run = await _create_if_idle(runtime, fields, create=create,
+                                    new_thread_metadata={"temporary": temporary} if stateless else {})
+        if run is not None:
+            log.info("run created", run_id=str(run["run_id"]), thread_id=thread_id, user_id=user.user_id)
+            return run
     async with runtime.db.transaction() as conn:
         await check_queued_runs(conn, runtime.settings, user.user_id)  # first: it locks the user's queue
         if stateless:
             thread = await threads_repo.insert(conn, user.user_id, thread_id, {"temporary": temporary})
         else:
-            create = body.if_not_exists == "create"
             thread = None
             if seen is None and create:
                 # not there a moment ago: create it (the insert holds its row lock like FOR UPDATE would)
@@ -182,36 +254,7 @@ async def _create_run_once(
                     else:
                         await runs_repo.mark_cancel(conn, old_id, strategy)
                         cancels.append(old_id)
-        kwargs = body.model_dump(
-            include={
-                "input", "command", "config", "context", "stream_mode", "stream_subgraphs", "checkpoint_id",
-                "interrupt_before", "interrupt_after", "durability", "stream_resumable", "on_completion",
-            },
-            exclude_none=True,
-        )
-        # the timeout counts from the run's start, with the limit in force when it was created
-        kwargs["timeout_seconds"] = runtime.settings.run_timeout_seconds
-        if body.checkpoint and not body.checkpoint_id and body.checkpoint.get("checkpoint_id"):
-            kwargs["checkpoint_id"] = body.checkpoint["checkpoint_id"]
-        if body.durability is None and body.checkpoint_during is False:
-            kwargs["durability"] = "exit"
-        metadata = dict(body.metadata or {})
-        run = await runs_repo.insert_queued(
-            conn,
-            run_id=str(uuid.uuid4()),
-            thread_id=thread_id,
-            user_id=user.user_id,
-            assistant_id=str(assistant["assistant_id"]),
-            graph_id=assistant["graph_id"],
-            kwargs=kwargs,
-            config_snapshot={"config": assistant.get("config") or {}, "context": without_secrets(context)},
-            metadata=metadata,
-            multitask_strategy=body.multitask_strategy,
-            max_attempts=runtime.settings.max_attempts,
-            delay_seconds=body.after_seconds or 0.0,
-            thread_metadata={"graph_id": assistant["graph_id"], "assistant_id": str(assistant["assistant_id"])},
-            channel=RUNS_CHANNEL,
-        )
+        run = await runs_repo.insert_queued(conn, **fields)
         for old_id in cancels:
             await channels.notify(conn, CANCEL_CHANNEL, old_id)
     for old_id in cancels:
@@ -220,6 +263,24 @@ async def _create_run_once(
     # no local wake: the NOTIFY above reaches this process's workers too (once, so they claim once)
     log.info("run created", run_id=str(run["run_id"]), thread_id=thread_id, user_id=user.user_id)
     return run
+
+
+async def _create_if_idle(
+    runtime: Runtime, fields: dict[str, Any], *, create: bool, new_thread_metadata: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The run queued in one statement if its thread is new or idle (``persistence.runs.CREATE_IF_IDLE``), else
+    None with nothing written. With a cap on queued runs, the user's queue lock is taken in the statement before,
+    in the same transaction (lock order: user, then thread)."""
+    cap = queued_runs_cap(runtime.settings)
+    new_thread_metadata = {**new_thread_metadata, **fields["thread_metadata"]}
+    if cap is None:
+        async with runtime.db.connection() as conn:  # one statement: atomic on its own
+            return await runs_repo.create_if_idle(conn, **fields, create=create, cap=None,
+                                                  new_thread_metadata=new_thread_metadata)
+    async with runtime.db.transaction() as conn:
+        await lock_user_queue(conn, fields["user_id"])
+        return await runs_repo.create_if_idle(conn, **fields, create=create, cap=cap,
+                                              new_thread_metadata=new_thread_metadata)
 
 
 async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, action: str) -> dict[str, Any]:

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 RETRY_AFTER_SECONDS = 5
 
 
+def queued_runs_cap(settings: RuntimeSettings) -> int | None:
+    """The cap on a user's queued runs in force, None when there is none."""
+    cap = settings.max_queued_runs
+    return cap if settings.rate_limits_enabled and cap > 0 else None
+
+
 async def check_queued_runs(conn: Conn, settings: RuntimeSettings, user_id: str) -> None:
     """Refuse a new run when ``user_id`` has ``max_queued_runs`` pending runs (call first in the creating transaction)."""
     cap = settings.max_queued_runs

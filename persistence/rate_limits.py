@@ -63,6 +63,12 @@ async def prune_expired(conn: Conn) -> int:
     return cur.rowcount
 
 
+async def lock_user_queue(conn: Conn, user_id: str) -> None:
+    """Take ``user_id``'s queue lock (held until the caller's transaction ends): the statements after it count
+    every run queued before (see ``persistence.runs.CREATE_IF_IDLE``)."""
+    await channels.xact_lock_keyed(conn, channels.USER_QUEUE_LOCKS, user_id)
+
+
 async def lock_and_count_pending_runs(conn: Conn, user_id: str) -> int:
     """Take ``user_id``'s queue lock (held until the caller's transaction ends), then count its pending runs.
 

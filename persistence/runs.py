@@ -57,6 +57,69 @@ busy AS (
 )
 SELECT run.*, pg_notify(%(channel)s, run.run_id::text) AS notified FROM run
 """
+# What creating a run needs to read first, in one statement: the assistant (by id, visible to the user), the
+# user's thread (if it exists) and the configuration layers' generations (engine/lifecycle.py).
+CREATION_CONTEXT = """
+SELECT a.assistant_id, a.graph_id, a.config, a.context,
+    t.thread_id AS seen_thread_id, t.status AS seen_status, t.config AS seen_config,
+    g.system_generation, g.user_generation
+FROM (SELECT 1) AS one
+LEFT JOIN assistants a ON a.assistant_id = %(assistant_id)s AND (a.user_id = %(user_id)s OR a.user_id IS NULL)
+LEFT JOIN threads t ON t.thread_id = %(thread_id)s AND t.user_id = %(user_id)s
+CROSS JOIN (
+    SELECT coalesce(max(generation) FILTER (WHERE layer = 'system'), 0) AS system_generation,
+        coalesce(max(generation) FILTER (WHERE layer = 'user'), 0) AS user_generation
+    FROM config_generations WHERE (layer = 'system' AND owner = '') OR (layer = 'user' AND owner = %(user_id)s)
+) AS g
+"""
+# A run created in one statement when its thread is new or idle (engine/lifecycle.py's fast path): the thread
+# inserted (busy, stamped) or, if it exists, locked and marked busy; the run queued; the NOTIFY announcing it.
+# Only when nothing could have to be decided: no pending or running run on the thread, and the thread row not
+# changed since the statement's snapshot (its ``xmin`` as locked equals the one the snapshot sees — every run
+# creation and every run's end updates the thread row, so a run that became active after the snapshot would
+# show there). ``cap``: the user's queued-run cap, counted after the caller took the user's queue lock in an
+# earlier statement of its transaction (so the count sees every run queued before). Answers no row when any
+# condition fails, having written nothing: the caller then takes the general path.
+CREATE_IF_IDLE = f"""
+WITH allowed AS MATERIALIZED (
+    SELECT 1 WHERE %(cap)s::int IS NULL
+        OR (SELECT count(*) FROM runs WHERE user_id = %(user_id)s AND status = 'pending') < %(cap)s::int
+),
+created AS (
+    INSERT INTO threads (thread_id, user_id, metadata, status)
+    SELECT %(thread_id)s, %(user_id)s, %(new_thread_metadata)s, 'busy' FROM allowed WHERE %(create)s
+    ON CONFLICT (thread_id) DO NOTHING
+    RETURNING thread_id
+),
+seen AS MATERIALIZED (
+    SELECT xmin AS version FROM threads WHERE thread_id = %(thread_id)s AND user_id = %(user_id)s
+),
+locked AS MATERIALIZED (
+    SELECT thread_id, xmin AS version FROM threads
+    WHERE thread_id = %(thread_id)s AND user_id = %(user_id)s AND status <> 'busy' AND EXISTS (SELECT 1 FROM allowed)
+    FOR UPDATE
+),
+idle AS MATERIALIZED (
+    SELECT l.thread_id FROM locked l
+    WHERE l.version = (SELECT version FROM seen)
+        AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = %(thread_id)s AND status IN ('pending', 'running'))
+),
+busy AS (
+    UPDATE threads SET status = 'busy', metadata = metadata || %(thread_metadata)s, updated_at = now()
+    WHERE thread_id = (SELECT thread_id FROM idle)
+),
+run AS (
+    INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs, config_snapshot,
+        metadata, multitask_strategy, max_attempts, available_at, timeout_at)
+    SELECT %(run_id)s, %(thread_id)s, %(user_id)s, %(assistant_id)s, %(graph_id)s, %(kwargs)s, %(config_snapshot)s,
+        %(metadata)s, %(multitask_strategy)s, %(max_attempts)s, now() + make_interval(secs => %(delay)s),
+        CASE WHEN %(timeout)s::float8 IS NULL THEN NULL
+             ELSE now() + make_interval(secs => %(delay)s + coalesce(%(timeout)s::float8, 0)) END
+    WHERE EXISTS (SELECT 1 FROM created) OR EXISTS (SELECT 1 FROM idle)
+    RETURNING {RUN_COLUMNS}
+)
+SELECT run.*, pg_notify(%(channel)s, run.run_id::text) AS notified FROM run
+"""
 GET = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND user_id = %s"
 GET_ON_THREAD = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s"
 GET_ANY = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s"
@@ -118,6 +181,62 @@ async def insert_queued(
     row = await cur.fetchone()
     assert row is not None
     row.pop("notified", None)
+    return row
+
+
+async def creation_context(
+    conn: Conn, user_id: str, assistant_id: str, thread_id: str | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, tuple[int, int]]:
+    """``(assistant, thread, generations)`` for a run creation, in one statement: the assistant visible to
+    ``user_id`` (``assistant_id``, ``graph_id``, ``config``, ``context``) or None, the user's thread
+    (``thread_id``, ``status``, ``config``) or None, and the configuration generations (system, user)."""
+    cur = await conn.execute(CREATION_CONTEXT, {"assistant_id": assistant_id, "user_id": user_id,
+                                                "thread_id": thread_id})
+    row = await cur.fetchone()
+    assert row is not None
+    assistant = None if row["assistant_id"] is None else {
+        "assistant_id": row["assistant_id"], "graph_id": row["graph_id"], "config": row["config"],
+        "context": row["context"],
+    }
+    thread = None if row["seen_thread_id"] is None else {
+        "thread_id": row["seen_thread_id"], "status": row["seen_status"], "config": row["seen_config"],
+    }
+    return assistant, thread, (int(row["system_generation"]), int(row["user_generation"]))
+
+
+async def create_if_idle(
+    conn: Conn,
+    *,
+    run_id: str,
+    thread_id: str,
+    user_id: str,
+    assistant_id: str,
+    graph_id: str,
+    kwargs: dict[str, Any],
+    config_snapshot: dict[str, Any],
+    metadata: dict[str, Any],
+    multitask_strategy: str,
+    max_attempts: int,
+    thread_metadata: dict[str, Any],
+    new_thread_metadata: dict[str, Any],
+    create: bool,
+    cap: int | None,
+    channel: str,
+    delay_seconds: float = 0.0,
+    timeout_seconds: float | None = None,
+) -> dict[str, Any] | None:
+    """Queue a run in one statement if its thread is new (``create``: inserted with ``new_thread_metadata``) or
+    idle, with no run to decide about (see CREATE_IF_IDLE); None, nothing written, otherwise."""
+    cur = await conn.execute(CREATE_IF_IDLE, {
+        "run_id": run_id, "thread_id": thread_id, "user_id": user_id, "assistant_id": assistant_id,
+        "graph_id": graph_id, "kwargs": Jsonb(kwargs), "config_snapshot": Jsonb(config_snapshot),
+        "metadata": Jsonb(metadata), "multitask_strategy": multitask_strategy, "max_attempts": max_attempts,
+        "delay": delay_seconds, "timeout": timeout_seconds, "thread_metadata": Jsonb(thread_metadata),
+        "new_thread_metadata": Jsonb(new_thread_metadata), "create": create, "cap": cap, "channel": channel,
+    })
+    row = await cur.fetchone()
+    if row is not None:
+        row.pop("notified", None)
     return row
 
 

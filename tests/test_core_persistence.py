@@ -232,3 +232,79 @@ async def test_event_log_batches_runs_together_and_fences_each(db: Database) -> 
         rows = await db.fetchall("SELECT seq FROM run_events WHERE run_id = %s ORDER BY seq", (r,))
         assert [x["seq"] for x in rows] == [1, 2, 3, 4, 5]
     assert await event_count(db, stale.run_id) == 0
+
+
+def _new_run(thread_id: str, user_id: str = "u", **over: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "run_id": str(uuid.uuid4()), "thread_id": thread_id, "user_id": user_id, "assistant_id": str(uuid.uuid4()),
+        "graph_id": "g", "kwargs": {}, "config_snapshot": {}, "metadata": {}, "multitask_strategy": "reject",
+        "max_attempts": 3, "thread_metadata": {"graph_id": "g"}, "new_thread_metadata": {"graph_id": "g", "t": 1},
+        "create": True, "cap": None, "channel": "clew_runs",
+    }
+    return {**fields, **over}
+
+
+async def _thread(db: Database, thread_id: str) -> dict[str, Any] | None:
+    return await db.fetchone("SELECT user_id, status, metadata FROM threads WHERE thread_id = %s", (thread_id,))
+
+
+async def test_run_created_in_one_statement_only_on_a_new_or_idle_thread(db: Database) -> None:
+    """The fast path of run creation queues a run only when there is nothing to decide; otherwise it writes
+    nothing and answers None (the caller takes the general path)."""
+    new = str(uuid.uuid4())
+    async with db.connection() as conn:
+        run = await runs_repo.create_if_idle(conn, **_new_run(new))
+    assert run is not None and run["status"] == "pending" and str(run["thread_id"]) == new
+    assert await _thread(db, new) == {"user_id": "u", "status": "busy", "metadata": {"graph_id": "g", "t": 1}}
+    async with db.connection() as conn:  # busy (its run is pending): nothing
+        assert await runs_repo.create_if_idle(conn, **_new_run(new)) is None
+        await conn.execute("UPDATE threads SET status = 'idle' WHERE thread_id = %s", (new,))
+        # idle, but its run is still pending: nothing
+        assert await runs_repo.create_if_idle(conn, **_new_run(new)) is None
+        await conn.execute("UPDATE runs SET status = 'success' WHERE thread_id = %s", (new,))
+        await conn.execute("UPDATE threads SET metadata = '{\"x\": 2}' WHERE thread_id = %s", (new,))
+        # idle and no active run: queued, the thread busy with the run's stamp merged into its metadata
+        again = await runs_repo.create_if_idle(conn, **_new_run(new, create=False))
+        assert again is not None
+        # another user's thread, a missing thread without create, a user at the cap: nothing
+        await conn.execute("UPDATE threads SET status = 'idle' WHERE thread_id = %s", (new,))
+        await conn.execute("UPDATE runs SET status = 'success' WHERE thread_id = %s", (new,))
+        assert await runs_repo.create_if_idle(conn, **_new_run(new, user_id="someone-else")) is None
+        assert await runs_repo.create_if_idle(conn, **_new_run(str(uuid.uuid4()), create=False)) is None
+        await conn.execute("UPDATE runs SET status = 'pending' WHERE thread_id = %s", (new,))
+        capped = str(uuid.uuid4())
+        assert await runs_repo.create_if_idle(conn, **_new_run(capped, cap=2)) is None
+        assert await runs_repo.create_if_idle(conn, **_new_run(capped, cap=3)) is not None
+    assert await _thread(db, new) == {"user_id": "u", "status": "idle", "metadata": {"x": 2, "graph_id": "g"}}
+    row = await db.fetchone("SELECT count(*) AS n FROM runs WHERE thread_id = %s", (new,))
+    assert row is not None and row["n"] == 2
+
+
+async def test_run_created_in_one_statement_sees_a_run_queued_after_its_snapshot(db: Database) -> None:
+    """A run queued (and the thread settled idle again) by a transaction that commits while the one-statement
+    creation waits for the thread's row lock is invisible to that statement's snapshot; the thread row's changed
+    version tells it, and it writes nothing."""
+    tid = str(uuid.uuid4())
+    async with db.connection() as conn:
+        assert await runs_repo.create_if_idle(conn, **_new_run(tid)) is not None
+        await conn.execute("UPDATE runs SET status = 'success' WHERE thread_id = %s", (tid,))
+        await conn.execute("UPDATE threads SET status = 'idle' WHERE thread_id = %s", (tid,))
+    async with db.connection() as holder, db.connection() as creator:
+        async with holder.transaction():
+            await holder.execute("SELECT 1 FROM threads WHERE thread_id = %s FOR UPDATE", (tid,))
+            await holder.execute(
+                "INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs)"
+                " VALUES (%s, %s, 'u', %s, 'g', '{}')", (str(uuid.uuid4()), tid, str(uuid.uuid4())))
+            await holder.execute("UPDATE threads SET updated_at = now() WHERE thread_id = %s", (tid,))
+            pid = creator.info.backend_pid
+            attempt = asyncio.create_task(runs_repo.create_if_idle(creator, **_new_run(tid)))
+            for _ in range(500):  # until the statement waits for the row lock (its snapshot taken)
+                row = await db.fetchone("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,))
+                if row is not None and row["wait_event_type"] == "Lock":
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the creation never waited for the thread's lock")
+        assert await attempt is None
+    row = await db.fetchone("SELECT count(*) AS n FROM runs WHERE thread_id = %s AND status = 'pending'", (tid,))
+    assert row is not None and row["n"] == 1
