@@ -1,7 +1,9 @@
 """In-process wake-ups for stream readers, workers and cancel requests, fed by Postgres LISTEN/NOTIFY.
 
 Nothing here carries data: events live in ``run_events`` and runs in ``runs``. A wake-up only tells a waiter
-"look again". Writers in this process wake local waiters directly (the in-process hand-off); one dedicated
+"look again". The one exception is :class:`Outcomes`: the final answer of a run this process executed, handed
+to a joiner in this process (``runs/wait``) once the run's end is committed, so the joiner need not read back
+what the executor just wrote. Writers in this process wake local waiters directly (the in-process hand-off); one dedicated
 LISTEN connection per process relays the NOTIFYs sent by other processes. When that connection drops, every
 waiter is woken after it is back, so nothing that happened meanwhile is missed.
 """
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -74,6 +76,38 @@ class Broker:
             result = handler(payload)
             if result is not None:
                 await result
+
+
+class Outcomes:
+    """Final answers of runs executed in this process, for joiners waiting in this process (see
+    ``engine.lifecycle.join_run``). Kept only while someone waits: :meth:`expect` before waiting,
+    :meth:`publish` by the executor after the run's end committed, :meth:`get` on a wake-up."""
+
+    def __init__(self) -> None:
+        self._expected: dict[str, int] = {}
+        self._ready: dict[str, dict[str, Any]] = {}
+
+    @contextlib.contextmanager
+    def expect(self, run_id: str) -> Iterator[None]:
+        self._expected[run_id] = self._expected.get(run_id, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._expected.get(run_id, 1) - 1
+            if left > 0:
+                self._expected[run_id] = left
+            else:
+                self._expected.pop(run_id, None)
+                self._ready.pop(run_id, None)
+
+    def publish(self, run_id: str, outcome: dict[str, Any]) -> None:
+        """``outcome``: what was committed as the run's end (``status``, ``error``, ``thread_values``,
+        ``thread_interrupts``); dropped when nobody waits for it."""
+        if run_id in self._expected:
+            self._ready[run_id] = outcome
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        return self._ready.get(run_id)
 
 
 class Listener:

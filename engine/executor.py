@@ -242,10 +242,13 @@ async def _finish(
     bound: Any,
     *,
     thread_status: str | None = None,
+    publish: bool = True,
 ) -> None:
     """Write the last events, the run's status and the thread's status, all at once (one statement).
 
-    ``thread_status``: the thread's status when no other run is queued (default: from the run's status)."""
+    ``thread_status``: the thread's status when no other run is queued (default: from the run's status).
+    ``publish``: hand the committed outcome to joiners in this process (``runtime.outcomes``); not when the
+    thread's values may still be settled again after this (a cancel)."""
     try:
         await writer.flush()
     except FencedOut:
@@ -259,6 +262,8 @@ async def _finish(
     batch = writer.take()
     await writer.close()
     thread_status = thread_status or {"success": "idle", "interrupted": "interrupted"}.get(status, "error")
+    values = to_jsonable(execution.final_values) if execution.final_values is not None else None
+    interrupts = to_jsonable(execution.final_interrupts or {})
     # retried after a transient error: a repetition after a commit whose answer was lost finds the run no longer
     # owned and writes nothing
     row = await retrying(lambda: runtime.db.fetchone(
@@ -273,8 +278,8 @@ async def _finish(
             "status": status,
             "thread_status": thread_status,
             "error": Jsonb(error) if error else None,
-            "values": Jsonb(to_jsonable(execution.final_values)) if execution.final_values is not None else None,
-            "interrupts": Jsonb(to_jsonable(execution.final_interrupts or {})),
+            "values": Jsonb(values) if values is not None else None,
+            "interrupts": Jsonb(interrupts),
             "channel": EVENTS_CHANNEL,
         },
     ), what="final statement")
@@ -287,6 +292,12 @@ async def _finish(
         metrics.FENCED_WRITES.labels("finish").inc()
         return
     execution.next_queued = row["thread_status"] == "busy"
+    if publish and (values is not None or status in ("error", "timeout")):
+        # what was just committed, for a joiner in this process (runs/wait): it need not read it back
+        runtime.outcomes.publish(execution.run_id, {
+            "run_id": execution.run_id, "thread_id": execution.thread_id, "status": status, "error": error,
+            "thread_values": values, "thread_interrupts": interrupts,
+        })
     runtime.broker.wake(execution.run_id)
     bound.info("run finished", status=status)
     for hook in runtime.run_hooks.after_run:
@@ -335,7 +346,7 @@ async def _cancelled(
         execution.final_interrupts = interrupts_by_task(state)
         thread_status = "interrupted" if state.next else "idle"
         seen = (state.config or {}).get("configurable", {}).get("checkpoint_id")
-    await _finish(runtime, execution, writer, "interrupted", None, bound, thread_status=thread_status)
+    await _finish(runtime, execution, writer, "interrupted", None, bound, thread_status=thread_status, publish=False)
     if graph is None:
         return
     # a checkpoint write in flight when the graph was stopped may land after the read above; none can after the

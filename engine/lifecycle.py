@@ -358,15 +358,20 @@ async def wait_cancelled(runtime: Runtime, run_id: str) -> None:
 
 async def join_run(runtime: Runtime, run_id: str, *, just_created: bool = False) -> dict[str, Any] | None:
     """Wait until the run is no longer pending or running; return its row, with its thread's values as
-    ``thread_values`` / ``thread_interrupts`` (None if the run was deleted).
+    ``thread_values`` / ``thread_interrupts`` (None if the run was deleted). For a run this process executed, the
+    executor hands over what it committed as the run's end (``runtime.outcomes``: ``run_id``, ``thread_id``,
+    ``status``, ``error``, ``thread_values``, ``thread_interrupts``) and nothing is read.
 
     ``just_created``: the caller queued the run a moment ago, so the first read is skipped; the wait starts
     at once (a run that ended before this subscribed is still found by the periodic re-read).
     """
-    with runtime.broker.subscribe(run_id) as ev:
+    with runtime.broker.subscribe(run_id) as ev, runtime.outcomes.expect(run_id):
         check = not just_created
         while True:
             ev.clear()
+            outcome = runtime.outcomes.get(run_id)
+            if outcome is not None:
+                return outcome
             if check:
                 async with runtime.db.connection() as conn:
                     row = await runs_repo.with_thread_values(conn, run_id)

@@ -34,7 +34,7 @@ from langgraph.store.postgres.aio import AsyncPostgresStore
 
 from config_schema.service import ConfigService
 from config_schema.settings import RuntimeSettings
-from engine.broker import Broker, Listener
+from engine.broker import Broker, Listener, Outcomes
 from engine.events import EventLog
 from engine.graphs import GraphRegistry, load_config
 from engine.operations import Operations
@@ -123,6 +123,7 @@ class Runtime:
         self.graphs = graphs
         self.kind: ProcessKind = kind
         self.broker = Broker()
+        self.outcomes = Outcomes()  # final answers handed from this process's executors to its joiners
         self.listener = Listener(db, self.broker)
         self.event_log = EventLog(db, self.broker)
         # one lock for the whole process (all per-run savers too) when the stock behaviour is asked for

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from config_schema.settings import RuntimeSettings
-from engine.broker import Broker
+from engine.broker import Broker, Outcomes
 from engine.events import EventLog
 from persistence import runs as runs_repo
 from persistence.checkpointer import FencedOut
@@ -308,3 +308,17 @@ async def test_run_created_in_one_statement_sees_a_run_queued_after_its_snapshot
         assert await attempt is None
     row = await db.fetchone("SELECT count(*) AS n FROM runs WHERE thread_id = %s AND status = 'pending'", (tid,))
     assert row is not None and row["n"] == 1
+
+
+def test_outcomes_are_kept_only_while_someone_waits() -> None:
+    """The executor's hand-over of a run's end to joiners in the process: dropped when nobody waits, kept while
+    any joiner of the run still waits, gone with the last."""
+    outcomes = Outcomes()
+    outcomes.publish("r", {"status": "success"})
+    assert outcomes.get("r") is None
+    with outcomes.expect("r"):
+        with outcomes.expect("r"):
+            outcomes.publish("r", {"status": "success"})
+            assert outcomes.get("r") == {"status": "success"}
+        assert outcomes.get("r") == {"status": "success"}
+    assert outcomes.get("r") is None

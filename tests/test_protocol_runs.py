@@ -188,3 +188,25 @@ async def test_every_4xx_is_logged_without_the_body(server: Any, h: httpx.AsyncC
 
     assert (await eventually(early, what="the early 422 logged"))[-1]["error"] == "invalid"
     assert marker not in server.log_path.read_text(errors="replace")
+
+
+# --- runs/wait answers with what the run's end committed --------------------------------------------------
+async def test_wait_answers_what_the_run_ended_with(h: httpx.AsyncClient) -> None:
+    """``runs/wait`` on a run this server executed answers from the executor's hand-over (no read back): the
+    output, the pending interrupts, or the error — the same as the thread's stored state and the join."""
+    tid = str(uuid.uuid4())
+    r = await h.post(f"/threads/{tid}/runs/wait",
+                     json={"assistant_id": "approval", "input": {"topic": "t"}, "if_not_exists": "create"})
+    assert r.status_code == 200, r.text
+    waited = r.json()
+    state = (await h.get(f"/threads/{tid}/state")).json()
+    assert waited["__interrupt__"][0]["value"] == {"question": "approve?", "plan": "plan for t"}
+    assert {k: v for k, v in waited.items() if k != "__interrupt__"} == state["values"]
+    run_id = r.headers["content-location"].rsplit("/", 1)[-1]
+    assert (await h.get(f"/threads/{tid}/runs/{run_id}/join")).json() == waited
+    r = await h.post(f"/threads/{tid}/runs/wait", json={"assistant_id": "approval", "command": {"resume": "ok"}})
+    assert r.status_code == 200 and r.json() == (await h.get(f"/threads/{tid}/state")).json()["values"]
+    assert r.json()["decision"] == "ok" and r.json()["log"] == ["plan", "ask", "finish"]
+    r = await h.post("/runs/wait", json={"assistant_id": "steps3", "input": {"count": 0, "fail": True}})
+    assert r.status_code == 200
+    assert r.json() == {"__error__": {"error": "RuntimeError", "message": "scripted failure in n1"}}
