@@ -3,7 +3,19 @@
 Nothing here carries data: events live in ``run_events`` and runs in ``runs``. A wake-up only tells a waiter
 "look again". The one exception is :class:`Outcomes`: the final answer of a run this process executed, handed
 to a joiner in this process (``runs/wait``) once the run's end is committed, so the joiner need not read back
-what the executor just wrote. Writers in this process wake local waiters directly (the in-process hand-off); one dedicated
+what the executor just wrote.
+
+NOTIFY only while another clew process listens. A NOTIFY costs the sender's and the listener's backends and
+this process's LISTEN connection a message each, and Postgres serialises the commits of notifying transactions;
+with one process alone on its database every NOTIFY of the hot paths (run creation, event batches, a run's end)
+would only come back to its own listener. So every process's LISTEN connection carries the application_name
+``clew-listener``, and :attr:`Broker.peers` says whether another one is connected to the database: checked
+every ``PEER_CHECK_SECONDS``, set at once when a starting process announces itself (``clew_hello``, sent as soon
+as its LISTENs are in place), and assumed while this process's own listener is down. The hot paths pass
+:meth:`Broker.channel` (None when alone) and, when they sent nothing, emit the announcement locally. A
+transaction committed without NOTIFY in the milliseconds between a new process's LISTEN and this process's
+reading of its hello reaches that process's waiters by their periodic re-read (a worker's sweep, a stream's
+re-check) instead of by a wake-up. Writers in this process wake local waiters directly (the in-process hand-off); one dedicated
 LISTEN connection per process relays the NOTIFYs sent by other processes. When that connection drops, every
 waiter is woken after it is back, so nothing that happened meanwhile is missed.
 """
@@ -12,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -19,12 +32,21 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from persistence import channels
-from persistence.channels import CONFIG_CHANNEL, EVENTS_CHANNEL, RUNS_CHANNEL, TODOS_CHANNEL
+from persistence.channels import (
+    CONFIG_CHANNEL,
+    EVENTS_CHANNEL,
+    HELLO_CHANNEL,
+    LISTENER_APP,
+    RUNS_CHANNEL,
+    TODOS_CHANNEL,
+)
 
 if TYPE_CHECKING:
     from persistence.db import Database
 
 log = structlog.get_logger("clew.broker")
+
+PEER_CHECK_SECONDS = 1.0  # how often a process looks whether another clew process listens on its database
 
 # TODOS_CHANNEL (persistence/channels.py), payload: a user id; wakes the key todo_key(user id)
 
@@ -38,6 +60,14 @@ class Broker:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._handlers: dict[str, list[Callable[[str], Awaitable[None] | None]]] = defaultdict(list)
+        # whether another clew process may listen on this database (see the module docstring); kept by the
+        # Listener, True until it knows better
+        self.peers = True
+
+    def channel(self, channel: str) -> str | None:
+        """``channel`` for a hot path's NOTIFY, or None when no other process listens (the caller then emits
+        locally what the NOTIFY would have brought back)."""
+        return channel if self.peers else None
 
     @contextlib.contextmanager
     def subscribe(self, key: str, event: asyncio.Event | None = None) -> Iterator[asyncio.Event]:
@@ -117,10 +147,14 @@ class Listener:
         self.db = db
         self.broker = broker
         self._task: asyncio.Task[None] | None = None
+        self._peers_task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self.backend_pid: int | None = None  # of the LISTEN connection
+        self._hello_at = 0.0  # when another process last announced itself
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clew-listener")
+        self._peers_task = asyncio.create_task(self._watch_peers(), name="clew-peers")
 
     @property
     def listening(self) -> bool:
@@ -128,20 +162,43 @@ class Listener:
         return self.ready.is_set() and self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._peers_task, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _watch_peers(self) -> None:
+        """Keep ``broker.peers``: True while another clew listener is connected (or this one is down)."""
+        while True:
+            pid = self.backend_pid
+            if self.listening and pid is not None:
+                started = time.monotonic()
+                try:
+                    async with self.db.connection() as conn:
+                        others = await channels.other_listeners(conn, pid)
+                except Exception:  # noqa: BLE001 - unknown: keep notifying
+                    others = 1
+                if others or not self.listening:
+                    self.broker.peers = True
+                elif started > self._hello_at:  # no hello arrived while this looked
+                    self.broker.peers = False
+            else:
+                self.broker.peers = True
+            await asyncio.sleep(PEER_CHECK_SECONDS)
 
     async def _run(self) -> None:
         delay = 0.2
         first = True
         while True:
             try:
-                conn = await self.db.connect_dedicated()
+                conn = await self.db.connect_dedicated(application_name=LISTENER_APP)
                 async with conn:
                     for channel in channels.LISTENED:
                         await channels.listen(conn, channel)
+                    self.backend_pid = own = conn.info.backend_pid
+                    # other processes NOTIFY from now on (see the module docstring)
+                    await channels.notify(conn, HELLO_CHANNEL, str(own))
                     self.ready.set()
                     if not first:
                         # we may have missed notifications while disconnected
@@ -151,6 +208,11 @@ class Listener:
                     first = False
                     delay = 0.2
                     async for note in conn.notifies():
+                        if note.channel == HELLO_CHANNEL:
+                            if note.payload != str(own):
+                                self._hello_at = time.monotonic()
+                                self.broker.peers = True
+                            continue
                         try:
                             await self.broker.emit(note.channel, note.payload)
                         except Exception:
@@ -159,6 +221,7 @@ class Listener:
                 raise
             except Exception as exc:
                 self.ready.clear()  # /ready reports the listener down until it reconnects
+                self.broker.peers = True  # hellos cannot be heard meanwhile
                 log.warning("listen connection lost; reconnecting", error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

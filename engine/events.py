@@ -10,7 +10,8 @@ write at a time, so they commit in order and a reader that saw event n never mis
 Each run writes through its :class:`EventWriter`. The insert of a run's events only happens while that run's
 fencing token is current (the run rows are locked ``FOR SHARE`` in run-id order, so a takeover waits for a
 write in flight), so a stalled former owner cannot append; such a run's writer then raises
-:class:`FencedOut`. After each write local readers are woken directly and other processes through NOTIFY.
+:class:`FencedOut`. After each write local readers are woken directly and other processes through NOTIFY (sent
+only while another clew process listens, see ``engine/broker.py``).
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class EventLog:
 
     async def _write(self, batch: list[tuple[EventWriter, list[tuple[int, str, str]]]]) -> None:
         params: dict[str, Any] = {"run_ids": [], "tokens": [], "seqs": [], "events": [], "datas": [],
-                                  "channel": EVENTS_CHANNEL}
+                                  "channel": self.broker.channel(EVENTS_CHANNEL)}
         for w, events in batch:
             for seq, event, data in events:
                 params["run_ids"].append(w.run_id)

@@ -280,7 +280,7 @@ async def _finish(
             "error": Jsonb(error) if error else None,
             "values": Jsonb(values) if values is not None else None,
             "interrupts": Jsonb(interrupts),
-            "channel": EVENTS_CHANNEL,
+            "channel": runtime.broker.channel(EVENTS_CHANNEL),  # local joiners are woken below
         },
     ), what="final statement")
     if row and row["owned"] and not row["finished"]:

@@ -202,7 +202,7 @@ async def _create_run_once(
         "max_attempts": runtime.settings.max_attempts,
         "delay_seconds": body.after_seconds or 0.0,
         "thread_metadata": {"graph_id": assistant["graph_id"], "assistant_id": str(assistant["assistant_id"])},
-        "channel": RUNS_CHANNEL,
+        "channel": runtime.broker.channel(RUNS_CHANNEL),  # None: no other process listens, announced here
     }
     if not resuming and not _checkpoint_id(body) and (seen is None or seen["status"] != "busy"):
         # the common case, a new or idle thread: nothing to decide, one statement (else the general path below)
@@ -210,6 +210,8 @@ async def _create_run_once(
         run = await _create_if_idle(runtime, fields, create=create,
                                     new_thread_metadata={"temporary": temporary} if stateless else {})
         if run is not None:
+            if fields["channel"] is None:
+                await runtime.broker.emit(RUNS_CHANNEL, str(run["run_id"]))
             log.info("run created", run_id=str(run["run_id"]), thread_id=thread_id, user_id=user.user_id)
             return run
     async with runtime.db.transaction() as conn:
@@ -260,7 +262,9 @@ async def _create_run_once(
     for old_id in cancels:
         if runtime.worker is not None:
             runtime.worker.cancel_run(old_id)
-    # no local wake: the NOTIFY above reaches this process's workers too (once, so they claim once)
+    # no local wake when it NOTIFYed: that reaches this process's workers too (once, so they claim once)
+    if fields["channel"] is None:
+        await runtime.broker.emit(RUNS_CHANNEL, str(run["run_id"]))
     log.info("run created", run_id=str(run["run_id"]), thread_id=thread_id, user_id=user.user_id)
     return run
 

@@ -22,7 +22,11 @@ RUNS_CHANNEL = "clew_runs"  # run_id: a run became claimable (created, handed ba
 CANCEL_CHANNEL = "clew_cancel"  # run_id: a cancel was asked for
 CONFIG_CHANNEL = "clew_config"  # free-form JSON or empty: configuration changed
 TODOS_CHANNEL = "clew_todos"  # user_id: the user's todos changed
-LISTENED = (EVENTS_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL, CONFIG_CHANNEL, TODOS_CHANNEL)  # every process listens
+HELLO_CHANNEL = "clew_hello"  # a LISTEN connection's backend pid: a process started listening
+LISTENED = (EVENTS_CHANNEL, RUNS_CHANNEL, CANCEL_CHANNEL, CONFIG_CHANNEL, TODOS_CHANNEL, HELLO_CHANNEL)  # every process
+# Every process's LISTEN connection carries this application_name, so a process can see whether any other clew
+# process listens on its database (engine/broker.py: the hot paths send their NOTIFYs only then).
+LISTENER_APP = "clew-listener"
 
 # ---------------------------------------------------------------- advisory-lock ids
 MIGRATIONS_LOCK = 0x636C6577  # "clew": schema migrations (transaction lock, persistence/migrations.py)
@@ -41,6 +45,11 @@ TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS ok"
 UNLOCK = "SELECT pg_advisory_unlock(%s)"
 XACT_LOCK = "SELECT pg_advisory_xact_lock(%s)"
 XACT_LOCK_KEYED = "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))"
+# the LISTEN connections of other clew processes on this database (``application_name`` is visible to every role)
+OTHER_LISTENERS = """
+SELECT count(*) AS n FROM pg_stat_activity
+WHERE datname = current_database() AND application_name = %s AND pid <> %s
+"""
 # who holds an advisory lock (a start-up waiting on it says so)
 LOCK_HOLDERS = """
 SELECT a.pid, a.application_name, a.state, a.backend_start::text AS since
@@ -52,6 +61,13 @@ WHERE l.locktype = 'advisory' AND l.objid::bigint = %s AND l.granted
 async def notify(conn: Conn, channel: str, payload: str) -> None:
     """NOTIFY ``channel``; inside a transaction it goes out on commit."""
     await conn.execute(NOTIFY, (channel, payload))
+
+
+async def other_listeners(conn: Conn, own_pid: int) -> int:
+    """How many LISTEN connections of clew processes other than the one of backend ``own_pid`` are open here."""
+    cur = await conn.execute(OTHER_LISTENERS, (LISTENER_APP, own_pid))
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
 
 
 async def listen(conn: Conn, channel: str) -> None:

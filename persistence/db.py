@@ -170,9 +170,10 @@ class Database:
         async with self.pool.connection() as conn:
             await channels.notify(conn, channel, payload)
 
-    async def connect_dedicated(self) -> Conn:
+    async def connect_dedicated(self, application_name: str | None = None) -> Conn:
         """A connection outside the pool, for LISTEN."""
-        return await psycopg.AsyncConnection.connect(self.url, **CONNECT_KWARGS)
+        extra = {"application_name": application_name} if application_name else {}
+        return await psycopg.AsyncConnection.connect(self.url, **CONNECT_KWARGS, **extra)
 
     async def close(self) -> None:
         await self.pool.close()

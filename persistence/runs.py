@@ -40,7 +40,7 @@ CHECKPOINT_BEFORE = "SELECT checkpoint_before FROM runs WHERE run_id = %s"
 # a run to be bulk-cancelled (``POST /runs/cancel``): the caller's, filtered (see find_for_cancel)
 FOR_CANCEL = sql.SQL("SELECT run_id, thread_id, status FROM runs WHERE {}")
 # a new run (pending), its thread marked busy with the run's graph/assistant stamped on its metadata, and the
-# NOTIFY announcing it, in one statement (see insert_queued)
+# NOTIFY announcing it (none with ``channel`` NULL: no other process listens), in one statement (see insert_queued)
 INSERT_QUEUED = f"""
 WITH run AS (
     INSERT INTO runs (run_id, thread_id, user_id, assistant_id, graph_id, kwargs, config_snapshot,
@@ -55,7 +55,8 @@ busy AS (
     UPDATE threads SET status = 'busy', metadata = metadata || %(thread_metadata)s, updated_at = now()
     WHERE thread_id = %(thread_id)s
 )
-SELECT run.*, pg_notify(%(channel)s, run.run_id::text) AS notified FROM run
+SELECT run.*, CASE WHEN %(channel)s::text IS NOT NULL THEN pg_notify(%(channel)s, run.run_id::text) END AS notified
+FROM run
 """
 # What creating a run needs to read first, in one statement: the assistant (by id, visible to the user), the
 # user's thread (if it exists) and the configuration layers' generations (engine/lifecycle.py).
@@ -118,7 +119,8 @@ run AS (
     WHERE EXISTS (SELECT 1 FROM created) OR EXISTS (SELECT 1 FROM idle)
     RETURNING {RUN_COLUMNS}
 )
-SELECT run.*, pg_notify(%(channel)s, run.run_id::text) AS notified FROM run
+SELECT run.*, CASE WHEN %(channel)s::text IS NOT NULL THEN pg_notify(%(channel)s, run.run_id::text) END AS notified
+FROM run
 """
 GET = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND user_id = %s"
 GET_ON_THREAD = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s AND thread_id = %s AND user_id = %s"
@@ -165,12 +167,12 @@ async def insert_queued(
     multitask_strategy: str,
     max_attempts: int,
     thread_metadata: dict[str, Any],
-    channel: str,
+    channel: str | None,
     delay_seconds: float = 0.0,
     timeout_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """Queue a run, mark its thread busy with ``thread_metadata`` stamped on it, and NOTIFY ``channel`` with the
-    run id, in one statement (the caller's transaction holds the thread's row lock)."""
+    """Queue a run, mark its thread busy with ``thread_metadata`` stamped on it, and NOTIFY ``channel`` (if not
+    None) with the run id, in one statement (the caller's transaction holds the thread's row lock)."""
     cur = await conn.execute(INSERT_QUEUED, {
         "run_id": run_id, "thread_id": thread_id, "user_id": user_id, "assistant_id": assistant_id,
         "graph_id": graph_id, "kwargs": Jsonb(kwargs), "config_snapshot": Jsonb(config_snapshot),
@@ -221,7 +223,7 @@ async def create_if_idle(
     new_thread_metadata: dict[str, Any],
     create: bool,
     cap: int | None,
-    channel: str,
+    channel: str | None,
     delay_seconds: float = 0.0,
     timeout_seconds: float | None = None,
 ) -> dict[str, Any] | None:

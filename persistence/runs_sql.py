@@ -121,7 +121,8 @@ SELECT (SELECT count(*) FROM ins) AS written, pg_notify(%(channel)s, %(run_id)s:
 
 # The events of several runs in one statement (engine/events.py): each run's rows land only if its token still
 # owns it. The owners' rows are locked FOR SHARE in run-id order (as RENEW_LEASES locks them), so two such
-# statements and a heartbeat never wait on each other in a cycle. Answers the runs written, each NOTIFYed.
+# statements and a heartbeat never wait on each other in a cycle. Answers the runs written, each NOTIFYed (unless
+# ``channel`` is NULL: no other process listens, see engine/broker.py).
 # Rows already there are skipped, so a repetition after a commit whose answer was lost is harmless.
 INSERT_EVENTS_BATCH = """
 WITH batch AS (
@@ -139,7 +140,8 @@ ins AS (
     SELECT b.run_id, b.seq, b.event, b.data FROM batch b WHERE b.run_id IN (SELECT run_id FROM owners)
     ON CONFLICT (run_id, seq) DO NOTHING
 )
-SELECT o.run_id, pg_notify(%(channel)s, o.run_id::text) AS notified FROM owners o
+SELECT o.run_id, CASE WHEN %(channel)s::text IS NOT NULL THEN pg_notify(%(channel)s, o.run_id::text) END AS notified
+FROM owners o
 """
 
 MAX_EVENT_SEQ = "SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %s"
@@ -156,7 +158,7 @@ LOCK_THREAD = "SELECT 1 FROM threads WHERE thread_id = %s FOR UPDATE"
 # takeover in flight either wins before, and nothing is written, or waits until this commits). A rollback cancel that committed
 # before (``cancel_action``, read under the same lock) also stops it: the caller rolls the run back instead, and
 # a cancel after it finds the run ended (409). The thread's check for other active runs excludes this run,
-# which the statement's snapshot still sees running. NOTIFY goes out on commit.
+# which the statement's snapshot still sees running. NOTIFY (unless ``channel`` is NULL) goes out on commit.
 FINISH_RUN_AND_THREAD = """
 WITH thread_lock AS MATERIALIZED (
     SELECT 1 FROM threads WHERE thread_id = %(thread_id)s FOR UPDATE
@@ -198,7 +200,8 @@ settled AS (
     RETURNING status
 )
 SELECT (SELECT count(*) FROM finished) AS finished, (SELECT count(*) FROM owner) AS owned,
-    (SELECT status FROM settled) AS thread_status, pg_notify(%(channel)s, %(run_id)s::text) AS notified
+    (SELECT status FROM settled) AS thread_status,
+    CASE WHEN %(channel)s::text IS NOT NULL THEN pg_notify(%(channel)s, %(run_id)s::text) END AS notified
 """
 
 

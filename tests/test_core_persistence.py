@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from config_schema.settings import RuntimeSettings
-from engine.broker import Broker, Outcomes
+from engine.broker import Broker, Listener, Outcomes
 from engine.events import EventLog
 from persistence import runs as runs_repo
 from persistence.checkpointer import FencedOut
@@ -322,3 +322,36 @@ def test_outcomes_are_kept_only_while_someone_waits() -> None:
             assert outcomes.get("r") == {"status": "success"}
         assert outcomes.get("r") == {"status": "success"}
     assert outcomes.get("r") is None
+
+
+async def test_notify_only_while_another_process_listens(db: Database) -> None:
+    """A process alone on its database sends no NOTIFY on its hot paths (``Broker.peers`` False); one that starts
+    listening announces itself, and the first notifies again at once; when it is gone, the first stops again."""
+    first, second = Broker(), Broker()
+    a, b = Listener(db, first), Listener(db, second)
+    a.start()
+    try:
+        await asyncio.wait_for(a.ready.wait(), 10)
+        for _ in range(100):
+            if not first.peers:
+                break
+            await asyncio.sleep(0.05)
+        assert not first.peers and first.channel("clew_events") is None
+        b.start()
+        await asyncio.wait_for(b.ready.wait(), 10)
+        for _ in range(40):  # the hello, well before the next periodic look
+            if first.peers:
+                break
+            await asyncio.sleep(0.01)
+        assert first.peers and first.channel("clew_events") == "clew_events"
+        await asyncio.sleep(0.3)
+        assert second.peers
+        await b.stop()
+        for _ in range(100):
+            if not first.peers:
+                break
+            await asyncio.sleep(0.05)
+        assert not first.peers
+    finally:
+        await b.stop()
+        await a.stop()
