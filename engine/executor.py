@@ -142,6 +142,8 @@ async def _execute(runtime: Runtime, execution: Execution) -> None:
                 f"run gave up after {run['max_attempts']} attempts" + (f": {last.get('message')}" if last else "")
             )
         stream_input = await prepare_input(execution, saver, config)
+        if run.get("first_claim") and run.get("checkpoint_before") == "" and not run["kwargs"].get("checkpoint_id"):
+            saver.expect_empty_thread(thread_id)  # the graph's first read of the thread needs no statement
         context = {**(run["config_snapshot"].get("context") or {}), **await fresh_secrets(runtime, run["user_id"])}
         execution.context = fit_to_graph(graph, context)
         await check_run_budget(db, run["user_id"], context)

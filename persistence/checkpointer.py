@@ -195,6 +195,23 @@ class FencedSaver(PooledSaver):
         self.fencing_token = fencing_token
         self.retry_seconds = 30.0
         self._pending: list[_PendingWrites] = []
+        # the thread known to have no checkpoint (see expect_empty_thread), answered once without a read
+        self._empty_thread: str | None = None
+
+    def expect_empty_thread(self, thread_id: str) -> None:
+        """The run was just claimed for the first time and its thread had no checkpoint then (the claim's
+        ``checkpoint_before`` is ''): nothing can have written one since (one running run per thread, a state
+        update refused while the thread is busy), so the graph's first read of the thread's latest root
+        checkpoint is answered None without a statement."""
+        self._empty_thread = str(thread_id)
+
+    async def aget_tuple(self, config: RunnableConfig) -> Any:
+        configurable = config.get("configurable") or {}
+        empty, self._empty_thread = self._empty_thread, None
+        if (empty is not None and str(configurable.get("thread_id")) == empty
+                and not configurable.get("checkpoint_ns") and not configurable.get("checkpoint_id")):
+            return None
+        return await super().aget_tuple(config)
 
     async def _write(self, sql: str, params: dict[str, Any]) -> None:
         """One fenced statement, repeated after a transient error (a restarted Postgres, a deadlock victim) for up

@@ -17,10 +17,11 @@ WHERE run_id = %s AND fencing_token = %s AND status = 'running' RETURNING run_id
 """
 
 # Claim the oldest runnable run: a pending run whose thread has no running run and which is the oldest
-# pending run of its thread, or a running run whose lease lapsed (its worker died).
+# pending run of its thread, or a running run whose lease lapsed (its worker died). ``first_claim``: the run was
+# never claimed before (its ``checkpoint_before`` is fixed now; '' when its thread has no checkpoint yet).
 CLAIM_RUN = """
 WITH candidate AS (
-    SELECT r.run_id
+    SELECT r.run_id, r.checkpoint_before AS prior_checkpoint_before
     FROM runs r
     WHERE (
         r.status = 'pending' AND r.available_at <= now()
@@ -51,7 +52,8 @@ UPDATE runs SET
     updated_at = now()
 FROM candidate
 WHERE runs.run_id = candidate.run_id
-RETURNING runs.*, (SELECT coalesce(max(seq), 0) FROM run_events e WHERE e.run_id = runs.run_id) AS last_seq
+RETURNING runs.*, (SELECT coalesce(max(seq), 0) FROM run_events e WHERE e.run_id = runs.run_id) AS last_seq,
+    candidate.prior_checkpoint_before IS NULL AS first_claim
 """
 
 # A cancelled run whose worker died (lease lapsed) taken over by the process that answers the cancel, when no

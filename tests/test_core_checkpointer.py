@@ -275,3 +275,20 @@ def test_checkpoint_json_is_orjson_unless_it_would_differ() -> None:
     for odd in (float("nan"), float("inf"), 2**70):
         ckpt["channel_values"] = {"x": odd}
         assert _checkpoint_json(ckpt) == json.dumps(ckpt)
+
+
+async def test_a_first_claims_empty_thread_is_read_once_without_a_statement(db: Database) -> None:
+    """``expect_empty_thread``: the graph's first read of that thread's latest root checkpoint answers None
+    without a statement; any other read, and every later one, is the stock read."""
+    run_id = await _run_row(db, token=1)
+    thread = str(uuid.uuid4())
+    ckpt = empty_checkpoint()
+    await FencedSaver(db.pool, run_id, 1).aput(_cfg(thread), ckpt, {}, {})
+    saver = FencedSaver(db.pool, run_id, 1)
+    saver.expect_empty_thread(thread)
+    other = {"configurable": {"thread_id": thread, "checkpoint_ns": "", "checkpoint_id": ckpt["id"]}}
+    assert (await saver.aget_tuple(other)) is not None  # not the latest-root read: read, and the hint is spent
+    assert (await saver.aget_tuple(_cfg(thread))) is not None
+    saver.expect_empty_thread(thread)
+    assert (await saver.aget_tuple(_cfg(thread))) is None  # answered from the hint (the row exists: no read)
+    assert (await saver.aget_tuple(_cfg(thread))) is not None
