@@ -1,14 +1,17 @@
 """clew before and after a change, side by side: the same workloads against ``clew serve`` from two source trees.
 
-``--before DIR`` is a checkout of the older commit (``git worktree add --detach /tmp/clew-before <commit>``); both
+``--before DIR`` is a checkout of the older commit (``git worktree add --detach /tmp/clew-before <commit>``),
+``--after DIR`` the newer one (default: this tree; another checkout compares two commits with this script); both
 servers run with this project's virtualenv (the older tree's modules first on the path, as ``python -m cli.main``
 from its directory). Per paired round (order alternating), on a fresh database each: chain10 (``--runs`` runs of
 ``steps10`` at concurrency 20 through the SDK, as ``compare_peer.py``) with the CPU per run of the server and of
-Postgres and the transactions per run (``pg_stat_database``: every autocommit statement is one); with
+Postgres (the backends of the round's database and the server's own processes) and the transactions per run
+(``pg_stat_database``: every autocommit statement is one); with
 ``--latency`` also ``compare_peer.py``'s resume and SSE workloads. Medians and the median of the per-round
 ratios after / before are printed.
 
-    DATABASE_URL=… uv run python benchmarks/before_after.py --before /tmp/clew-before [--rounds 3] [--latency]
+    DATABASE_URL=… uv run python benchmarks/before_after.py --before /tmp/clew-before [--after DIR] [--rounds 3]
+        [--latency]
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ async def one_round(root: Path, args: argparse.Namespace) -> dict[str, float]:
             out.update(await sse(clew.url, [clew.proc.pid], args))
         await drive(one, 20, 20)  # warm-up
         before = _transactions(db)
-        meter = CpuMeter([clew.proc.pid])
+        meter = CpuMeter([clew.proc.pid], database=conninfo_to_dict(db)["dbname"])
         meter.start()
         seconds, lat = await drive(one, args.runs, 20)
         cpu = meter.stop()
@@ -82,6 +85,7 @@ async def one_round(root: Path, args: argparse.Namespace) -> dict[str, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", type=Path, required=True)
+    parser.add_argument("--after", type=Path, default=BENCH.parent, help="default: this tree")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--workers", type=int, default=10)
@@ -89,7 +93,7 @@ async def main() -> None:
     parser.add_argument("--cycles", type=int, default=30)
     parser.add_argument("--streams", type=int, default=20)
     args = parser.parse_args()
-    trees = {"before": args.before.resolve(), "after": BENCH.parent}
+    trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     results: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
     for r in range(args.rounds):
         for side in (list(trees) if r % 2 == 0 else list(reversed(trees))):

@@ -94,28 +94,51 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _postgres_pids() -> list[int]:
-    return [p.pid for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
+def _postgres_pids(database: str | None = None) -> list[int]:
+    """The Postgres server's processes; with ``database``, only the backends connected to it (their process title
+    names it) and the server's own processes (checkpointer, WAL writer, …), not other databases' backends."""
+    out = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        if not (p.info["name"] or "").startswith("postgres"):
+            continue
+        title = " ".join(p.info["cmdline"] or [])
+        if database is not None and "(" in title and f" {database} " not in title:  # a backend, of another db
+            continue
+        out.append(p.pid)
+    return out
+
+
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            t = psutil.Process(pid).cpu_times()
+            out[pid] = t.user + t.system
+    return out
 
 
 class CpuMeter:
     """CPU used by the graph processes, Postgres and this process between :meth:`start` and :meth:`stop`
-    (Postgres backends are the pool's, alive for the whole measurement)."""
+    (Postgres backends are the pool's, alive for the whole measurement; a Postgres process that ended meanwhile
+    — another session's backend on the shared server — is left out, rather than counted negative). With
+    ``database``, Postgres means the backends of that database plus the server's own processes."""
 
-    def __init__(self, graph_pids: list[int] | None) -> None:
+    def __init__(self, graph_pids: list[int] | None, database: str | None = None) -> None:
         self.graph_pids = graph_pids  # None: the graphs run in this process
+        self.database = database
 
     def start(self) -> None:
-        self._pg = _postgres_pids()
-        self._t = (self._graph(), _cpu(self._pg), time.process_time())
+        self._pg = _cpu_by_pid(_postgres_pids(self.database))
+        self._t = (self._graph(), time.process_time())
 
     def _graph(self) -> float:
         return time.process_time() if self.graph_pids is None else _cpu(self.graph_pids)
 
     def stop(self) -> Cpu:
         graph = self._graph() - self._t[0]
-        client = 0.0 if self.graph_pids is None else time.process_time() - self._t[2]
-        return Cpu(graph=graph, postgres=_cpu(self._pg) - self._t[1], client=client)
+        client = 0.0 if self.graph_pids is None else time.process_time() - self._t[1]
+        now = _cpu_by_pid(list(self._pg))
+        return Cpu(graph=graph, postgres=sum(now[pid] - self._pg[pid] for pid in now), client=client)
 
 
 async def drive(one: Callable[[], Awaitable[None]], runs: int, concurrency: int) -> tuple[float, list[float]]:
