@@ -25,6 +25,7 @@ class BudgetGuard(AsyncCallbackHandler):
     """Raises :class:`domain.errors.BudgetExceeded` at the start of a node once the budget is spent."""
 
     raise_error = True
+    run_inline = True  # awaited in place, not gathered as a task (it raises to stop the node anyway)
 
     def __init__(self, pool: Any, user_id: str, values: Mapping[str, Any] | None) -> None:
         super().__init__()

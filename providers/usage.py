@@ -208,7 +208,17 @@ class UsageTracker(AsyncCallbackHandler):
 
     ``values`` is the run's resolved configuration (for ``llm.prices``); ``sink`` (optional) receives each
     :class:`UsageRecord` as soon as its call ends, e.g. to store it for budget checks.
+
+    It only listens to model calls: LangChain skips it for chain, agent and retriever events, and awaits it
+    inline instead of gathering it as a task of its own — every run carries one, and each node's start and end
+    cost a task per async handler otherwise (a tenth of LangGraph's CPU for a ten-node chain).
     """
+
+    run_inline = True
+    ignore_chain = True
+    ignore_agent = True
+    ignore_retriever = True
+    ignore_custom_event = True
 
     def __init__(self, values: Mapping[str, Any] | None = None, *, sink: UsageSink | None = None) -> None:
         super().__init__()
