@@ -54,6 +54,27 @@ async def test_subgraph_namespaces(client: Any) -> None:
     assert any(e.startswith("updates|child:") for e, _ in events), events
 
 
+@pytest.mark.parametrize("mode", [["values"], ["updates"], ["values", "updates", "debug"]])
+async def test_named_events_without_custom_mode(client: Any, mode: list[str]) -> None:
+    """clew's named events (todo, interrupt) reach the stream whatever the modes, from an async node, a
+    subgraph's sync node and a later node, in the order they have when the `custom` mode is also streamed."""
+    async def names(modes: list[str]) -> list[tuple[str, Any]]:
+        thread = await client.threads.create()
+        events = await collect(client.runs.stream(thread["thread_id"], "named_events", input={"count": 0},
+                                                  stream_mode=modes))
+        return [(e, d) for e, d in events if e in ("todo", *mode)]
+
+    plain = await names(mode)
+    with_custom = await names([*mode, "custom"])
+    assert [d for e, d in plain if e == "todo"] == [{"n": 1, "seen": 0}, {"n": 2, "seen": 1}, {"n": 3, "seen": 2}]
+    assert [e for e, _ in plain] == [e for e, _ in with_custom]
+    positions = [i for i, (e, _) in enumerate(plain) if e == "todo"]
+    # each node's event comes after the chunks of the step before it (a node sees the state it was given)
+    for (i, (_, todo)) in zip(positions, [(e, d) for e, d in plain if e == "todo"], strict=True):
+        if mode == ["values"]:
+            assert plain[i - 1][1]["count"] == todo["seen"]
+
+
 async def test_interrupt_and_resume(client: Any) -> None:
     thread = await client.threads.create()
     tid = thread["thread_id"]

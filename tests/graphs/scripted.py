@@ -71,6 +71,36 @@ steps3 = _steps(3)
 steps10 = _steps(10)
 
 
+# --- named_events: clew's named custom events from an async node, a subgraph's sync node and after both ----------
+class NamedState(TypedDict, total=False):
+    count: int
+
+
+def _named(n: int) -> Any:
+    def emit(state: NamedState) -> dict[str, Any]:
+        get_stream_writer()({"node": n})  # a plain custom chunk: sent only with the `custom` mode
+        get_stream_writer()({"event": "todo", "data": {"n": n, "seen": state.get("count", 0)}})
+        return {"count": state.get("count", 0) + 1}
+
+    async def aemit(state: NamedState) -> dict[str, Any]:
+        return emit(state)
+
+    return emit if n == 2 else aemit  # n2 is a sync node: LangGraph runs it in a thread
+
+
+_named_inner = StateGraph(NamedState)
+_named_inner.add_node("n2", _named(2))
+_named_inner.add_edge(START, "n2")
+_named_outer = StateGraph(NamedState)
+_named_outer.add_node("n1", _named(1))
+_named_outer.add_node("inner", _named_inner.compile())
+_named_outer.add_node("n3", _named(3))
+_named_outer.add_edge(START, "n1")
+_named_outer.add_edge("n1", "inner")
+_named_outer.add_edge("inner", "n3")
+named_events = _named_outer.compile()
+
+
 # --- approval: a strong interrupt in the middle -------------------------------------------------------
 class ApprovalState(TypedDict, total=False):
     topic: str
