@@ -3,9 +3,11 @@
 Creates a scratch database with ``log_statement = all`` on DATABASE_URL's server (a superuser connection,
 default the local Postgres), starts a real ``clew serve``, runs ``--runs`` runs one at a time through the
 official SDK (``runs.wait`` on a new thread, as bench_runs.py does) and counts the statements of that database
-in the server's log. Needs read access to the Postgres log (``--log``, default the Debian location).
+in the server's log. With ``--resume``, the unit is an interrupt → resume cycle instead: ``--runs`` resumes of
+compare_peer.py's ``loop`` graph on one thread, each streamed to its end. Needs read access to the Postgres log
+(``--log``, default the Debian location).
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres uv run python benchmarks/count_statements.py
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres uv run python benchmarks/count_statements.py [--resume]
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
+from compare_peer import _loop_thread, _resume_cycles, write_config  # noqa: E402
 from langgraph_sdk import get_client  # noqa: E402
 
 from tests.support.pg import create_database, drop_database  # noqa: E402
@@ -41,6 +45,7 @@ async def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--log", type=Path, default=None, help="the Postgres server log")
+    parser.add_argument("--resume", action="store_true", help="count per interrupt → resume cycle")
     args = parser.parse_args()
     url = create_database("clew_stmts")
     name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
@@ -50,18 +55,25 @@ async def main() -> None:
             version = conn.execute("SHOW server_version_num").fetchone()
         major = int(version[0]) // 10000 if version else 15
         log = args.log or Path(f"/var/log/postgresql/postgresql-{major}-main.log")
-        server = ClewProcess(url, Path(tempfile.mkdtemp(prefix="clew-stmts-")), workers=4).start()
+        data = Path(tempfile.mkdtemp(prefix="clew-stmts-"))
+        server = ClewProcess(url, data, config=write_config(data), workers=4).start()
         client = get_client(url=server.url)
         try:
-            for _ in range(3):  # warm-up: prepared statements, caches
-                await client.runs.wait(
-                    str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create"
-                )
-            start = log.stat().st_size
-            for _ in range(args.runs):
-                await client.runs.wait(
-                    str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create"
-                )
+            if args.resume:
+                tid = await _loop_thread(client)
+                await _resume_cycles(client, tid, 3)  # warm-up: prepared statements, caches
+                start = log.stat().st_size
+                await _resume_cycles(client, tid, args.runs, first=3)
+            else:
+                for _ in range(3):  # warm-up: prepared statements, caches
+                    await client.runs.wait(
+                        str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create"
+                    )
+                start = log.stat().st_size
+                for _ in range(args.runs):
+                    await client.runs.wait(
+                        str(uuid.uuid4()), "steps10", input={"count": 0}, if_not_exists="create"
+                    )
             await asyncio.sleep(1.0)
             text = log.read_bytes()[start:].decode(errors="replace")
         finally:
@@ -70,7 +82,8 @@ async def main() -> None:
     finally:
         drop_database(url)
     entries = [e for e in _ENTRY.split(text) if f"@{name} " in e and _TEXT.search(e)]
-    print(f"statements per run: {len(entries) / args.runs:.1f} (over {args.runs} runs, one at a time)")
+    unit = "resume" if args.resume else "run"
+    print(f"statements per {unit}: {len(entries) / args.runs:.1f} (over {args.runs} {unit}s, one at a time)")
     kinds = collections.Counter(" ".join(_TEXT.split(e, maxsplit=1)[-1].split())[:100] for e in entries)
     for text_, n in kinds.most_common():
         print(f"{n / args.runs:6.2f}  {text_}")

@@ -217,16 +217,14 @@ def pending_interrupts(thread: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for items in (thread.get("interrupts") or {}).values() for item in (items or [])]
 
 
-async def check_resume(conn: Conn, thread: dict[str, Any], resume: Any) -> None:
-    """Refuse a resume that cannot be applied, before a run is created (thread row locked by the caller).
+def resume_pairs(thread: dict[str, Any], resume: Any) -> list[tuple[dict[str, Any], Any]]:
+    """The ``(pending interrupt, answer)`` pairs a resume of ``thread`` gives; ``[]`` with nothing pending.
 
-    422 when the answer breaks a typed interrupt's schema, when several interrupts are pending and the
-    answer is not a map ``{interrupt_id: answer}``, or when the map names unknown interrupts; 409 when a
-    todo gate still waits for pending todos.
-    """
+    Raises InvalidInput (422) when several interrupts are pending and the answer is not a map
+    ``{interrupt_id: answer}``, or when the map names unknown interrupts."""
     pending = pending_interrupts(thread)
     if not pending:
-        return
+        return []
     by_id = {str(item.get("id")): item for item in pending}
     if is_resume_map(resume):
         unknown = sorted(k for k in resume if k not in by_id)
@@ -234,16 +232,52 @@ async def check_resume(conn: Conn, thread: dict[str, Any], resume: Any) -> None:
             raise InvalidInput(
                 f"no pending interrupt with id {unknown[0]}", code="invalid_resume", pending=sorted(by_id)
             )
-        pairs = [(by_id[k], v) for k, v in resume.items()]
-    elif len(pending) > 1:
+        return [(by_id[k], v) for k, v in resume.items()]
+    if len(pending) > 1:
         raise InvalidInput(
             f"{len(pending)} interrupts are pending: resume with a map {{interrupt_id: answer}}",
             code="invalid_resume",
             pending=sorted(by_id),
         )
-    else:
-        pairs = [(pending[0], resume)]
-    for item, answer in pairs:
+    return [(pending[0], resume)]
+
+
+def _check_answer(item: dict[str, Any], answer: Any) -> None:
+    """Raise InvalidInput (422) when ``answer`` breaks the typed interrupt ``item``'s schema."""
+    errors = answer_errors(item["value"].get("schema"), answer)
+    if errors:
+        first = errors[0]
+        raise InvalidInput(
+            f"the answer does not match the interrupt's schema: {first['message']} at {first['path']}",
+            code="invalid_resume",
+            interrupt_id=item.get("id"),
+            errors=errors,
+        )
+
+
+def resume_acceptable(thread: dict[str, Any], resume: Any) -> bool:
+    """Whether check_resume would accept ``resume`` on ``thread`` as read, decided without a statement: False
+    when it would refuse it, and when a todo gate is pending (accepting it needs a count of the pending todos).
+    Run creation's one-statement path uses it; the general path then decides, under the thread's lock."""
+    try:
+        for item, answer in resume_pairs(thread, resume):
+            if is_typed(item.get("value")):
+                if item["value"]["kind"] == "todos":
+                    return False
+                _check_answer(item, answer)
+    except InvalidInput:
+        return False
+    return True
+
+
+async def check_resume(conn: Conn, thread: dict[str, Any], resume: Any) -> None:
+    """Refuse a resume that cannot be applied, before a run is created (thread row locked by the caller).
+
+    422 when the answer breaks a typed interrupt's schema, when several interrupts are pending and the
+    answer is not a map ``{interrupt_id: answer}``, or when the map names unknown interrupts; 409 when a
+    todo gate still waits for pending todos.
+    """
+    for item, answer in resume_pairs(thread, resume):
         value = item.get("value")
         if not is_typed(value):
             continue
@@ -256,12 +290,4 @@ async def check_resume(conn: Conn, thread: dict[str, Any], resume: Any) -> None:
                     code="waiting_on_todos",
                     pending_todos=n,
                 )
-        errors = answer_errors(value.get("schema"), answer)
-        if errors:
-            first = errors[0]
-            raise InvalidInput(
-                f"the answer does not match the interrupt's schema: {first['message']} at {first['path']}",
-                code="invalid_resume",
-                interrupt_id=item.get("id"),
-                errors=errors,
-            )
+        _check_answer(item, answer)

@@ -5,10 +5,11 @@ Creating a run locks the thread row, so concurrent requests on one thread are de
 new one behind it, ``enqueue`` queues it. A resume is accepted only on an interrupted thread with no active
 run, and marks the thread busy in the same transaction, so of two concurrent resumes exactly one applies.
 
-The common case — a new thread, or an idle one with no run pending or running, no resume, no checkpoint to fork
-from — has nothing to decide and is one statement (``persistence.runs.CREATE_IF_IDLE``) after one read (assistant,
-thread and configuration generations together); that statement writes nothing when its thread turns out busy
-or changed since its snapshot, and the general path above decides instead.
+The common case — a new thread, or an idle one with no run pending or running and no checkpoint to fork from, or
+a resume of an interrupted thread whose answer checks out against the interrupts as read (no todo gate) — has
+nothing to decide and is one statement (``persistence.runs.CREATE_IF_IDLE``) after one read (assistant, thread
+and configuration generations together); that statement writes nothing when its thread turns out busy or
+changed since it was read, and the general path above decides instead.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from domain.errors import Conflict, InvalidInput, NotFound
 from engine.accounting import check_run_budget
 from engine.context import without_secrets
 from engine.graphs import system_assistant_id
-from engine.interrupts import check_resume
+from engine.interrupts import check_resume, resume_acceptable
 from engine.queue_cap import check_queued_runs, queued_runs_cap
 from engine.run_models import RunCreate
 from persistence import assistants as assistants_repo
@@ -204,10 +205,18 @@ async def _create_run_once(
         "thread_metadata": {"graph_id": assistant["graph_id"], "assistant_id": str(assistant["assistant_id"])},
         "channel": runtime.broker.channel(RUNS_CHANNEL),  # None: no other process listens, announced here
     }
-    if not resuming and not _checkpoint_id(body) and (seen is None or seen["status"] != "busy"):
+    expect_version: str | None = None
+    fast = not _checkpoint_id(body) and (seen is None or seen["status"] != "busy")
+    if fast and resuming:
+        # a resume of an interrupted thread whose answer checks out against the interrupts as just read: one
+        # statement too, queued only if the thread is still in that very row version (else the general path)
+        assert body.command is not None
+        fast = seen is not None and seen["status"] == "interrupted" and resume_acceptable(seen, body.command.resume)
+        expect_version = seen["version"] if fast and seen is not None else None
+    if fast:
         # the common case, a new or idle thread: nothing to decide, one statement (else the general path below)
         check_run_nodes(runtime, assistant["graph_id"], body)
-        run = await _create_if_idle(runtime, fields, create=create,
+        run = await _create_if_idle(runtime, fields, create=create and not resuming, expect_version=expect_version,
                                     new_thread_metadata={"temporary": temporary} if stateless else {})
         if run is not None:
             if fields["channel"] is None:
@@ -270,7 +279,8 @@ async def _create_run_once(
 
 
 async def _create_if_idle(
-    runtime: Runtime, fields: dict[str, Any], *, create: bool, new_thread_metadata: dict[str, Any]
+    runtime: Runtime, fields: dict[str, Any], *, create: bool, new_thread_metadata: dict[str, Any],
+    expect_version: str | None = None,
 ) -> dict[str, Any] | None:
     """The run queued in one statement if its thread is new or idle (``persistence.runs.CREATE_IF_IDLE``), else
     None with nothing written. With a cap on queued runs, the user's queue lock is taken in the statement before,
@@ -280,11 +290,13 @@ async def _create_if_idle(
     if cap is None:
         async with runtime.db.connection() as conn:  # one statement: atomic on its own
             return await runs_repo.create_if_idle(conn, **fields, create=create, cap=None,
-                                                  new_thread_metadata=new_thread_metadata)
+                                                  new_thread_metadata=new_thread_metadata,
+                                                  expect_version=expect_version)
     async with runtime.db.transaction() as conn:
         await lock_user_queue(conn, fields["user_id"])
         return await runs_repo.create_if_idle(conn, **fields, create=create, cap=cap,
-                                              new_thread_metadata=new_thread_metadata)
+                                              new_thread_metadata=new_thread_metadata,
+                                              expect_version=expect_version)
 
 
 async def cancel_run(runtime: Runtime, user: User, thread_id: str, run_id: str, action: str) -> dict[str, Any]:

@@ -63,6 +63,7 @@ FROM run
 CREATION_CONTEXT = """
 SELECT a.assistant_id, a.graph_id, a.config, a.context,
     t.thread_id AS seen_thread_id, t.status AS seen_status, t.config AS seen_config,
+    t.interrupts AS seen_interrupts, t.xmin::text AS seen_version,
     g.system_generation, g.user_generation
 FROM (SELECT 1) AS one
 LEFT JOIN assistants a ON a.assistant_id = %(assistant_id)s AND (a.user_id = %(user_id)s OR a.user_id IS NULL)
@@ -79,8 +80,11 @@ CROSS JOIN (
 # changed since the statement's snapshot (its ``xmin`` as locked equals the one the snapshot sees — every run
 # creation and every run's end updates the thread row, so a run that became active after the snapshot would
 # show there). ``cap``: the user's queued-run cap, counted after the caller took the user's queue lock in an
-# earlier statement of its transaction (so the count sees every run queued before). Answers no row when any
-# condition fails, having written nothing: the caller then takes the general path.
+# earlier statement of its transaction (so the count sees every run queued before). ``expect_version``: for a
+# resume, the thread's ``xmin`` when the caller read its pending interrupts and checked the answer against them
+# (CREATION_CONTEXT); the run is queued only if the thread is still interrupted in that very row version, so the
+# check holds as if made under the lock. Answers no row when any condition fails, having written nothing: the
+# caller then takes the general path.
 CREATE_IF_IDLE = f"""
 WITH allowed AS MATERIALIZED (
     SELECT 1 WHERE %(cap)s::int IS NULL
@@ -98,6 +102,7 @@ seen AS MATERIALIZED (
 locked AS MATERIALIZED (
     SELECT thread_id, xmin AS version FROM threads
     WHERE thread_id = %(thread_id)s AND user_id = %(user_id)s AND status <> 'busy' AND EXISTS (SELECT 1 FROM allowed)
+        AND (%(expect_version)s::text IS NULL OR (status = 'interrupted' AND xmin::text = %(expect_version)s::text))
     FOR UPDATE
 ),
 idle AS MATERIALIZED (
@@ -191,7 +196,8 @@ async def creation_context(
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, tuple[int, int]]:
     """``(assistant, thread, generations)`` for a run creation, in one statement: the assistant visible to
     ``user_id`` (``assistant_id``, ``graph_id``, ``config``, ``context``) or None, the user's thread
-    (``thread_id``, ``status``, ``config``) or None, and the configuration generations (system, user)."""
+    (``thread_id``, ``status``, ``config``, ``interrupts``, ``version``: its row's ``xmin``) or None, and the
+    configuration generations (system, user)."""
     cur = await conn.execute(CREATION_CONTEXT, {"assistant_id": assistant_id, "user_id": user_id,
                                                 "thread_id": thread_id})
     row = await cur.fetchone()
@@ -202,6 +208,7 @@ async def creation_context(
     }
     thread = None if row["seen_thread_id"] is None else {
         "thread_id": row["seen_thread_id"], "status": row["seen_status"], "config": row["seen_config"],
+        "interrupts": row["seen_interrupts"], "version": row["seen_version"],
     }
     return assistant, thread, (int(row["system_generation"]), int(row["user_generation"]))
 
@@ -226,15 +233,18 @@ async def create_if_idle(
     channel: str | None,
     delay_seconds: float = 0.0,
     timeout_seconds: float | None = None,
+    expect_version: str | None = None,
 ) -> dict[str, Any] | None:
     """Queue a run in one statement if its thread is new (``create``: inserted with ``new_thread_metadata``) or
-    idle, with no run to decide about (see CREATE_IF_IDLE); None, nothing written, otherwise."""
+    idle, with no run to decide about (see CREATE_IF_IDLE); None, nothing written, otherwise. A resume passes
+    ``expect_version`` (the thread's version as read, see creation_context) and ``create=False``."""
     cur = await conn.execute(CREATE_IF_IDLE, {
         "run_id": run_id, "thread_id": thread_id, "user_id": user_id, "assistant_id": assistant_id,
         "graph_id": graph_id, "kwargs": Jsonb(kwargs), "config_snapshot": Jsonb(config_snapshot),
         "metadata": Jsonb(metadata), "multitask_strategy": multitask_strategy, "max_attempts": max_attempts,
         "delay": delay_seconds, "timeout": timeout_seconds, "thread_metadata": Jsonb(thread_metadata),
         "new_thread_metadata": Jsonb(new_thread_metadata), "create": create, "cap": cap, "channel": channel,
+        "expect_version": expect_version,
     })
     row = await cur.fetchone()
     if row is not None:

@@ -355,3 +355,41 @@ async def test_notify_only_while_another_process_listens(db: Database) -> None:
     finally:
         await b.stop()
         await a.stop()
+
+
+async def test_resume_created_in_one_statement_only_on_the_thread_version_it_checked(db: Database) -> None:
+    """A resume takes the one-statement path only while the thread is interrupted in the very row version whose
+    interrupts its answer was checked against (creation_context's ``version``); otherwise nothing is written."""
+    tid = str(uuid.uuid4())
+    async with db.connection() as conn:
+        assert await runs_repo.create_if_idle(conn, **_new_run(tid)) is not None
+        await conn.execute("UPDATE runs SET status = 'interrupted' WHERE thread_id = %s", (tid,))
+        await conn.execute(
+            "UPDATE threads SET status = 'interrupted', interrupts = '{\"t\": [{\"id\": \"a\", \"value\": 1}]}'"
+            " WHERE thread_id = %s", (tid,))
+        _, seen, _ = await runs_repo.creation_context(conn, "u", str(uuid.uuid4()), tid)
+        assert seen is not None and seen["status"] == "interrupted"
+        assert seen["interrupts"] == {"t": [{"id": "a", "value": 1}]}
+        checked = seen["version"]
+        # the thread changed since the answer was checked (another interrupt now pending): nothing
+        await conn.execute(
+            "UPDATE threads SET interrupts = '{\"t\": [{\"id\": \"b\", \"value\": 2}]}' WHERE thread_id = %s", (tid,))
+        assert await runs_repo.create_if_idle(conn, **_new_run(tid, create=False), expect_version=checked) is None
+        _, seen, _ = await runs_repo.creation_context(conn, "u", str(uuid.uuid4()), tid)
+        assert seen is not None and seen["version"] != checked
+        # idle in the checked version (not waiting on an interrupt): nothing
+        await conn.execute("UPDATE threads SET status = 'idle' WHERE thread_id = %s", (tid,))
+        _, idle, _ = await runs_repo.creation_context(conn, "u", str(uuid.uuid4()), tid)
+        assert idle is not None
+        assert await runs_repo.create_if_idle(conn, **_new_run(tid, create=False), expect_version=idle["version"]) is None
+        # interrupted, unchanged since it was read: queued, the thread busy
+        await conn.execute("UPDATE threads SET status = 'interrupted' WHERE thread_id = %s", (tid,))
+        _, seen, _ = await runs_repo.creation_context(conn, "u", str(uuid.uuid4()), tid)
+        assert seen is not None
+        run = await runs_repo.create_if_idle(conn, **_new_run(tid, create=False), expect_version=seen["version"])
+        assert run is not None and run["status"] == "pending"
+        # a second resume checked against the same version: the thread is busy now, nothing
+        assert await runs_repo.create_if_idle(conn, **_new_run(tid, create=False), expect_version=seen["version"]) is None
+    assert (await _thread(db, tid) or {}).get("status") == "busy"
+    row = await db.fetchone("SELECT count(*) AS n FROM runs WHERE thread_id = %s AND status = 'pending'", (tid,))
+    assert row is not None and row["n"] == 1

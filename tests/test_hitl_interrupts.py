@@ -248,3 +248,23 @@ def test_answer_schemas() -> None:
         check_schema({"type": "no-such-type"})
     assert is_resume_map({"0123456789abcdef0123456789abcdef": 1})
     assert not is_resume_map({"decision": "approve"}) and not is_resume_map({}) and not is_resume_map("x")
+
+
+def test_resume_acceptable_without_a_statement() -> None:
+    """What run creation's one-statement path accepts for a resume, from the thread as read: an answer that
+    checks out against the pending interrupts; anything check_resume would refuse, and a todo gate (which needs a
+    count of the pending todos), go to the general path instead."""
+    from engine.interrupts import INTERRUPT_TYPE, approval_schema, resume_acceptable
+
+    approval = {"type": INTERRUPT_TYPE, "kind": "approval", "message": "ok?", "schema": approval_schema()}
+    one = {"interrupts": {"t": [{"id": "a" * 32, "value": approval}]}}
+    assert resume_acceptable(one, {"decision": "approve"})
+    assert not resume_acceptable(one, {"decision": "shrug"})
+    assert resume_acceptable(one, {"a" * 32: {"decision": "reject"}})
+    assert not resume_acceptable(one, {"b" * 32: {"decision": "reject"}})
+    two = {"interrupts": {"t": [{"id": "a" * 32, "value": "plain"}, {"id": "b" * 32, "value": "other"}]}}
+    assert not resume_acceptable(two, "x")  # several pending: a map is needed
+    assert resume_acceptable(two, {"a" * 32: 1, "b" * 32: 2})
+    assert resume_acceptable({"interrupts": {}}, "anything")
+    gate = {"interrupts": {"t": [{"id": "c" * 32, "value": {"type": INTERRUPT_TYPE, "kind": "todos", "message": "m", "data": {}}}]}}
+    assert not resume_acceptable(gate, None)
