@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 # How long a reader waits for a wake-up before it checks that the run still exists.
 RECHECK_SECONDS = 5.0
+# Events per read.
+READ_LIMIT = 500
 
 
 async def follow_run(
@@ -45,7 +47,7 @@ async def follow_run(
         while True:
             wake.clear()
             async with db.connection() as conn:
-                rows = await runs_repo.read_events(conn, run_id, last)
+                rows = await runs_repo.read_events(conn, run_id, last, READ_LIMIT)
                 if first and not rows and await runs_repo.has_ended(conn, run_id):
                     # joined at or after its `end` (a run writes `end` with its final status): nothing follows
                     return
@@ -56,8 +58,11 @@ async def follow_run(
                     yield rows[: i + 1]
                     return
             yield rows
-            if rows:
+            if len(rows) >= READ_LIMIT:  # a full page: more may be there without a wake-up
                 continue
+            # else wait: every commit after this read's `clear` has set `wake` (the writer wakes after its commit),
+            # so a wait that returns at once replaces the re-read that would find nothing (one statement fewer
+            # per batch of events)
             try:
                 await asyncio.wait_for(wake.wait(), timeout=recheck)
             except TimeoutError:
