@@ -89,7 +89,8 @@ async def stream_run(
         graph_config = {**config, "configurable": {
             **config["configurable"],
             CONFIG_KEY_STREAM: StreamProtocol(_drop, set()),
-            CONFIG_KEY_RUNTIME: Runtime(stream_writer=_named_event_sink(writer)),
+            # with a parent runtime given, LangGraph takes the run's store from it, not from the graph
+            CONFIG_KEY_RUNTIME: Runtime(store=getattr(graph, "store", None), stream_writer=_named_event_sink(writer)),
         }}
     partials: dict[str, Any] = {}  # the `messages` mode's messages so far, by id
     async for ns, mode, chunk in _chunks(graph, stream_input, graph_config, context, lg_modes, extra,
